@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "fcstore",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "fcstore", targets: ["fcstore"]),
+        .library(name: "FCNet", targets: ["FCNet"]),
+        .library(name: "FCStorage", targets: ["FCStorage"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C seams: a module map and a shim each.
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // OpenBLAS is loaded with dlopen after OPENBLAS_CORETYPE is chosen, so the
+        // library's constructor sees it; see Sources/COpenBLAS.
+        .target(
+            name: "COpenBLAS",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+
+        // Embeds migrations/*.sql into FCStorage at build time.
+        .executableTarget(name: "MigrationEmbedder"),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["MigrationEmbedder"],
+            path: "Sources/EmbedMigrationsPlugin"
+        ),
+
+        .target(name: "FCNet", dependencies: ["COpenBLAS"]),
+        .target(
+            name: "FCStorage",
+            dependencies: ["CSQLite", "CLibCrypto"],
+            plugins: ["EmbedMigrations"]
+        ),
+        .executableTarget(
+            name: "fcstore",
+            dependencies: [
+                "FCNet", "FCStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "fcstore-bench",
+            dependencies: [
+                "FCNet", "FCStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "FCNetTests", dependencies: ["FCNet"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FCStorageTests", dependencies: ["FCStorage", "CSQLite"]),
+        .testTarget(name: "fcstoreTests", dependencies: ["FCStorage"]),
+    ]
+)

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fcstore-bench",
+        abstract: "Benchmarks of fcstore's engine and store (build with -c release)."
+    )
+}

@@ -1,0 +1,2 @@
+import XCTest
+final class fcstoreTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

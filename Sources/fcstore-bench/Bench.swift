@@ -4,6 +4,7 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fcstore-bench",
-        abstract: "Benchmarks of fcstore's engine and store (build with -c release)."
+        abstract: "Benchmarks of fcstore's engine and store (build with -c release).",
+        subcommands: [StoreBenchmark.self, EngineBenchmark.self]
     )
 }

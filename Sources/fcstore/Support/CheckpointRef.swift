@@ -1,0 +1,51 @@
+import ArgumentParser
+
+/// A checkpoint reference as the CLI accepts it: `RUN` (its latest epoch),
+/// `RUN@EPOCH`, or `RUN@best` (best validation loss, else best train loss).
+/// RUN is an id prefix or a unique run name; the store resolves it.
+struct CheckpointRef: ExpressibleByArgument, Equatable, CustomStringConvertible {
+    enum Epoch: Equatable {
+        case latest
+        case best
+        case number(Int)
+    }
+
+    var run: String
+    var epoch: Epoch
+
+    init(run: String, epoch: Epoch) {
+        self.run = run
+        self.epoch = epoch
+    }
+
+    /// Parses `RUN`, `RUN@EPOCH` or `RUN@best`; nil for anything else.
+    init?(argument: String) {
+        let parts = argument.split(separator: "@", omittingEmptySubsequences: false)
+        guard let name = parts.first, !name.isEmpty, parts.count <= 2 else { return nil }
+        run = String(name)
+        guard parts.count == 2 else {
+            epoch = .latest
+            return
+        }
+        let suffix = parts[1]
+        if suffix.lowercased() == "best" {
+            epoch = .best
+        } else if let number = Int(suffix), number >= 0 {
+            epoch = .number(number)
+        } else if suffix.lowercased() == "latest" {
+            epoch = .latest
+        } else {
+            return nil
+        }
+    }
+
+    var description: String {
+        switch epoch {
+        case .latest: return run
+        case .best: return "\(run)@best"
+        case .number(let number): return "\(run)@\(number)"
+        }
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}

@@ -1,0 +1,112 @@
+import Foundation
+
+/// Where the CLI writes: results to stdout, progress and diagnostics to stderr.
+enum Console {
+    static func out(_ line: String = "") {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    static func err(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Writes to stderr without a newline (for a progress line redrawn with `\r`).
+    static func errRaw(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static var stderrIsTerminal: Bool { isatty(STDERR_FILENO) == 1 }
+
+    /// One JSON document on stdout, keys sorted so the output is stable.
+    static func json<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let data = try encoder.encode(value)
+        FileHandle.standardOutput.write(data)
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+}
+
+/// A plain text table: a header row, then rows, columns padded to their widest cell.
+/// Numeric-looking columns are right-aligned.
+struct TextTable {
+    var headers: [String]
+    var rows: [[String]] = []
+
+    init(_ headers: String...) { self.headers = headers }
+
+    mutating func add(_ cells: [String]) { rows.append(cells) }
+
+    var rendered: String {
+        let columns = headers.count
+        var widths = headers.map(\.count)
+        var numeric = [Bool](repeating: true, count: columns)
+        for row in rows {
+            for (index, cell) in row.prefix(columns).enumerated() {
+                widths[index] = max(widths[index], cell.count)
+                if !cell.isEmpty, cell != "-", Double(cell.replacingOccurrences(of: "%", with: "")) == nil {
+                    numeric[index] = false
+                }
+            }
+        }
+        func line(_ cells: [String]) -> String {
+            var parts: [String] = []
+            for index in 0..<columns {
+                let cell = index < cells.count ? cells[index] : ""
+                let padding = String(repeating: " ", count: widths[index] - cell.count)
+                parts.append(numeric[index] ? padding + cell : cell + padding)
+            }
+            var text = parts.joined(separator: "  ")
+            while text.hasSuffix(" ") { text.removeLast() }
+            return text
+        }
+        return ([line(headers)] + rows.map(line)).joined(separator: "\n")
+    }
+}
+
+enum Format {
+    /// A metric for a table cell: 4 significant decimals, "-" when absent.
+    static func metric(_ value: Double?) -> String {
+        guard let value else { return "-" }
+        if value.isNaN { return "nan" }
+        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+        if value != 0, abs(value) < 1e-3 || abs(value) >= 1e6 { return String(format: "%.3e", value) }
+        return String(format: "%.4f", value)
+    }
+
+    static func percent(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "-" }
+        return String(format: "%.2f%%", value * 100)
+    }
+
+    static func bytes(_ count: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count)
+        var unit = 0
+        while abs(value) >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "-" }
+        if seconds < 60 { return String(format: "%.1fs", seconds) }
+        let total = Int(seconds.rounded())
+        if total < 3600 { return String(format: "%dm%02ds", total / 60, total % 60) }
+        return String(format: "%dh%02dm", total / 3600, (total % 3600) / 60)
+    }
+
+    /// ISO 8601 in UTC, to the second.
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    /// The short form of a run id shown in listings.
+    static func shortID(_ id: String) -> String { String(id.prefix(8)) }
+}

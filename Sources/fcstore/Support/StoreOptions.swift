@@ -1,0 +1,23 @@
+import ArgumentParser
+import Foundation
+
+/// `--store PATH`, else the environment variable `FCSTORE_DB`, else `./fcstore.db`.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "The store file (default: $FCSTORE_DB, else ./fcstore.db).", valueName: "path"))
+    var store: String?
+
+    var path: String {
+        if let store { return store }
+        if let environment = ProcessInfo.processInfo.environment["FCSTORE_DB"], !environment.isEmpty {
+            return environment
+        }
+        return "fcstore.db"
+    }
+}
+
+/// `--json` on listing commands: one JSON document on stdout with stable keys.
+struct JSONOption: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON document on stdout instead of text.")
+    var json = false
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class fcstoreTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

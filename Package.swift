@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fcstore", targets: ["fcstore"]),
+        .library(name: "FCTraining", targets: ["FCTraining"]),
         .library(name: "FCNet", targets: ["FCNet"]),
         .library(name: "FCStorage", targets: ["FCStorage"]),
     ],
@@ -46,23 +47,26 @@ let package = Package(
             dependencies: ["CSQLite", "CLibCrypto"],
             plugins: ["EmbedMigrations"]
         ),
+        // Joins engine and store: run configuration, checkpoint encoding, train and resume.
+        .target(name: "FCTraining", dependencies: ["FCNet", "FCStorage"]),
         .executableTarget(
             name: "fcstore",
             dependencies: [
-                "FCNet", "FCStorage",
+                "FCNet", "FCStorage", "FCTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "fcstore-bench",
             dependencies: [
-                "FCNet", "FCStorage",
+                "FCNet", "FCStorage", "FCTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "FCNetTests", dependencies: ["FCNet"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FCStorageTests", dependencies: ["FCStorage", "CSQLite"]),
+        .testTarget(name: "FCTrainingTests", dependencies: ["FCTraining"]),
         .testTarget(name: "fcstoreTests", dependencies: ["FCStorage"]),
     ]
 )

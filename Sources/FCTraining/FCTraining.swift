@@ -1,0 +1,1 @@
+// Joins FCNet and FCStorage (filled in when both land).

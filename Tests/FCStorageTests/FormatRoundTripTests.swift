@@ -137,4 +137,39 @@ final class FormatRoundTripTests: XCTestCase {
             XCTAssertEqual(model.layers[0].bias.values, expected, dtype)
         }
     }
+
+    /// ZIP64 everywhere: local and central extra fields (sizes and offset
+    /// 0xFFFFFFFF), a ZIP64 end record and locator, as large numpy archives have.
+    func testReadsZIP64Archives() throws {
+        let model = FormatFixtures.randomModel([3, 4, 2], seed: 5)
+        let members = try ZIP.readStored(NPZ.encode(model))
+        var archive: [UInt8] = [], central: [UInt8] = []
+        let dosDate: UInt16 = 0x21
+        for member in members {
+            let name = Array(member.name.utf8), size = UInt64(member.data.count), offset = UInt64(archive.count)
+            let crc = CRC32.checksum(member.data)
+            let common = littleEndianBytes(UInt16(45)) + littleEndianBytes(UInt16(0)) + littleEndianBytes(UInt16(0))
+                + littleEndianBytes(UInt16(0)) + littleEndianBytes(dosDate) + littleEndianBytes(crc)
+                + littleEndianBytes(UInt32.max) + littleEndianBytes(UInt32.max) + littleEndianBytes(UInt16(name.count))
+            archive += littleEndianBytes(ZIP.localSignature) + common + littleEndianBytes(UInt16(20)) + name
+                + [1, 0, 16, 0] + littleEndianBytes(size) + littleEndianBytes(size) + Array(member.data)
+            central += littleEndianBytes(ZIP.centralSignature) + littleEndianBytes(UInt16(45)) + common + littleEndianBytes(UInt16(28))
+                + [UInt8](repeating: 0, count: 10) + littleEndianBytes(UInt32.max) + name
+                + [1, 0, 24, 0] + littleEndianBytes(size) + littleEndianBytes(size) + littleEndianBytes(offset)
+        }
+        let centralOffset = UInt64(archive.count), count = UInt64(members.count)
+        archive += central
+        let record = UInt64(archive.count)
+        archive += littleEndianBytes(ZIP.zip64EndSignature) + littleEndianBytes(UInt64(44)) + littleEndianBytes(UInt16(45)) + littleEndianBytes(UInt16(45))
+            + littleEndianBytes(UInt32(0)) + littleEndianBytes(UInt32(0)) + littleEndianBytes(count) + littleEndianBytes(count)
+            + littleEndianBytes(UInt64(central.count)) + littleEndianBytes(centralOffset)
+        archive += littleEndianBytes(ZIP.zip64LocatorSignature) + littleEndianBytes(UInt32(0)) + littleEndianBytes(record) + littleEndianBytes(UInt32(1))
+        archive += littleEndianBytes(ZIP.endSignature) + [0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]
+            + littleEndianBytes(UInt32.max) + littleEndianBytes(UInt32.max) + [0, 0]
+        XCTAssertEqual(try NPZ.decode(archive), model)
+
+        var missingLocator = archive
+        missingLocator[missingLocator.count - 22 - 20] = 0
+        assertRefuses("no ZIP64 locator") { try NPZ.decode(missingLocator) }
+    }
 }

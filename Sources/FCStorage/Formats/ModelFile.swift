@@ -61,7 +61,7 @@ public struct ModelFile: Equatable, Sendable {
     /// N_L, the number of outputs (0 when there are no layers).
     public var outputSize: Int { layers.last?.bias.shape.first ?? 0 }
     /// [N_0, N_1, ..., N_L].
-    public var architecture: [Int] { layers.isEmpty ? [] : [inputSize] + layers.map { $0.weight.shape[0] } }
+    public var architecture: [Int] { layers.isEmpty ? [] : [inputSize] + layers.map { $0.weight.shape.first ?? 0 } }
 
     /// Checks that the model is runnable: at least one layer, W^l of shape
     /// [N_l, N_{l-1}] chained from layer to layer, b^l of shape [N_l], every size

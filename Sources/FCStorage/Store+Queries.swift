@@ -123,8 +123,10 @@ extension Store {
                 findings.append(Finding(runID: runID, epoch: epoch,
                                         message: "layer \(tensor.layer) \(tensor.role) does not match its SHA-256"))
             }
+            // The digest covers the recorded hashes: a mismatch here means the rows
+            // themselves were changed, not only the bytes (reported above).
             let entries = loaded.tensors.enumerated().map { index, tensor in
-                CheckpointDigest.TensorEntry(layer: tensor.layer, role: tensor.role, shape: tensor.value.shape, hash: actual[index])
+                CheckpointDigest.TensorEntry(layer: tensor.layer, role: tensor.role, shape: tensor.value.shape, hash: recorded[index])
             }
             let digest = CheckpointDigest.compute(epoch: epoch, parentDigest: loaded.parentDigest, tensors: entries,
                                                   metrics: loaded.metrics, optimizerState: loaded.optimizerState,

@@ -177,10 +177,36 @@ final class Database {
             throw error(openRC, sql: "sqlite3_blob_open(\(table).\(column), rowid \(rowid))")
         }
         defer { sqlite3_blob_close(blob) }
-        guard Int(sqlite3_blob_bytes(blob)) == destination.count else { return false }
+        guard Int(sqlite3_blob_bytes(blob)) == destination.count, destination.count <= Int(Int32.max) else { return false }
         guard let base = destination.baseAddress, destination.count > 0 else { return true }
         let readRC = sqlite3_blob_read(blob, base, Int32(destination.count), 0)
         guard readRC == SQLITE_OK else { throw error(readRC, sql: "sqlite3_blob_read(\(table).\(column), rowid \(rowid))") }
         return true
+    }
+
+    /// Writes `bytes` over the whole value of `table.column` in row `rowid`, which
+    /// must already have exactly that size (e.g. inserted as `zeroblob(n)`):
+    /// `sqlite3_blob_open` read-write, `sqlite3_blob_write`, `sqlite3_blob_close`.
+    func writeBlob(table: String, column: String, rowid: Int64, from bytes: UnsafeRawBufferPointer) throws {
+        guard bytes.count <= Int(Int32.max) else { throw SQLiteError(code: SQLITE_TOOBIG, sql: "sqlite3_blob_write") }
+        var blob: OpaquePointer?
+        let openRC = sqlite3_blob_open(handle, "main", table, column, rowid, 1, &blob)
+        guard openRC == SQLITE_OK, let blob else {
+            if let blob { sqlite3_blob_close(blob) }
+            throw error(openRC, sql: "sqlite3_blob_open(\(table).\(column), rowid \(rowid), read-write)")
+        }
+        guard Int(sqlite3_blob_bytes(blob)) == bytes.count else {
+            sqlite3_blob_close(blob)
+            throw SQLiteError(code: SQLITE_MISMATCH, message: "blob size differs from the bytes to write", sql: "sqlite3_blob_write")
+        }
+        if let base = bytes.baseAddress, bytes.count > 0 {
+            let writeRC = sqlite3_blob_write(blob, base, Int32(bytes.count), 0)
+            guard writeRC == SQLITE_OK else {
+                sqlite3_blob_close(blob)
+                throw error(writeRC, sql: "sqlite3_blob_write(\(table).\(column), rowid \(rowid))")
+            }
+        }
+        let closeRC = sqlite3_blob_close(blob)
+        guard closeRC == SQLITE_OK else { throw error(closeRC, sql: "sqlite3_blob_close(\(table).\(column))") }
     }
 }

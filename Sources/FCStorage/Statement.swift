@@ -68,28 +68,6 @@ final class Statement {
         }
     }
 
-    /// Binds `bytes` as a blob WITHOUT copying (`SQLITE_STATIC`).
-    ///
-    /// The caller must keep the memory alive and unchanged until the statement
-    /// is stepped to completion and reset (`withStaticBlob` does that).
-    private func bindStatic(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws {
-        let base = bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)
-        let rc = sqlite3_bind_blob64(handle, index, base, UInt64(bytes.count), nil)
-        guard rc == SQLITE_OK else { throw database.error(rc, sql: sql) }
-    }
-
-    /// Binds `bytes` without a copy at `index`, runs `body` (which steps the
-    /// statement), then resets the statement and clears the binding before the
-    /// memory may go away.
-    func withStaticBlob<T>(_ bytes: UnsafeRawBufferPointer, at index: Int32, _ body: () throws -> T) throws -> T {
-        try bindStatic(bytes, at: index)
-        defer {
-            sqlite3_reset(handle)
-            sqlite3_bind_null(handle, index)
-        }
-        return try body()
-    }
-
     /// Resets the statement so it can run again; bindings are kept unless rebound.
     func reset() throws {
         // sqlite3_reset returns the error of the last step, which was already reported.

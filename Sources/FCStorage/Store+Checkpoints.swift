@@ -105,7 +105,9 @@ extension Store {
                 let checkpointID = db.lastInsertRowID
 
                 let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")
-                let insertBlob = try db.prepare("INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?, ?, ?)")
+                // The bytes are streamed into a zeroblob with sqlite3_blob_write: no
+                // record-sized copy. The lookup above makes a plain INSERT safe.
+                let insertBlob = try db.prepare("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))")
                 let insertTensor = try db.prepare("""
                     INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, 'f32', ?)
                     """)
@@ -114,8 +116,10 @@ extension Store {
                     try findBlob.bind([.blob(hash)])
                     if try !findBlob.step() {
                         try insertBlob.bind([.blob(hash), .integer(Int64(tensor.value.byteCount))])
-                        _ = try TensorHashing.withLittleEndianBytes(of: tensor.value) { bytes in
-                            try insertBlob.withStaticBlob(bytes, at: 3) { try insertBlob.step() }
+                        try insertBlob.step()
+                        let blobID = db.lastInsertRowID
+                        try TensorHashing.withLittleEndianBytes(of: tensor.value) { bytes in
+                            try db.writeBlob(table: "blobs", column: "data", rowid: blobID, from: bytes)
                         }
                     }
                     try findBlob.reset()

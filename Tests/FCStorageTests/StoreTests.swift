@@ -174,6 +174,15 @@ final class StoreTests: StoreTestCase {
         let findings = try store.verifyRun(runID: run.id)
         XCTAssertEqual(findings.map(\.description), ["\(run.shortID)@1: layer 2 weight does not match its SHA-256"])
 
+        // Rows pointed at other (intact) bytes break the digest.
+        try db.execute("""
+            UPDATE tensors SET hash = (SELECT t2.hash FROM tensors t2 JOIN checkpoints c2 ON c2.id = t2.checkpoint_id
+                                       WHERE c2.epoch = 1 AND t2.layer = 1 AND t2.role = 'bias')
+            WHERE layer = 1 AND role = 'bias' AND checkpoint_id = (SELECT id FROM checkpoints WHERE epoch = 0)
+            """)
+        XCTAssertEqual(try store.verifyRun(runID: run.id).filter { $0.epoch == 0 }.map(\.message),
+                       ["the checkpoint digest does not match its content"])
+
         // A changed metric breaks the digest.
         try db.execute("UPDATE metrics SET value = 0.5 WHERE name = 'val_loss' AND checkpoint_id = (SELECT id FROM checkpoints WHERE epoch = 0)")
         XCTAssertTrue(try store.verifyRun(runID: run.id).contains {

@@ -1,0 +1,73 @@
+/// The digest of a checkpoint: a SHA-256 that covers its content and its
+/// parent's digest, so the checkpoints of a run form a hash chain and any
+/// changed byte is detected by recomputing it.
+///
+/// Recipe, version 1. Every integer is written as 8 bytes little-endian
+/// (signed values as their two's-complement bits); "str(x)" means the u64
+/// byte length of x followed by its bytes (text as UTF-8). SHA-256 over:
+///
+/// 1. str("fcstore.checkpoint.v1")
+/// 2. epoch
+/// 3. str(parent digest): 32 bytes, or empty (length 0) for epoch 0 of a run
+///    without parent. For a fork's first own epoch k+1 it is the parent run's
+///    epoch-k digest. The run id is deliberately NOT included: a fork shares
+///    its parent's history, and imported copies of a run keep their digests.
+/// 4. the number of tensors, then for each tensor in ascending (layer, role)
+///    order, roles compared bytewise as UTF-8:
+///    layer, str(role), str("f32"), rank, each dimension, then the 32-byte
+///    SHA-256 of the tensor's raw little-endian float32 bytes.
+/// 5. the number of metrics, then for each metric in ascending name order
+///    (bytewise UTF-8): str(name), the IEEE-754 bit pattern of the value as a
+///    u64 (every NaN as 0x7FF8000000000000, since SQLite stores NaN as NULL).
+/// 6. str(optimizer state text)
+/// 7. str(rng state bytes)
+public enum CheckpointDigest {
+    /// One tensor's part of the digest.
+    public struct TensorEntry: Sendable {
+        public var layer: Int
+        public var role: String
+        public var shape: [Int]
+        /// SHA-256 of the tensor's little-endian float32 bytes.
+        public var hash: [UInt8]
+
+        public init(layer: Int, role: String, shape: [Int], hash: [UInt8]) {
+            self.layer = layer
+            self.role = role
+            self.shape = shape
+            self.hash = hash
+        }
+    }
+
+    /// The canonical bit pattern of NaN in the digest and the store.
+    static let canonicalNaNBits: UInt64 = 0x7FF8_0000_0000_0000
+
+    /// Computes the digest (see the recipe above).
+    public static func compute(epoch: Int, parentDigest: [UInt8]?, tensors: [TensorEntry], metrics: [String: Double],
+                               optimizerState: String, rngState: [UInt8]) -> [UInt8] {
+        var hasher = SHA256Hasher()
+        hasher.update(lengthPrefixed: "fcstore.checkpoint.v1")
+        hasher.update(uint64: UInt64(bitPattern: Int64(epoch)))
+        hasher.update(lengthPrefixed: parentDigest ?? [])
+        let orderedTensors = tensors.sorted { lhs, rhs in
+            lhs.layer != rhs.layer ? lhs.layer < rhs.layer : lhs.role.utf8.lexicographicallyPrecedes(rhs.role.utf8)
+        }
+        hasher.update(uint64: UInt64(orderedTensors.count))
+        for tensor in orderedTensors {
+            hasher.update(uint64: UInt64(bitPattern: Int64(tensor.layer)))
+            hasher.update(lengthPrefixed: tensor.role)
+            hasher.update(lengthPrefixed: "f32")
+            hasher.update(uint64: UInt64(tensor.shape.count))
+            for dimension in tensor.shape { hasher.update(uint64: UInt64(bitPattern: Int64(dimension))) }
+            hasher.update(tensor.hash)
+        }
+        let orderedMetrics = metrics.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        hasher.update(uint64: UInt64(orderedMetrics.count))
+        for (name, value) in orderedMetrics {
+            hasher.update(lengthPrefixed: name)
+            hasher.update(uint64: value.isNaN ? canonicalNaNBits : value.bitPattern)
+        }
+        hasher.update(lengthPrefixed: optimizerState)
+        hasher.update(lengthPrefixed: rngState)
+        return hasher.finalize()
+    }
+}

@@ -1,0 +1,145 @@
+import CSQLite
+
+/// A value bound to or read from SQLite.
+enum SQLValue: Equatable {
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+    case null
+
+    var int64: Int64? { if case let .integer(value) = self { return value } else { return nil } }
+    var string: String? { if case let .text(value) = self { return value } else { return nil } }
+    var bytes: [UInt8]? { if case let .blob(value) = self { return value } else { return nil } }
+}
+
+/// A compiled statement. It owns the `sqlite3_stmt*` and finalizes it in
+/// `deinit`; it keeps its `Database` alive so the connection closes after it.
+final class Statement {
+    let database: Database
+    let handle: OpaquePointer
+    let sql: String
+
+    /// `sqlite3_prepare_v2`.
+    /// - Throws: `SQLiteError` naming the SQL when it does not compile.
+    init(database: Database, sql: String) throws {
+        var raw: OpaquePointer?
+        let rc = sqlite3_prepare_v2(database.handle, sql, -1, &raw, nil)
+        guard rc == SQLITE_OK, let raw else {
+            if let raw { sqlite3_finalize(raw) }
+            throw database.error(rc == SQLITE_OK ? SQLITE_MISUSE : rc, sql: sql)
+        }
+        self.database = database
+        self.handle = raw
+        self.sql = sql
+    }
+
+    deinit {
+        sqlite3_finalize(handle)
+    }
+
+    // MARK: Binding (indices start at 1, as in SQLite)
+
+    func bind(_ value: SQLValue, at index: Int32) throws {
+        let rc: Int32
+        switch value {
+        case let .integer(number):
+            rc = sqlite3_bind_int64(handle, index, number)
+        case let .real(number):
+            rc = sqlite3_bind_double(handle, index, number)
+        case let .text(text):
+            rc = sqlite3_bind_text64(handle, index, text, UInt64(text.utf8.count), fcstore_sqlite3_transient(), UInt8(SQLITE_UTF8))
+        case let .blob(bytes):
+            rc = bytes.withUnsafeBytes { buffer in
+                // A zero-length blob needs a non-null pointer, or SQLite binds NULL.
+                sqlite3_bind_blob64(handle, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(buffer.count), fcstore_sqlite3_transient())
+            }
+        case .null:
+            rc = sqlite3_bind_null(handle, index)
+        }
+        guard rc == SQLITE_OK else { throw database.error(rc, sql: sql) }
+    }
+
+    /// Binds all parameters in order, after clearing earlier bindings and resetting.
+    func bind(_ values: [SQLValue]) throws {
+        try reset()
+        for (offset, value) in values.enumerated() {
+            try bind(value, at: Int32(offset + 1))
+        }
+    }
+
+    /// Resets the statement so it can run again; bindings are kept unless rebound.
+    func reset() throws {
+        // sqlite3_reset returns the error of the last step, which was already reported.
+        sqlite3_reset(handle)
+        let rc = sqlite3_clear_bindings(handle)
+        guard rc == SQLITE_OK else { throw database.error(rc, sql: sql) }
+    }
+
+    // MARK: Stepping
+
+    /// `sqlite3_step`: true when a row is available, false when done.
+    @discardableResult
+    func step() throws -> Bool {
+        let rc = sqlite3_step(handle)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            let error = database.error(rc, sql: sql)
+            sqlite3_reset(handle)
+            throw error
+        }
+    }
+
+    /// Steps through all rows, calling `row` for each.
+    func forEachRow(_ row: (Statement) throws -> Void) throws {
+        while try step() { try row(self) }
+    }
+
+    // MARK: Reading columns (indices start at 0, as in SQLite)
+
+    var columnCount: Int32 { sqlite3_column_count(handle) }
+
+    func isNull(at index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_NULL }
+
+    func int64(at index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
+
+    func int(at index: Int32) -> Int { Int(sqlite3_column_int64(handle, index)) }
+
+    func double(at index: Int32) -> Double { sqlite3_column_double(handle, index) }
+
+    func string(at index: Int32) -> String {
+        guard let text = sqlite3_column_text(handle, index) else { return "" }
+        let count = Int(sqlite3_column_bytes(handle, index))
+        return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
+    }
+
+    func optionalString(at index: Int32) -> String? {
+        isNull(at: index) ? nil : string(at: index)
+    }
+
+    func optionalInt(at index: Int32) -> Int? {
+        isNull(at: index) ? nil : int(at: index)
+    }
+
+    func bytes(at index: Int32) -> [UInt8] {
+        guard let pointer = sqlite3_column_blob(handle, index) else { return [] }
+        let count = Int(sqlite3_column_bytes(handle, index))
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
+    func optionalBytes(at index: Int32) -> [UInt8]? {
+        isNull(at: index) ? nil : bytes(at: index)
+    }
+
+    func value(at index: Int32) -> SQLValue {
+        switch sqlite3_column_type(handle, index) {
+        case SQLITE_INTEGER: return .integer(int64(at: index))
+        case SQLITE_FLOAT: return .real(double(at: index))
+        case SQLITE_TEXT: return .text(string(at: index))
+        case SQLITE_BLOB: return .blob(bytes(at: index))
+        default: return .null
+        }
+    }
+}

@@ -1,0 +1,356 @@
+import Foundation
+
+// Writing and reading checkpoints, including the epochs a fork inherits.
+
+/// A stretch of epochs `lower...upper` that a run sees in `ownerRunID`'s rows.
+struct LineageSegment {
+    var ownerRunID: String
+    var lower: Int
+    var upper: Int
+}
+
+/// Where a visible checkpoint's row lives.
+struct CheckpointRow {
+    var id: Int64
+    var ownerRunID: String
+    var epoch: Int
+}
+
+extension Store {
+    // MARK: Lineage
+
+    /// The segments of history `runID` sees, its own first: a run owns the
+    /// epochs after its fork point, its parent those up to the fork point
+    /// (and after the parent's own fork point), and so on.
+    func lineage(of runID: String, runs: [String: RunRecord]? = nil) throws -> [LineageSegment] {
+        var segments: [LineageSegment] = []
+        var current = try runs?[runID] ?? requireRun(runID)
+        var upper = Int.max
+        for _ in 0..<10_000 {
+            let lower = current.parent.map { $0.epoch + 1 } ?? 0
+            if lower <= upper { segments.append(LineageSegment(ownerRunID: current.id, lower: lower, upper: upper)) }
+            guard let parent = current.parent else { return segments }
+            upper = min(upper, parent.epoch)
+            guard let next = runs?[parent.runID] ?? (try? requireRun(parent.runID)) else {
+                throw StoreError.corrupt(runID: current.id, epoch: parent.epoch, detail: "its parent run \(parent.runID) is missing")
+            }
+            current = next
+        }
+        throw StoreError.corrupt(runID: runID, epoch: 0, detail: "its chain of parent runs does not end")
+    }
+
+    /// The row of the checkpoint `runID` sees at `epoch`.
+    /// - Throws: `StoreError.noSuchCheckpoint`.
+    func checkpointRow(runID: String, epoch: Int) throws -> CheckpointRow {
+        guard let segment = try lineage(of: runID).first(where: { $0.lower <= epoch && epoch <= $0.upper }),
+              let id = try db.scalar("SELECT id FROM checkpoints WHERE run_id = ? AND epoch = ?",
+                                     [.text(segment.ownerRunID), .integer(Int64(epoch))])?.int64 else {
+            throw StoreError.noSuchCheckpoint(runID: runID, epoch: epoch)
+        }
+        return CheckpointRow(id: id, ownerRunID: segment.ownerRunID, epoch: epoch)
+    }
+
+    /// The last epoch `runID` sees, or nil when it has no checkpoint.
+    func lastVisibleEpoch(runID: String) throws -> Int? {
+        for segment in try lineage(of: runID) {
+            if let epoch = try db.scalar("SELECT max(epoch) FROM checkpoints WHERE run_id = ? AND epoch BETWEEN ? AND ?",
+                                         [.text(segment.ownerRunID), .integer(Int64(segment.lower)),
+                                          .integer(Int64(clamping: segment.upper))])?.int64 {
+                return Int(epoch)
+            }
+        }
+        return nil
+    }
+
+    // MARK: Writing
+
+    /// Appends the next epoch of `runID` in ONE transaction: new blobs
+    /// (content-addressed, stored once), tensor rows, metric rows and the
+    /// checkpoint row with its digest. After a crash or error at any point
+    /// the store holds either the whole checkpoint or nothing of it.
+    ///
+    /// Tensors are hashed (SHA-256) before the transaction; their bytes are
+    /// bound without a copy.
+    /// - Throws: `StoreError.epochOutOfOrder` unless `input.epoch` is the
+    ///   run's last epoch + 1 (0 for a new run, fork point + 1 for a new fork),
+    ///   `.noSuchRun`, `.invalidInput` for malformed tensors or metrics, `.sqlite`.
+    @discardableResult
+    public func appendCheckpoint(runID: String, _ input: CheckpointInput) throws -> CheckpointRecord {
+        try validate(input)
+        let hashes = TensorHashing.hashes(of: input.tensors.map(\.value))
+        let entries = zip(input.tensors, hashes).map { tensor, hash in
+            CheckpointDigest.TensorEntry(layer: tensor.layer, role: tensor.role, shape: tensor.value.shape, hash: hash)
+        }
+        return try storeErrors {
+            try db.writeTransaction {
+                _ = try requireRun(runID)
+                let last = try lastVisibleEpoch(runID: runID)
+                let expected = (last ?? -1) + 1
+                guard input.epoch == expected else {
+                    throw StoreError.epochOutOfOrder(runID: runID, expected: expected, given: input.epoch)
+                }
+                let parentDigest: [UInt8]? = try last.map { epoch in
+                    let row = try checkpointRow(runID: runID, epoch: epoch)
+                    return try db.scalar("SELECT digest FROM checkpoints WHERE id = ?", [.integer(row.id)])?.bytes ?? []
+                }
+                let digest = CheckpointDigest.compute(epoch: input.epoch, parentDigest: parentDigest, tensors: entries,
+                                                      metrics: input.metrics, optimizerState: input.optimizerState,
+                                                      rngState: input.rngState)
+                let createdAt = StoreTimestamp.now()
+                try db.execute("""
+                    INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, [.text(runID), .integer(Int64(input.epoch)), .text(createdAt), .blob(digest),
+                          parentDigest.map(SQLValue.blob) ?? .null, .text(input.optimizerState), .blob(input.rngState)])
+                let checkpointID = db.lastInsertRowID
+
+                let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")
+                // The bytes are streamed into a zeroblob with sqlite3_blob_write: no
+                // record-sized copy. The lookup above makes a plain INSERT safe.
+                let insertBlob = try db.prepare("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))")
+                let insertTensor = try db.prepare("""
+                    INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, 'f32', ?)
+                    """)
+                for (index, (tensor, hash)) in zip(input.tensors, hashes).enumerated() {
+                    if index == input.tensors.count / 2, let faultInjection { try faultInjection() }
+                    try findBlob.bind([.blob(hash)])
+                    if try !findBlob.step() {
+                        try insertBlob.bind([.blob(hash), .integer(Int64(tensor.value.byteCount))])
+                        try insertBlob.step()
+                        let blobID = db.lastInsertRowID
+                        try TensorHashing.withLittleEndianBytes(of: tensor.value) { bytes in
+                            try db.writeBlob(table: "blobs", column: "data", rowid: blobID, from: bytes)
+                        }
+                    }
+                    try findBlob.reset()
+                    try insertTensor.bind([.integer(checkpointID), .integer(Int64(tensor.layer)), .text(tensor.role),
+                                           .text(ShapeText.encode(tensor.value.shape)), .blob(hash)])
+                    try insertTensor.step()
+                }
+                if input.tensors.isEmpty, let faultInjection { try faultInjection() }
+                let insertMetric = try db.prepare("INSERT INTO metrics (checkpoint_id, name, value) VALUES (?, ?, ?)")
+                for (name, value) in input.metrics {
+                    try insertMetric.bind([.integer(checkpointID), .text(name), value.isNaN ? .null : .real(value)])
+                    try insertMetric.step()
+                }
+                return CheckpointRecord(runID: runID, epoch: input.epoch, createdAt: StoreTimestamp.date(createdAt),
+                                        digest: digest, parentDigest: parentDigest)
+            }
+        }
+    }
+
+    private func validate(_ input: CheckpointInput) throws {
+        guard input.epoch >= 0 else { throw StoreError.invalidInput("A checkpoint's epoch cannot be negative (\(input.epoch)).") }
+        var seen = Set<String>()
+        for tensor in input.tensors {
+            let label = "layer \(tensor.layer) \(tensor.role)"
+            guard tensor.layer >= 0 else { throw StoreError.invalidInput("The tensor \(label) has a negative layer number.") }
+            guard !tensor.role.isEmpty else { throw StoreError.invalidInput("A tensor of layer \(tensor.layer) has an empty role.") }
+            guard seen.insert("\(tensor.layer)\u{0}\(tensor.role)").inserted else {
+                throw StoreError.invalidInput("The checkpoint has two tensors for \(label).")
+            }
+            guard TensorValue.elementCount(tensor.value.shape) == tensor.value.values.count else {
+                throw StoreError.invalidInput("The tensor \(label) has shape \(tensor.value.shape) but \(tensor.value.values.count) values.")
+            }
+            guard tensor.value.byteCount <= 1_000_000_000 else {
+                throw StoreError.invalidInput("The tensor \(label) has \(tensor.value.byteCount) bytes; the store takes at most 1 GB per tensor.")
+            }
+        }
+        for name in input.metrics.keys where name.isEmpty {
+            throw StoreError.invalidInput("A metric name cannot be empty.")
+        }
+    }
+
+    // MARK: Reading
+
+    /// Loads the checkpoint `runID` sees at `epoch` (its own or inherited) and
+    /// re-hashes every tensor.
+    /// - Throws: `StoreError.noSuchCheckpoint`, `.corruptTensor` naming run,
+    ///   epoch, layer and role when bytes do not match their SHA-256, `.corrupt`.
+    public func loadCheckpoint(runID: String, epoch: Int) throws -> LoadedCheckpoint {
+        let (checkpoint, hashes) = try readCheckpoint(runID: runID, epoch: epoch)
+        let actual = TensorHashing.hashes(of: checkpoint.tensors.map(\.value))
+        for (index, tensor) in checkpoint.tensors.enumerated() where actual[index] != hashes[index] {
+            throw StoreError.corruptTensor(runID: checkpoint.ownerRunID, epoch: epoch, layer: tensor.layer, role: tensor.role)
+        }
+        return checkpoint
+    }
+
+    /// The last checkpoint `runID` sees.
+    /// - Throws: `StoreError.noCheckpoints`, and as `loadCheckpoint`.
+    public func latestCheckpoint(runID: String) throws -> LoadedCheckpoint {
+        let last = try storeErrors { try db.readTransaction { try lastVisibleEpoch(runID: runID) } }
+        guard let last else { throw StoreError.noCheckpoints(runID: runID) }
+        return try loadCheckpoint(runID: runID, epoch: last)
+    }
+
+    /// The checkpoint with the best value of `metric` among those `runID`
+    /// sees (the earliest epoch on ties; NaN values are ignored).
+    /// - Throws: `StoreError.noSuchMetric`, and as `loadCheckpoint`.
+    public func bestCheckpoint(runID: String, metric: String, lowerIsBetter: Bool = true) throws -> LoadedCheckpoint {
+        let best: Int? = try storeErrors {
+            try db.readTransaction {
+                var best: (epoch: Int, value: Double)?
+                for segment in try lineage(of: runID) {
+                    let statement = try db.prepare("""
+                        SELECT c.epoch, m.value FROM checkpoints AS c JOIN metrics AS m ON m.checkpoint_id = c.id
+                        WHERE c.run_id = ? AND c.epoch BETWEEN ? AND ? AND m.name = ? AND m.value IS NOT NULL
+                        """)
+                    try statement.bind([.text(segment.ownerRunID), .integer(Int64(segment.lower)),
+                                        .integer(Int64(clamping: segment.upper)), .text(metric)])
+                    try statement.forEachRow { row in
+                        let epoch = row.int(at: 0), value = row.double(at: 1)
+                        guard let current = best else { best = (epoch, value); return }
+                        let better = lowerIsBetter ? value < current.value : value > current.value
+                        if better || (value == current.value && epoch < current.epoch) { best = (epoch, value) }
+                    }
+                }
+                return best?.epoch
+            }
+        }
+        guard let best else { throw StoreError.noSuchMetric(runID: runID, metric: metric) }
+        return try loadCheckpoint(runID: runID, epoch: best)
+    }
+
+    /// Reads a checkpoint and the recorded hash of each tensor, without verifying.
+    func readCheckpoint(runID: String, epoch: Int) throws -> (LoadedCheckpoint, [[UInt8]]) {
+        try storeErrors {
+            try db.readTransaction {
+                let location = try checkpointRow(runID: runID, epoch: epoch)
+                let owner = location.ownerRunID
+                let header = try db.prepare("""
+                    SELECT created_at, digest, parent_digest, optimizer_state, rng_state FROM checkpoints WHERE id = ?
+                    """)
+                try header.bind([.integer(location.id)])
+                guard try header.step() else { throw StoreError.noSuchCheckpoint(runID: runID, epoch: epoch) }
+                var checkpoint = LoadedCheckpoint(
+                    runID: runID, ownerRunID: owner, epoch: epoch, createdAt: StoreTimestamp.date(header.string(at: 0)),
+                    digest: header.bytes(at: 1), parentDigest: header.optionalBytes(at: 2), tensors: [], metrics: [:],
+                    optimizerState: header.string(at: 3), rngState: header.bytes(at: 4))
+
+                var hashes: [[UInt8]] = []
+                let tensors = try db.prepare("""
+                    SELECT t.layer, t.role, t.shape, t.hash, b.id, b.size
+                    FROM tensors AS t LEFT JOIN blobs AS b ON b.hash = t.hash
+                    WHERE t.checkpoint_id = ? ORDER BY t.layer, t.role
+                    """)
+                try tensors.bind([.integer(location.id)])
+                try tensors.forEachRow { row in
+                    let layer = row.int(at: 0), role = row.string(at: 1)
+                    let label = "layer \(layer) \(role)"
+                    guard let shape = ShapeText.decode(row.string(at: 2)), let count = TensorValue.elementCount(shape),
+                          count <= 250_000_000 else {
+                        throw StoreError.corrupt(runID: owner, epoch: epoch, detail: "\(label) has an invalid shape \(row.string(at: 2))")
+                    }
+                    guard !row.isNull(at: 4) else {
+                        throw StoreError.corrupt(runID: owner, epoch: epoch, detail: "the bytes of \(label) are missing")
+                    }
+                    guard row.int(at: 5) == count * 4 else {
+                        throw StoreError.corrupt(runID: owner, epoch: epoch, detail: "\(label) has \(row.int(at: 5)) bytes, not the \(count * 4) its shape \(shape) needs")
+                    }
+                    let blobID = row.int64(at: 4)
+                    var complete = true
+                    var values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                        complete = try db.readBlob(table: "blobs", column: "data", rowid: blobID,
+                                                   into: UnsafeMutableRawBufferPointer(buffer))
+                        initialized = count
+                    }
+                    guard complete else {
+                        throw StoreError.corrupt(runID: owner, epoch: epoch, detail: "\(label) does not have the \(count * 4) bytes its shape \(shape) needs")
+                    }
+                    #if _endian(big)
+                    for index in values.indices {
+                        values[index] = Float(bitPattern: UInt32(littleEndian: values[index].bitPattern))
+                    }
+                    #endif
+                    let value = try TensorValue(shape: shape, values: values)
+                    checkpoint.tensors.append(CheckpointTensor(layer: layer, role: role, value: value))
+                    hashes.append(row.bytes(at: 3))
+                }
+
+                let metrics = try db.prepare("SELECT name, value FROM metrics WHERE checkpoint_id = ?")
+                try metrics.bind([.integer(location.id)])
+                try metrics.forEachRow { row in
+                    checkpoint.metrics[row.string(at: 0)] = row.isNull(at: 1) ? .nan : row.double(at: 1)
+                }
+                return (checkpoint, hashes)
+            }
+        }
+    }
+}
+
+/// Shapes as stored in `tensors.shape`: a JSON array of integers, `[1024,784]`.
+enum ShapeText {
+    static func encode(_ shape: [Int]) -> String {
+        "[" + shape.map(String.init).joined(separator: ",") + "]"
+    }
+
+    /// Parses `[d0,d1,...]` (spaces allowed); nil for anything else or negative dimensions.
+    static func decode(_ text: String) -> [Int]? {
+        let trimmed = text.filter { $0 != " " }
+        guard trimmed.hasPrefix("["), trimmed.hasSuffix("]"), trimmed.count <= 200 else { return nil }
+        let inner = trimmed.dropFirst().dropLast()
+        if inner.isEmpty { return [] }
+        var shape: [Int] = []
+        for part in inner.split(separator: ",", omittingEmptySubsequences: false) {
+            guard !part.isEmpty, part.allSatisfy({ $0.isASCII && $0.isNumber }), let dimension = Int(part) else { return nil }
+            shape.append(dimension)
+        }
+        return shape
+    }
+}
+
+/// SHA-256 of tensors' little-endian float32 bytes.
+enum TensorHashing {
+    /// Calls `body` with the tensor's little-endian bytes, without a copy on little-endian machines.
+    static func withLittleEndianBytes<T>(of tensor: TensorValue, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        #if _endian(little)
+        return try tensor.values.withUnsafeBytes(body)
+        #else
+        return try tensor.littleEndianBytes.withUnsafeBytes(body)
+        #endif
+    }
+
+    /// The SHA-256 of each tensor; large sets are hashed on two threads.
+    static func hashes(of tensors: [TensorValue]) -> [[UInt8]] {
+        var result = [[UInt8]](repeating: [], count: tensors.count)
+        let total = tensors.reduce(0) { $0 + $1.byteCount }
+        guard tensors.count > 1, total >= 1 << 20 else {
+            for (index, tensor) in tensors.enumerated() {
+                result[index] = withLittleEndianBytes(of: tensor) { SHA256Hasher.hash($0) }
+            }
+            return result
+        }
+        // Two workers take the tensors largest first, each from a shared counter.
+        let order = tensors.indices.sorted { tensors[$0].byteCount > tensors[$1].byteCount }
+        let next = Counter()
+        result.withUnsafeMutableBufferPointer { output in
+            let output = UnsafeSendable(output)
+            DispatchQueue.concurrentPerform(iterations: 2) { _ in
+                while let position = next.take(below: order.count) {
+                    let index = order[position]
+                    output.value[index] = withLittleEndianBytes(of: tensors[index]) { SHA256Hasher.hash($0) }
+                }
+            }
+        }
+        return result
+    }
+
+    private final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func take(below limit: Int) -> Int? {
+            lock.lock()
+            defer { lock.unlock() }
+            guard value < limit else { return nil }
+            value += 1
+            return value - 1
+        }
+    }
+
+    /// A buffer whose elements are written by one thread each.
+    private struct UnsafeSendable<T>: @unchecked Sendable {
+        let value: T
+        init(_ value: T) { self.value = value }
+    }
+}

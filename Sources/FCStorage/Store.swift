@@ -1,0 +1,162 @@
+import Foundation
+
+/// A persistent store of training runs and their per-epoch checkpoints, in one
+/// SQLite file (see `migrations/0001_initial.sql` for the schema).
+///
+/// One `Store` is one connection: use it from one thread at a time, and open
+/// another `Store` on the same path for another thread or process. WAL mode
+/// lets any number of readers work while one writer appends checkpoints.
+public final class Store {
+    /// Page size of new store files. 64 KiB measured fastest for the
+    /// multi-megabyte tensor blobs (see `fcstore-bench store`).
+    public static let defaultPageSize = 65_536
+
+    public let path: String
+    public let readOnly: Bool
+    let db: Database
+
+    /// Called while a checkpoint is being written, after half its tensor rows;
+    /// tests throw from it to prove a failed checkpoint leaves no trace.
+    var faultInjection: (() throws -> Void)?
+
+    /// Opens the store at `path`, creating the file if needed, and applies
+    /// pending migrations.
+    /// - Parameters:
+    ///   - path: the SQLite file.
+    ///   - readOnly: open with `SQLITE_OPEN_READONLY`; the file must exist and be fully migrated.
+    ///   - busyTimeout: how long a write waits for another writer's lock before failing.
+    /// - Throws: `StoreError.notAStore` for a file that is not SQLite or belongs
+    ///   to another application, `.newerStore` for a schema newer than this
+    ///   build (the file is left untouched), `.modifiedMigration`, `.sqlite`.
+    public convenience init(path: String, readOnly: Bool = false, busyTimeout: Duration = .milliseconds(5000)) throws {
+        try self.init(path: path, readOnly: readOnly, busyTimeout: busyTimeout, pageSize: Store.defaultPageSize)
+    }
+
+    /// As `init(path:readOnly:busyTimeout:)`, choosing the page size of a new file (benchmarks).
+    public init(path: String, readOnly: Bool = false, busyTimeout: Duration = .milliseconds(5000), pageSize: Int) throws {
+        self.path = path
+        self.readOnly = readOnly
+        let (seconds, attoseconds) = busyTimeout.components
+        let milliseconds = max(0, min(Int64(Int32.max), seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+        db = try storeErrors { try Database(path: path, readOnly: readOnly, busyTimeoutMilliseconds: Int32(milliseconds)) }
+        try storeErrors {
+            try Migrator().prepare(db, path: path, readOnly: readOnly, pageSize: pageSize)
+        }
+    }
+
+    // MARK: Runs
+
+    static let runColumns = "id, name, created_at, status, config, seed, parent_run_id, parent_epoch"
+
+    static func runRecord(_ row: Statement) -> RunRecord {
+        let parentID = row.optionalString(at: 6)
+        let parentEpoch = row.optionalInt(at: 7)
+        return RunRecord(
+            id: row.string(at: 0),
+            name: row.optionalString(at: 1),
+            createdAt: StoreTimestamp.date(row.string(at: 2)),
+            status: RunStatus(rawValue: row.string(at: 3)) ?? .interrupted,
+            config: row.string(at: 4),
+            seed: UInt64(bitPattern: row.int64(at: 5)),
+            parent: parentID.flatMap { id in parentEpoch.map { CheckpointLocation(runID: id, epoch: $0) } })
+    }
+
+    /// Creates a run (`INSERT INTO runs`).
+    /// - Parameters:
+    ///   - name: unique when given; nil for an anonymous run.
+    ///   - config: the training configuration as JSON text.
+    /// - Throws: `StoreError.nameTaken`, `.invalidInput` when `config` is not JSON.
+    public func createRun(name: String?, config: String, seed: UInt64, status: RunStatus = .running) throws -> RunRecord {
+        try insertRun(name: name, config: config, seed: seed, status: status, parent: nil)
+    }
+
+    /// Creates a run that continues `runID` from `epoch`: it sees the parent's
+    /// epochs 0...epoch by reference (nothing is copied), and its own
+    /// checkpoints start at epoch + 1, chained to the parent's epoch digest.
+    /// - Throws: `StoreError.noSuchRun`, `.noSuchCheckpoint`, `.nameTaken`, `.invalidInput`.
+    public func forkRun(from runID: String, atEpoch epoch: Int, name: String?, config: String, seed: UInt64,
+                        status: RunStatus = .running) throws -> RunRecord {
+        try insertRun(name: name, config: config, seed: seed, status: status,
+                      parent: CheckpointLocation(runID: runID, epoch: epoch))
+    }
+
+    private func insertRun(name: String?, config: String, seed: UInt64, status: RunStatus, parent: CheckpointLocation?) throws -> RunRecord {
+        if let name, name.isEmpty { throw StoreError.invalidInput("A run name cannot be empty; leave it out instead.") }
+        return try storeErrors {
+            try db.writeTransaction {
+                guard try db.scalar("SELECT json_valid(?)", [.text(config)])?.int64 == 1 else {
+                    throw StoreError.invalidInput("The run configuration is not valid JSON.")
+                }
+                if let name, try db.scalar("SELECT 1 FROM runs WHERE name = ?", [.text(name)]) != nil {
+                    throw StoreError.nameTaken(name)
+                }
+                if let parent {
+                    _ = try requireRun(parent.runID)
+                    _ = try checkpointRow(runID: parent.runID, epoch: parent.epoch)
+                }
+                let id = UUID().uuidString.lowercased()
+                try db.execute("""
+                    INSERT INTO runs (id, name, created_at, status, config, seed, parent_run_id, parent_epoch)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [.text(id), name.map(SQLValue.text) ?? .null, .text(StoreTimestamp.now()), .text(status.rawValue),
+                          .text(config), .integer(Int64(bitPattern: seed)),
+                          parent.map { .text($0.runID) } ?? .null, parent.map { .integer(Int64($0.epoch)) } ?? .null])
+                return try requireRun(id)
+            }
+        }
+    }
+
+    /// The run with exactly this id.
+    /// - Throws: `StoreError.noSuchRun`.
+    public func run(id: String) throws -> RunRecord {
+        try storeErrors { try requireRun(id) }
+    }
+
+    func requireRun(_ id: String) throws -> RunRecord {
+        let statement = try db.prepare("SELECT \(Store.runColumns) FROM runs WHERE id = ?")
+        try statement.bind([.text(id)])
+        guard try statement.step() else { throw StoreError.noSuchRun(id) }
+        return Store.runRecord(statement)
+    }
+
+    /// Sets a run's status (`UPDATE runs SET status`).
+    /// - Throws: `StoreError.noSuchRun`.
+    public func setStatus(runID: String, _ status: RunStatus) throws {
+        try storeErrors {
+            try db.writeTransaction {
+                try db.execute("UPDATE runs SET status = ? WHERE id = ?", [.text(status.rawValue), .text(runID)])
+                guard db.changes == 1 else { throw StoreError.noSuchRun(runID) }
+            }
+        }
+    }
+
+    /// Finds a run from what a user typed: a full id, a unique run name, or a
+    /// unique id prefix (hex, case-insensitive). A full id wins, then an exact
+    /// name, then a prefix.
+    /// - Throws: `StoreError.noSuchRun` when nothing matches, `.ambiguousRun`
+    ///   listing the candidates when a prefix matches several runs.
+    public func resolveRun(_ text: String) throws -> RunRecord {
+        try storeErrors {
+            try db.readTransaction {
+                guard !text.isEmpty else { throw StoreError.noSuchRun(text) }
+                let lowered = text.lowercased()
+                if let exact = try? requireRun(lowered) { return exact }
+                let byName = try db.prepare("SELECT \(Store.runColumns) FROM runs WHERE name = ?")
+                try byName.bind([.text(text)])
+                if try byName.step() { return Store.runRecord(byName) }
+                guard lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { throw StoreError.noSuchRun(text) }
+                let byPrefix = try db.prepare("""
+                    SELECT \(Store.runColumns) FROM runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY created_at, id
+                    """)
+                try byPrefix.bind([.text(lowered)])
+                var candidates: [RunRecord] = []
+                try byPrefix.forEachRow { candidates.append(Store.runRecord($0)) }
+                switch candidates.count {
+                case 0: throw StoreError.noSuchRun(text)
+                case 1: return candidates[0]
+                default: throw StoreError.ambiguousRun(text, candidates: candidates)
+                }
+            }
+        }
+    }
+}

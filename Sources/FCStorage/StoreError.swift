@@ -1,0 +1,88 @@
+/// Everything the store refuses or fails at. Each description is one sentence
+/// (or two) saying what happened and what to do next, fit for the CLI's stderr.
+public enum StoreError: Error, CustomStringConvertible, Sendable {
+    /// The file is not an SQLite database, or belongs to another application.
+    case notAStore(path: String, reason: String)
+    /// The file was written by a newer fcstore (schema `version` > `supported`); it was not touched.
+    case newerStore(path: String, version: Int, supported: Int)
+    /// An already-applied migration differs from the one embedded in this build.
+    case modifiedMigration(name: String)
+    /// The embedded migrations are malformed (a build problem).
+    case invalidMigration(String)
+    /// A read-only open of a store whose schema is older than this build's.
+    case needsMigration(path: String, version: Int, latest: Int)
+    /// No run matches the text given.
+    case noSuchRun(String)
+    /// Several runs match an id prefix.
+    case ambiguousRun(String, candidates: [RunRecord])
+    /// The run has no checkpoint at that epoch (its own or inherited).
+    case noSuchCheckpoint(runID: String, epoch: Int)
+    /// The run has no checkpoint at all.
+    case noCheckpoints(runID: String)
+    /// The run has no checkpoint with a (non-NaN) value of that metric.
+    case noSuchMetric(runID: String, metric: String)
+    /// Epochs must be appended 0, 1, 2, ...
+    case epochOutOfOrder(runID: String, expected: Int, given: Int)
+    /// A run name is already used by another run.
+    case nameTaken(String)
+    /// A tensor's bytes do not match their recorded SHA-256.
+    case corruptTensor(runID: String, epoch: Int, layer: Int, role: String)
+    /// Stored data is inconsistent (missing blob, bad shape, wrong size...).
+    case corrupt(runID: String, epoch: Int, detail: String)
+    /// The caller passed data the store cannot take.
+    case invalidInput(String)
+    /// SQLite failed.
+    case sqlite(SQLiteError)
+
+    public var description: String {
+        switch self {
+        case let .notAStore(path, reason):
+            return "\(path) is not an fcstore store: \(reason). Choose another file with --store or FCSTORE_DB."
+        case let .newerStore(path, version, supported):
+            return "The store \(path) has schema version \(version), but this fcstore understands versions up to \(supported). Upgrade fcstore to open it; the file was not changed."
+        case let .modifiedMigration(name):
+            return "migration \(name) was previously applied but has been modified. Restore the original file in migrations/ and add a new numbered migration instead."
+        case let .invalidMigration(message):
+            return message
+        case let .needsMigration(path, version, latest):
+            return "The store \(path) has schema version \(version) and needs migrating to \(latest); open it once without read-only access."
+        case let .noSuchRun(text):
+            return "No run matches \"\(text)\". Run 'fcstore runs' to list runs."
+        case let .ambiguousRun(text, candidates):
+            let list = candidates.map { run in
+                run.name.map { "\(run.shortID) (\($0))" } ?? run.shortID
+            }.joined(separator: ", ")
+            return "\"\(text)\" matches \(candidates.count) runs: \(list). Give more characters of the id."
+        case let .noSuchCheckpoint(runID, epoch):
+            return "Run \(runID.prefix(8)) has no checkpoint at epoch \(epoch). Run 'fcstore show \(runID.prefix(8))' to list its epochs."
+        case let .noCheckpoints(runID):
+            return "Run \(runID.prefix(8)) has no checkpoints yet."
+        case let .noSuchMetric(runID, metric):
+            return "Run \(runID.prefix(8)) has no checkpoint with a value for the metric \"\(metric)\"."
+        case let .epochOutOfOrder(runID, expected, given):
+            return "Run \(runID.prefix(8)) expects epoch \(expected) next, not \(given): epochs are stored consecutively from 0."
+        case let .nameTaken(name):
+            return "A run named \"\(name)\" already exists. Choose another name."
+        case let .corruptTensor(runID, epoch, layer, role):
+            return "Checkpoint \(runID.prefix(8))@\(epoch) is corrupt: layer \(layer) \(role) does not match its SHA-256."
+        case let .corrupt(runID, epoch, detail):
+            return "Checkpoint \(runID.prefix(8))@\(epoch) is corrupt: \(detail)."
+        case let .invalidInput(message):
+            return message
+        case let .sqlite(error):
+            if error.code == 5 /* SQLITE_BUSY */ {
+                return "The store is busy (another process holds the write lock); try again. (\(error))"
+            }
+            return error.description
+        }
+    }
+}
+
+/// Runs `body`, turning SQLite errors into `StoreError.sqlite`.
+func storeErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as SQLiteError {
+        throw StoreError.sqlite(error)
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class FCStorageTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

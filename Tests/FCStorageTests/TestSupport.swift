@@ -1,0 +1,92 @@
+import Foundation
+import XCTest
+@testable import FCStorage
+
+/// A temporary folder per test, removed afterwards.
+class StoreTestCase: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("fcstore-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    func path(_ name: String = "store.db") -> String {
+        folder.appendingPathComponent(name).path
+    }
+
+    func bytes(of path: String) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: path))
+    }
+
+    func fileSize(_ path: String) throws -> Int {
+        (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
+    }
+
+    /// A raw connection for tampering and inspection, bypassing the store.
+    func raw(_ path: String) throws -> Database {
+        try Database(path: path, readOnly: false, busyTimeoutMilliseconds: 5000)
+    }
+
+    func int(_ db: Database, _ sql: String) throws -> Int64 {
+        try XCTUnwrap(db.scalar(sql)?.int64, sql)
+    }
+
+    /// Runs `body` and returns the `StoreError` it throws, failing the test if it does not.
+    func storeError<T>(_ body: () throws -> T, file: StaticString = #filePath, line: UInt = #line) -> StoreError? {
+        do {
+            _ = try body()
+            XCTFail("expected a StoreError, got success", file: file, line: line)
+        } catch let error as StoreError {
+            return error
+        } catch {
+            XCTFail("expected a StoreError, got \(error)", file: file, line: line)
+        }
+        return nil
+    }
+}
+
+/// SplitMix64: a small seeded generator for test data.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Random tensors for a small network `sizes` (e.g. [4, 3, 2]): weight and bias per layer.
+func randomTensors(_ sizes: [Int], generator: inout SplitMix64, extraSlots: Bool = false) throws -> [CheckpointTensor] {
+    var tensors: [CheckpointTensor] = []
+    for layer in 1..<sizes.count {
+        let rows = sizes[layer], columns = sizes[layer - 1]
+        let weight = (0..<(rows * columns)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let bias = (0..<rows).map { _ in Float.random(in: -1...1, using: &generator) }
+        tensors.append(CheckpointTensor(layer: layer, role: "weight", value: try TensorValue(shape: [rows, columns], values: weight)))
+        tensors.append(CheckpointTensor(layer: layer, role: "bias", value: try TensorValue(shape: [rows], values: bias)))
+        if extraSlots {
+            tensors.append(CheckpointTensor(layer: layer, role: "weight.m",
+                                            value: try TensorValue(shape: [rows, columns], values: [Float](repeating: 0, count: rows * columns))))
+        }
+    }
+    return tensors
+}
+
+func checkpointInput(epoch: Int, sizes: [Int] = [4, 3, 2], generator: inout SplitMix64,
+                     metrics: [String: Double]? = nil) throws -> CheckpointInput {
+    CheckpointInput(epoch: epoch, tensors: try randomTensors(sizes, generator: &generator),
+                    metrics: metrics ?? ["train_loss": 1.0 / Double(epoch + 1), "val_loss": 2.0 / Double(epoch + 1)],
+                    optimizerState: #"{"step":\#(epoch)}"#, rngState: [UInt8](repeating: UInt8(epoch & 0xFF), count: 16))
+}
+
+extension TensorValue {
+    var bitPatterns: [UInt32] { values.map(\.bitPattern) }
+}

@@ -92,7 +92,7 @@ CREATE TABLE tensors (
 CREATE INDEX tensors_hash ON tensors (hash);
 
 -- One row per metric value of a checkpoint: train_loss, val_loss,
--- val_accuracy, learning_rate, wall_time, per-layer norms...
+-- val_accuracy, learning_rate, wall_time_s, per-layer norms...
 -- value has no declared type on purpose: a REAL column would store -0.0 as
 -- the integer 0 and lose its sign. NULL means NaN (SQLite has no NaN).
 CREATE TABLE metrics (
@@ -140,7 +140,7 @@ SELECT rc.run_id, rc.epoch, rc.inherited, rc.created_at,
        max(CASE WHEN m.name = 'val_loss'      THEN m.value END) AS val_loss,
        max(CASE WHEN m.name = 'val_accuracy'  THEN m.value END) AS val_accuracy,
        max(CASE WHEN m.name = 'learning_rate' THEN m.value END) AS learning_rate,
-       max(CASE WHEN m.name = 'wall_time'     THEN m.value END) AS wall_time
+       max(CASE WHEN m.name = 'wall_time_s'   THEN m.value END) AS wall_time_s
 FROM run_checkpoints AS rc
 LEFT JOIN metrics AS m ON m.checkpoint_id = rc.checkpoint_id
 GROUP BY rc.run_id, rc.epoch;

@@ -824,36 +824,41 @@ def write_svg(path, peers, fc, fc_ck, workloads, args):
     """Hand-written SVG: one panel per workload, a horizontal bar per system
     (median seconds, whisker = min), each panel on its own scale."""
     panels = []
-    names = list(workloads)
-    if args.checkpoint:
-        names += [f"{w}x{args.ckpt_epochs}" for w in CKPT_WORKLOADS if w in workloads]
-        names += [f"{w}+ckpt" for w in CKPT_WORKLOADS if w in workloads]
-    for name in names:
+    for name in workloads:
+        bars = [(p["peer"], r["median_s"], r["min_s"], False)
+                for p in peers for r in p.get("results", []) if r["workload"] == name]
+        if fc.get(name):
+            bars.append(("fcstore", fc[name]["median_s"], fc[name]["min_s"], True))
+        if bars:
+            panels.append((f"{name}", f"seconds per {WORKLOADS[name].unit}", bars))
+    E = args.ckpt_epochs
+    for name in (CKPT_WORKLOADS if args.checkpoint else ()):
+        if name not in workloads:
+            continue
         bars = []
         for p in peers:
-            for r in p.get("results", []):
-                if r["workload"] == name:
-                    bars.append((p["peer"], r["median_s"], r["min_s"], False))
-        base = name.split("x")[0].split("+")[0]
-        f = fc.get(name) if name in WORKLOADS else (fc_ck.get(name) or (fc_ck.get(base) if "x" in name else None))
-        if f:
-            bars.append(("fcstore", f["median_s"], f["min_s"], True))
+            for suffix, tag in ((f"x{E}", ""), ("+ckpt", " +ckpt")):
+                for r in p.get("results", []):
+                    if r["workload"] == name + suffix:
+                        bars.append((p["peer"] + tag, r["median_s"], r["min_s"], False))
+        for key, tag in ((name, ""), (name + "+ckpt", " +ckpt")):
+            if fc_ck.get(key):
+                bars.append(("fcstore" + tag, fc_ck[key]["median_s"], fc_ck[key]["min_s"], True))
         if bars:
-            panels.append((name, bars))
+            panels.append((f"{name}: {E} epochs without / with a checkpoint per epoch",
+                           f"seconds per {E} epochs", bars))
     W, left, right, bar_h, gap = 760, 110, 90, 16, 4
     colors = {"numpy": "#4c72b0", "torch": "#dd8452", "jax": "#55a868", "fcstore": "#c44e52"}
     y = 40
     body = []
-    for name, bars in panels:
-        unit = "5 epochs" if ("x" in name or "+" in name) else WORKLOADS[name].unit
-        title = name if name in WORKLOADS else name.replace(f"x{args.ckpt_epochs}", f" ({args.ckpt_epochs} epochs, no ckpt)")
+    for title, unit, bars in panels:
         body.append(f'<text x="10" y="{y}" font-size="13" font-weight="bold">{_esc(title)}</text>'
-                    f'<text x="{W - 10}" y="{y}" font-size="11" text-anchor="end" fill="#555">seconds per {_esc(unit)} (median; tick = min)</text>')
+                    f'<text x="{W - 10}" y="{y}" font-size="11" text-anchor="end" fill="#555">{_esc(unit)} (median; tick = min)</text>')
         y += 8
         vmax = max(b[1] for b in bars) * 1.05
         span = W - left - right
         for label, med, mn, is_fc in bars:
-            col = colors["fcstore"] if is_fc else colors.get(label.split("-")[0], "#8172b2")
+            col = colors["fcstore"] if is_fc else colors.get(label.split(" ")[0].split("-")[0], "#8172b2")
             w = max(1.0, span * med / vmax)
             xm = left + span * (mn or med) / vmax
             weight = ' font-weight="bold"' if is_fc else ""
@@ -869,7 +874,7 @@ def write_svg(path, peers, fc, fc_ck, workloads, args):
             f'font-family="Helvetica, Arial, sans-serif">'
             f'<rect width="{W}" height="{H}" fill="white"/>'
             f'<text x="10" y="20" font-size="15" font-weight="bold">fcstore vs peers: training time per workload '
-            f'(lower is better)</text>')
+            f'(lower is better){"" if fc or fc_ck else "; fcstore not measured"}</text>')
     with open(path, "w") as f:
         f.write(head + "".join(body) + "</svg>\n")
 

@@ -187,7 +187,7 @@ public final class Trainer {
 
     deinit { order.deallocate() }
 
-    /// Trains up to `epochs` more epochs.
+    /// Trains up to `epochs` more epochs: `try trainer.train(epochs: 10) { state in try store.save(state) }`.
     /// - Parameters:
     ///   - shouldStop: polled between epochs and between batches; when it returns true the
     ///     current epoch is dropped and `.stopped` returned.
@@ -195,9 +195,10 @@ public final class Trainer {
     ///     a checkpoint), then each completed epoch's state. An error it throws ends training
     ///     and is rethrown (`state` is then the epoch it was given).
     /// - Throws: whatever `observer` throws.
+    @discardableResult
     public func train(
         epochs: Int, shouldStop: () -> Bool = { false },
-        observer: (TrainingState) throws -> Void = { _ in }
+        observer: (TrainingState) throws -> Void
     ) throws -> TrainingOutcome {
         if pendingInitial {
             pendingInitial = false
@@ -395,5 +396,13 @@ enum Evaluator {
             }
         }
         return (loss, correct)
+    }
+}
+
+extension Trainer {
+    /// `train(epochs:shouldStop:observer:)` without an observer.
+    @discardableResult
+    public func train(epochs: Int, shouldStop: () -> Bool = { false }) throws -> TrainingOutcome {
+        try train(epochs: epochs, shouldStop: shouldStop, observer: { _ in })
     }
 }

@@ -320,7 +320,7 @@ public enum IDXLoader {
         guard present == total else {
             throw fail(present < total
                 ? "is truncated: its header declares \(total) data bytes but only \(present) follow."
-                : "has \(present - total) bytes after the \(total) its header declares.")
+                : "has \(present - total) \(present - total == 1 ? "byte" : "bytes") more than the \(total) data bytes its header declares.")
         }
         return (dims, offset)
     }

@@ -55,3 +55,24 @@ public enum BLAS {
             a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }
+
+extension BLAS {
+    /// The median rate, in GFLOP/s (2·m·n·k per product), of `repeats` products
+    /// C (m × n) = A (m × k) · B (k × n) through the seam, after one warm-up.
+    /// - Throws: `FCNetError.blasUnavailable`.
+    public static func sgemmRate(m: Int = 256, n: Int = 1024, k: Int = 1024, repeats: Int = 15) throws -> Double {
+        try load()
+        let a = FloatBuffer(count: m * k), b = FloatBuffer(count: k * n), c = FloatBuffer(count: m * n)
+        for i in 0..<a.count { a.p[i] = Float(i % 13) * 0.01 }
+        for i in 0..<b.count { b.p[i] = Float(i % 7) * 0.01 }
+        var times: [Double] = []
+        let clock = ContinuousClock()
+        for r in 0...max(repeats, 1) {
+            let start = clock.now
+            gemm(transA: false, transB: false, m: m, n: n, k: k, a: a.p, lda: k, b: b.p, ldb: n, c: c.p, ldc: n)
+            let d = (clock.now - start).components
+            if r > 0 { times.append(Double(d.seconds) + Double(d.attoseconds) * 1e-18) }
+        }
+        return 2 * Double(m) * Double(n) * Double(k) / times.sorted()[times.count / 2] / 1e9
+    }
+}

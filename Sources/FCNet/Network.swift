@@ -28,6 +28,8 @@ final class Network {
     private let z: [FloatBuffer]
     private let a: [FloatBuffer]
     private let delta: [FloatBuffer]
+    /// log Σ_j e^{z^L_j} per row, from a softmax output layer.
+    private let logNorm: FloatBuffer
 
     init(spec: NetworkSpec, capacity: Int, target: TargetMode) {
         self.spec = spec
@@ -38,6 +40,7 @@ final class Network {
         z = n.map { FloatBuffer(count: $0 * max(capacity, 1)) }
         a = n.map { FloatBuffer(count: $0 * max(capacity, 1)) }
         delta = n.map { FloatBuffer(count: $0 * max(capacity, 1)) }
+        logNorm = FloatBuffer(count: max(capacity, 1))
     }
 
     /// A^L of the last forward pass: (rows × N_L).
@@ -64,7 +67,7 @@ final class Network {
                 a: input, lda: nIn, b: w + layout.weightOffset[l - 1], ldb: nIn, c: zl, ldc: nOut)
             Kernels.biasActivate(
                 spec.activation(layer: l), z: zl, a: al, bias: w + layout.biasOffset[l - 1],
-                rows: rows, cols: nOut)
+                rows: rows, cols: nOut, logNorm: logNorm.p)
             input = UnsafePointer(al)
         }
     }
@@ -95,13 +98,9 @@ final class Network {
             var cost: Float = 0
             switch (spec.loss, target) {
             case (.crossEntropy, .oneHot):
-                // C_r = log Σ exp z − z_label (stable log-softmax); Δ = y − t.
+                // C_r = log Σ_j e^{z_j} − z_label (stable log-softmax, from the forward pass); Δ = y − t.
                 let k = Int(label)
-                var m = zr[0]
-                for j in 1..<n where zr[j] > m { m = zr[j] }
-                var s: Float = 0
-                for j in 0..<n { s += expf(zr[j] - m) }
-                cost = (logf(s) + m) - zr[k]
+                cost = logNorm.p[r] - zr[k]
                 for j in 0..<n { dr[j] = yr[j] * scale }
                 dr[k] -= scale
             case (.crossEntropy, .scalar):
@@ -197,28 +196,36 @@ final class Network {
 
 /// Element-wise work fused around the GEMMs.
 enum Kernels {
-    /// Z += 1 bᵀ (broadcast over rows), A = σ(Z); softmax per row.
+    /// Z += 1 bᵀ (broadcast over rows), A = σ(Z); softmax per row, writing log Σ_j e^{z_j}
+    /// of each row into `logNorm` (for the cross-entropy cost).
     static func biasActivate(
         _ act: Activation, z: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>,
-        bias: UnsafePointer<Float>, rows: Int, cols: Int
+        bias: UnsafePointer<Float>, rows: Int, cols: Int, logNorm: UnsafeMutablePointer<Float>
     ) {
         for r in 0..<rows {
-            let zr = z + r * cols, ar = a + r * cols
+            let zr = z + r * cols
             for j in 0..<cols { zr[j] += bias[j] }
-            switch act {
-            case .sigmoid: for j in 0..<cols { ar[j] = 1 / (1 + expf(-zr[j])) }
-            case .tanh: for j in 0..<cols { ar[j] = tanhf(zr[j]) }
-            case .relu: for j in 0..<cols { ar[j] = max(zr[j], 0) }
-            case .leakyRelu:
-                for j in 0..<cols { let v = zr[j]; ar[j] = v > 0 ? v : Activation.leakySlope * v }
-            case .identity: ar.update(from: zr, count: cols)
-            case .softmax:
+        }
+        let count = rows * cols
+        switch act {
+        case .sigmoid: VectorMath.sigmoid(z, a, count)
+        case .tanh: VectorMath.tanh(z, a, count)
+        case .relu: for i in 0..<count { a[i] = max(z[i], 0) }
+        case .leakyRelu:
+            for i in 0..<count { let v = z[i]; a[i] = v > 0 ? v : Activation.leakySlope * v }
+        case .identity: a.update(from: z, count: count)
+        case .softmax:
+            for r in 0..<rows {
+                let zr = z + r * cols, ar = a + r * cols
                 var m = zr[0]
                 for j in 1..<cols where zr[j] > m { m = zr[j] }
+                for j in 0..<cols { ar[j] = zr[j] - m }
+                VectorMath.exp(ar, ar, cols)
                 var s: Float = 0
-                for j in 0..<cols { let e = expf(zr[j] - m); ar[j] = e; s += e }
+                for j in 0..<cols { s += ar[j] }
                 let inv = 1 / s
                 for j in 0..<cols { ar[j] *= inv }
+                logNorm[r] = m + logf(s)
             }
         }
     }

@@ -14,8 +14,6 @@ typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int
                          const float *, int, float, float *, int);
 typedef void (*sgemv_fn)(int, int, int, int, float, const float *, int,
                          const float *, int, float, float *, int);
-typedef void (*sger_fn)(int, int, int, float, const float *, int, const float *, int,
-                        float *, int);
 typedef void (*set_threads_fn)(int);
 typedef int (*get_threads_fn)(void);
 typedef char *(*get_string_fn)(void);
@@ -27,7 +25,6 @@ static char chosen_coretype[32] = "";
 static char library_name[256] = "";
 static sgemm_fn p_sgemm;
 static sgemv_fn p_sgemv;
-static sger_fn p_sger;
 static set_threads_fn p_set_threads;
 static get_threads_fn p_get_threads;
 static get_string_fn p_corename;
@@ -98,7 +95,6 @@ static void load_once_body(void) {
     int missing = 0;
     p_sgemm = (sgemm_fn)resolve(handle, "cblas_sgemm", &missing);
     p_sgemv = (sgemv_fn)resolve(handle, "cblas_sgemv", &missing);
-    p_sger = (sger_fn)resolve(handle, "cblas_sger", &missing);
     p_set_threads = (set_threads_fn)resolve(handle, "openblas_set_num_threads", &missing);
     p_get_threads = (get_threads_fn)resolve(handle, "openblas_get_num_threads", &missing);
     p_corename = (get_string_fn)resolve(handle, "openblas_get_corename", &missing);
@@ -183,11 +179,18 @@ int fcb_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
         return 0;
     }
     if (k == 1 && beta == 0) {
-        /* Outer product: C = alpha x y^T with x_i = op(A)[i,0], y_j = op(B)[0,j]. */
-        int inc_x = trans_a ? 1 : lda;
-        int inc_y = trans_b ? ldb : 1;
-        for (int i = 0; i < m; i++) memset(c + (long)i * ldc, 0, sizeof(float) * (size_t)n);
-        p_sger(RowMajor, m, n, alpha, a, inc_x, b, inc_y, c, ldc);
+        /* Outer product C = alpha x y^T, x_i = op(A)[i,0], y_j = op(B)[0,j]: one pass that
+           writes C (sger would need C zeroed first). */
+        long inc_x = trans_a ? 1 : lda;
+        long inc_y = trans_b ? ldb : 1;
+        for (int i = 0; i < m; i++) {
+            const float xi = alpha * a[i * inc_x];
+            float *restrict ci = c + (long)i * ldc;
+            if (inc_y == 1)
+                for (int j = 0; j < n; j++) ci[j] = xi * b[j];
+            else
+                for (int j = 0; j < n; j++) ci[j] = xi * b[j * inc_y];
+        }
         return 0;
     }
     p_sgemm(RowMajor, trans_a ? Trans : NoTrans, trans_b ? Trans : NoTrans, m, n, k, alpha,

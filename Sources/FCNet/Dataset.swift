@@ -85,21 +85,17 @@ public struct Dataset: Equatable, Sendable {
         return (subset(train), subset(val))
     }
 
-    /// A 64-bit FNV-1a hash (hex, 16 digits) over the task, the width, the count and the
-    /// bit patterns of every feature and label: equal fingerprints mean the same data.
+    /// A 64-bit FNV-1a-style hash (hex, 16 digits) over the task, the width, the count and the
+    /// bit patterns of every feature and label, taken as 32-bit words (each word is XORed in,
+    /// then multiplied by the FNV prime): equal fingerprints mean the same data.
     public var fingerprint: String {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        @inline(__always) func mix(_ word: UInt32) {
-            for k in 0..<4 {
-                h ^= UInt64((word >> (8 * UInt32(k))) & 0xFF)
-                h = h &* 0x0000_0100_0000_01B3
-            }
-        }
-        mix(task == .classification ? 1 : 2)
-        mix(UInt32(truncatingIfNeeded: width))
-        mix(UInt32(truncatingIfNeeded: count))
-        features.withUnsafeBufferPointer { for v in $0 { mix(v.bitPattern) } }
-        labels.withUnsafeBufferPointer { for v in $0 { mix(v.bitPattern) } }
+        let prime: UInt64 = 0x0000_0100_0000_01B3
+        h = (h ^ (task == .classification ? 1 : 2)) &* prime
+        h = (h ^ UInt64(UInt32(truncatingIfNeeded: width))) &* prime
+        h = (h ^ UInt64(UInt32(truncatingIfNeeded: count))) &* prime
+        features.withUnsafeBufferPointer { for v in $0 { h = (h ^ UInt64(v.bitPattern)) &* prime } }
+        labels.withUnsafeBufferPointer { for v in $0 { h = (h ^ UInt64(v.bitPattern)) &* prime } }
         let hex = String(h, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }

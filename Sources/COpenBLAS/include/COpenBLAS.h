@@ -41,8 +41,8 @@ long long fcb_parallel_threshold(void);
 /**
  * C = alpha * op(A) op(B) + beta * C, row-major; op(A) is M x K, op(B) is K x N.
  * trans_a / trans_b: 0 = as stored, 1 = transposed. Products with M == 1 or
- * N == 1 go to sgemv and those with K == 1 and beta == 0 to sger, which avoid
- * sgemm's packing overhead. The thread count is a pure function of (M, N, K)
+ * N == 1 go to sgemv and those with K == 1 and beta == 0 (outer products) to a
+ * plain loop, which avoid sgemm's packing overhead. The thread count is a pure function of (M, N, K)
  * and the two settings above, so the same shapes give the same bits.
  * Returns 0, or -1 if OpenBLAS is not loaded (C untouched).
  */

@@ -20,8 +20,8 @@ public struct Dataset: Equatable, Sendable {
     /// Where it came from, for messages (a file name).
     public var source: String
 
-    /// - Throws: `FCNetError.invalidConfiguration` when the sizes disagree or a class label is
-    ///   not a whole number ≥ 0.
+    /// - Throws: `FCNetError.invalidConfiguration` when the sizes disagree, a value is NaN or
+    ///   infinite, or a class label is not a whole number ≥ 0.
     public init(
         features: [Float], labels: [Float], width: Int, task: Task = .classification,
         featureNames: [String]? = nil, source: String = "data"
@@ -30,6 +30,13 @@ public struct Dataset: Equatable, Sendable {
         guard features.count == labels.count * width else {
             throw FCNetError.invalidConfiguration(
                 "\(source): \(features.count) feature values do not make \(labels.count) rows of \(width).")
+        }
+        if let i = features.firstIndex(where: { !$0.isFinite }) {
+            throw FCNetError.invalidConfiguration(
+                "\(source): feature \(i % width) of row \(i / width) is \(features[i]); every value must be a finite number.")
+        }
+        if let bad = labels.first(where: { !$0.isFinite }) {
+            throw FCNetError.invalidConfiguration("\(source): a label is \(bad); every label must be a finite number.")
         }
         if task == .classification,
            let bad = labels.first(where: { !($0 >= 0 && $0 == $0.rounded() && $0 < 16_777_216) }) {

@@ -93,7 +93,13 @@ public final class Trainer {
         try spec.validate()
         try config.optimizer.validate()
         try Trainer.check(train, fits: spec, role: "training")
-        if let validation { try Trainer.check(validation, fits: spec, role: "validation") }
+        if let validation {
+            try Trainer.check(validation, fits: spec, role: "validation")
+            guard validation.task == train.task else {
+                throw FCNetError.invalidConfiguration(
+                    "The validation data is for \(validation.task.rawValue) but the training data is for \(train.task.rawValue).")
+            }
+        }
         if let b = config.batchSize, b < 1 {
             throw FCNetError.invalidConfiguration("The batch size must be at least 1 (got \(b)).")
         }

@@ -17,6 +17,7 @@ struct EngineBenchmark: ParsableCommand {
 
     @Option(help: "Comma-separated workloads.") var workloads = "W1,W2,W3,W4"
     @Option(help: "Timed repeats per workload (the median is reported).") var repeats = 3
+    @Option(help: "Untimed runs per workload before the timed ones.") var warmup = 1
     @Option(help: "Most BLAS threads per product (default: OpenBLAS's own default).") var threads: Int?
     @Option(help: "Products below this many multiply-adds run on one thread.") var parallelThreshold: Int?
     @Flag(help: "Print one JSON document on stdout.") var json = false
@@ -34,6 +35,7 @@ struct EngineBenchmark: ParsableCommand {
 
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1.") }
+        guard warmup >= 0 else { throw ValidationError("--warmup cannot be negative.") }
         for w in workloads.split(separator: ",") where !Self.all.contains(where: { $0.name == w }) {
             throw ValidationError("Unknown workload \"\(w)\"; choose from W1, W2, W3, W4.")
         }
@@ -51,16 +53,17 @@ struct EngineBenchmark: ParsableCommand {
             let config = TrainingConfig(spec: spec, optimizer: .init(kind: .sgd, learningRate: 0.1), batchSize: w.batch, seed: 1)
             var times: [Double] = []
             var last: TrainingState?
-            for _ in 0..<repeats {
+            for run in 0..<(warmup + repeats) {
                 let trainer = try Trainer(config: config, train: data)
                 let clock = ContinuousClock()
                 let start = clock.now
                 try trainer.train(epochs: w.epochs)
                 let d = (clock.now - start).components
-                times.append(Double(d.seconds) + Double(d.attoseconds) * 1e-18)
+                if run >= warmup { times.append(Double(d.seconds) + Double(d.attoseconds) * 1e-18) }
                 last = trainer.state
             }
-            let median = times.sorted()[times.count / 2]
+            let sorted = times.sorted(), mid = sorted.count / 2
+            let median = sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
             let loss = last?.metrics["train_loss"] ?? .nan
             if !json {
                 print(String(format: "%@  median %.3f s  (%@)  train_loss %.4f  %.0f samples/s", w.name, median,

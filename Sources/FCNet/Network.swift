@@ -92,19 +92,30 @@ final class Network {
         let act = spec.outputActivation
         var total = 0.0
         var correct = 0
+        if spec.loss == .crossEntropy && target == .oneHot {
+            // C_r = log Σ_j e^{z_j} − z_label (stable log-softmax, from the forward pass); Δ = (y − t)·scale.
+            let ln = UnsafePointer(logNorm.p)
+            for r in 0..<rows {
+                let yr = y + r * n, dr = d + r * n
+                let k = Int(labels[r])
+                total += Double(ln[r] - zL[r * n + k])
+                var best = 0
+                for j in 0..<n {
+                    dr[j] = yr[j] * scale
+                    if yr[j] > yr[best] { best = j }
+                }
+                dr[k] -= scale
+                if best == k { correct += 1 }
+            }
+            return (total, classify ? correct : 0)
+        }
         for r in 0..<rows {
             let yr = y + r * n, zr = zL + r * n, dr = d + r * n
             let label = labels[r]
             var cost: Float = 0
             switch (spec.loss, target) {
-            case (.crossEntropy, .oneHot):
-                // C_r = log Σ_j e^{z_j} − z_label (stable log-softmax, from the forward pass); Δ = y − t.
-                let k = Int(label)
-                cost = logNorm.p[r] - zr[k]
-                for j in 0..<n { dr[j] = yr[j] * scale }
-                dr[k] -= scale
-            case (.crossEntropy, .scalar):
-                // Not reachable: softmax needs ≥ 2 outputs (NetworkSpec.validate).
+            case (.crossEntropy, _):
+                // One-hot is handled above; a scalar target is impossible (softmax needs ≥ 2 outputs).
                 for j in 0..<n { dr[j] = 0 }
             case (.binaryCrossEntropy, _):
                 // C_r = Σ_n max(z,0) − z t + log(1 + e^{−|z|}); Δ = y − t.
@@ -202,30 +213,39 @@ enum Kernels {
         _ act: Activation, z: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>,
         bias: UnsafePointer<Float>, rows: Int, cols: Int, logNorm: UnsafeMutablePointer<Float>
     ) {
+        let count = rows * cols
+        switch act {
+        case .sigmoid: return VectorMath.biasSigmoid(z, a, bias, rows: rows, cols: cols)
+        case .tanh: return VectorMath.biasTanh(z, a, bias, rows: rows, cols: cols)
+        default: break
+        }
         for r in 0..<rows {
             let zr = z + r * cols
             for j in 0..<cols { zr[j] += bias[j] }
         }
-        let count = rows * cols
         switch act {
-        case .sigmoid: VectorMath.sigmoid(z, a, count)
-        case .tanh: VectorMath.tanh(z, a, count)
+        case .sigmoid, .tanh: break
         case .relu: for i in 0..<count { a[i] = max(z[i], 0) }
         case .leakyRelu:
             for i in 0..<count { let v = z[i]; a[i] = v > 0 ? v : Activation.leakySlope * v }
         case .identity: a.update(from: z, count: count)
         case .softmax:
+            // Row maxima, then one vectorised exp over the whole block, then row sums.
             for r in 0..<rows {
                 let zr = z + r * cols, ar = a + r * cols
                 var m = zr[0]
                 for j in 1..<cols where zr[j] > m { m = zr[j] }
                 for j in 0..<cols { ar[j] = zr[j] - m }
-                VectorMath.exp(ar, ar, cols)
+                logNorm[r] = m
+            }
+            VectorMath.exp(a, a, count)
+            for r in 0..<rows {
+                let ar = a + r * cols
                 var s: Float = 0
                 for j in 0..<cols { s += ar[j] }
                 let inv = 1 / s
                 for j in 0..<cols { ar[j] *= inv }
-                logNorm[r] = m + logf(s)
+                logNorm[r] += logf(s)
             }
         }
     }

@@ -86,4 +86,38 @@ enum VectorMath {
         }
         while i < count { dst[i] = tanh(src[i]); i += 1 }
     }
+
+    /// For each of `rows` rows of `cols`: z += b, then a = f(z) — one pass over Z.
+    @inline(__always)
+    static func biasThen(
+        _ z: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>,
+        rows: Int, cols: Int, _ f: (V) -> V, _ f1: (Float) -> Float
+    ) {
+        for r in 0..<rows {
+            let zr = z + r * cols, ar = a + r * cols
+            var j = 0
+            while j + width <= cols {
+                let v = UnsafeRawPointer(zr + j).loadUnaligned(as: V.self) + UnsafeRawPointer(bias + j).loadUnaligned(as: V.self)
+                UnsafeMutableRawPointer(zr + j).storeBytes(of: v, as: V.self)
+                UnsafeMutableRawPointer(ar + j).storeBytes(of: f(v), as: V.self)
+                j += width
+            }
+            while j < cols {
+                let v = zr[j] + bias[j]
+                zr[j] = v
+                ar[j] = f1(v)
+                j += 1
+            }
+        }
+    }
+
+    /// z += b per row, a = σ(z).
+    static func biasSigmoid(_ z: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, cols: Int) {
+        biasThen(z, a, bias, rows: rows, cols: cols, sigmoid, sigmoid)
+    }
+
+    /// z += b per row, a = tanh(z).
+    static func biasTanh(_ z: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, cols: Int) {
+        biasThen(z, a, bias, rows: rows, cols: cols, tanh, tanh)
+    }
 }

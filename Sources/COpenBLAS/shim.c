@@ -65,31 +65,35 @@ static void *resolve(void *handle, const char *name, int *missing) {
 
 static void load_once_body(void) {
     choose_coretype();
+    /* FCSTORE_OPENBLAS, when set, is the only candidate: a wrong path is reported, not
+       silently replaced by the system library. */
     const char *override = getenv("FCSTORE_OPENBLAS");
-    const char *candidates[] = {override, "libopenblas.so.0", "libopenblas.so",
-                                "libopenblas.dylib", NULL};
+    const char *system_names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", NULL};
+    const char *only_override[] = {override, NULL};
+    const char **candidates = (override != NULL && override[0] != '\0') ? only_override : system_names;
     void *handle = NULL;
-    const char *first_error = NULL;
-    char first_error_copy[256] = "";
-    for (int i = 0; i < 4; i++) {
-        if (candidates[i] == NULL || candidates[i][0] == '\0') continue;
+    char first_error[256] = "";
+    for (int i = 0; candidates[i] != NULL; i++) {
         handle = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
         if (handle != NULL) {
             snprintf(library_name, sizeof library_name, "%s", candidates[i]);
             break;
         }
-        if (first_error == NULL) {
-            first_error = dlerror();
-            snprintf(first_error_copy, sizeof first_error_copy, "%s",
-                     first_error ? first_error : "unknown error");
-            first_error = first_error_copy;
+        if (first_error[0] == '\0') {
+            const char *e = dlerror();
+            snprintf(first_error, sizeof first_error, "%s", e ? e : "unknown error");
         }
     }
     if (handle == NULL) {
-        snprintf(load_error, sizeof load_error,
-                 "Could not load OpenBLAS (%s); install libopenblas0-pthread or set "
-                 "FCSTORE_OPENBLAS to the library's path.",
-                 first_error ? first_error : "no candidate");
+        if (candidates == only_override)
+            snprintf(load_error, sizeof load_error,
+                     "Could not load OpenBLAS from FCSTORE_OPENBLAS=%s (%s); fix or unset the variable.",
+                     override, first_error);
+        else
+            snprintf(load_error, sizeof load_error,
+                     "Could not load OpenBLAS (%s); install libopenblas0-pthread or set "
+                     "FCSTORE_OPENBLAS to the library's path.",
+                     first_error);
         return;
     }
     int missing = 0;

@@ -257,3 +257,37 @@ extension TrainingState {
         return s
     }
 }
+
+/// OpenBLAS that cannot be loaded is a thrown sentence, not a crash: checked in a child
+/// process (the choice is made once per process) started with FCSTORE_OPENBLAS set wrong.
+final class BLASLoadFailureTests: XCTestCase {
+    func testMissingLibraryIsAClearError() throws {
+        let env = ProcessInfo.processInfo.environment
+        if env["FCSTORE_OPENBLAS"] == "/nonexistent/libopenblas.so.0" {
+            // Child: loading must throw, and the engine must refuse to train.
+            XCTAssertThrowsError(try BLAS.load()) {
+                XCTAssertTrue("\($0)".hasPrefix("Could not load OpenBLAS from FCSTORE_OPENBLAS=/nonexistent/libopenblas.so.0 ("), "\($0)")
+                XCTAssertTrue("\($0)".hasSuffix("fix or unset the variable."), "\($0)")
+            }
+            XCTAssertEqual(BLAS.coreName, "")
+            let d = try Dataset(features: [0, 1], labels: [0, 1], width: 1)
+            XCTAssertThrowsError(try Trainer(config: TrainingConfig(spec: NetworkSpec(inputSize: 1, layerSizes: [2])), train: d))
+            XCTAssertThrowsError(try Model(spec: NetworkSpec(inputSize: 1, layerSizes: [2]), parameters: [0, 0, 0, 0]).predict(features: [1], count: 1))
+            return
+        }
+        #if os(Linux)
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        child.arguments = ["FCNetTests.BLASLoadFailureTests/testMissingLibraryIsAClearError"]
+        child.environment = env.merging(["FCSTORE_OPENBLAS": "/nonexistent/libopenblas.so.0"]) { $1 }
+        let out = Pipe()
+        child.standardOutput = out
+        child.standardError = out
+        try child.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.waitUntilExit()
+        XCTAssertEqual(child.terminationStatus, 0, text)
+        XCTAssertTrue(text.contains("Executed 1 test, with 0 failures"), text)
+        #endif
+    }
+}

@@ -1,0 +1,327 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// Reads a numeric CSV file with a header row into a `Dataset`.
+///
+/// Accepted: a UTF-8 byte-order mark, LF, CRLF or CR line ends, quoted fields (`"1.5"`,
+/// `"a ""b"""`), spaces around numbers, blank lines. Refused, each with
+/// `file:line:column: sentence` (line and column 1-based, as an editor counts them):
+/// an empty file, a header without data rows, ragged rows, empty or non-numeric cells,
+/// NaN and infinite values, and class labels that are negative, fractional, or (with
+/// `classes`) too large for the output layer.
+public struct CSVLoader: Sendable {
+    /// Which column holds the label.
+    public enum LabelColumn: Equatable, Sendable {
+        /// The column named `label`, else the last column.
+        case automatic
+        /// The column with this name; if none has it and the text is a whole number, that
+        /// 0-based index (so `--label 4` and `--label species` both work).
+        case name(String)
+        /// The 0-based column index.
+        case index(Int)
+    }
+
+    public var label: LabelColumn
+    public var task: Dataset.Task
+    /// When set, class labels must be below it (the output layer's class count).
+    public var classes: Int?
+
+    public init(label: LabelColumn = .automatic, task: Dataset.Task = .classification, classes: Int? = nil) {
+        self.label = label
+        self.task = task
+        self.classes = classes
+    }
+
+    /// Reads and parses the file at `path`; messages name the file by its last path component.
+    /// - Throws: `FCNetError.data` with file, line and column.
+    public func load(path: String) throws -> Dataset {
+        let name = (path as NSString).lastPathComponent
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw FCNetError.data(file: path, line: nil, column: nil, message: "cannot be read; check that the file exists and is readable.")
+        }
+        return try parse([UInt8](data), file: name)
+    }
+
+    /// Parses CSV text (for tests and in-memory data).
+    public func parse(_ text: String, file: String = "data.csv") throws -> Dataset {
+        try parse(Array(text.utf8), file: file)
+    }
+
+    /// Parses CSV bytes.
+    /// - Throws: `FCNetError.data` with file, line and column.
+    public func parse(_ bytes: [UInt8], file: String) throws -> Dataset {
+        var reader = Reader(bytes: bytes, file: file)
+        func fail(_ line: Int, _ column: Int?, _ message: String) -> FCNetError {
+            .data(file: file, line: line, column: column, message: message)
+        }
+        guard let header = try reader.nextRecord() else {
+            throw fail(1, nil, "the file is empty; expected a header row and data rows.")
+        }
+        let names = header.fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
+        guard names.count >= 2 else {
+            throw fail(header.line, nil, "the header has \(names.count) column; it needs at least one feature column and a label column.")
+        }
+        let labelIndex: Int
+        switch label {
+        case .automatic:
+            labelIndex = names.firstIndex(of: "label") ?? names.count - 1
+        case let .name(n):
+            if let i = names.firstIndex(of: n) {
+                labelIndex = i
+            } else if let i = Int(n) {
+                guard i >= 0, i < names.count else {
+                    throw fail(header.line, nil, "there is no column \(i); the columns are numbered 0 to \(names.count - 1).")
+                }
+                labelIndex = i
+            } else {
+                throw fail(header.line, nil, "no column is named \"\(n)\"; the columns are \(names.joined(separator: ", ")).")
+            }
+        case let .index(i):
+            guard i >= 0, i < names.count else {
+                throw fail(header.line, nil, "there is no column \(i); the columns are numbered 0 to \(names.count - 1).")
+            }
+            labelIndex = i
+        }
+        let width = names.count - 1
+        var features: [Float] = []
+        var labels: [Float] = []
+        features.reserveCapacity(bytes.count / 2)
+        var scratch = [CChar](repeating: 0, count: 64)
+        while let record = try reader.nextRecord() {
+            guard record.fields.count == names.count else {
+                throw fail(
+                    record.line, min(record.fields.count, names.count) + 1,
+                    "the row has \(record.fields.count) \(record.fields.count == 1 ? "field" : "fields") but the header has \(names.count).")
+            }
+            for (c, field) in record.fields.enumerated() {
+                let column = c + 1
+                let text = { String(decoding: field, as: UTF8.self) }
+                guard let value = Self.number(field, &scratch) else {
+                    let t = text().trimmingCharacters(in: .whitespaces)
+                    throw fail(record.line, column, t.isEmpty ? "the cell is empty; expected a number." : "\"\(t)\" is not a number.")
+                }
+                guard value.isFinite, Float(value).isFinite else {
+                    throw fail(record.line, column, "\"\(text().trimmingCharacters(in: .whitespaces))\" is not a finite number.")
+                }
+                if c == labelIndex {
+                    if task == .classification {
+                        let t = text().trimmingCharacters(in: .whitespaces)
+                        guard value >= 0, value == value.rounded(), value < 16_777_216 else {
+                            throw fail(record.line, column, "\"\(t)\" is not a class label; labels must be whole numbers 0, 1, 2, ...")
+                        }
+                        if let k = classes, Int(value) >= k {
+                            throw fail(record.line, column, "the label \"\(t)\" is out of range; the output layer has \(k) classes, labelled 0 to \(k - 1).")
+                        }
+                    }
+                    labels.append(Float(value))
+                } else {
+                    features.append(Float(value))
+                }
+            }
+        }
+        guard !labels.isEmpty else {
+            throw fail(reader.line, nil, "the file has a header but no data rows.")
+        }
+        var featureNames = names
+        featureNames.remove(at: labelIndex)
+        return try Dataset(features: features, labels: labels, width: width, task: task, featureNames: featureNames, source: file)
+    }
+
+    /// Parses a whole field as a number with strtod (C locale), allowing surrounding blanks.
+    static func number(_ field: ArraySlice<UInt8>, _ scratch: inout [CChar]) -> Double? {
+        var lo = field.startIndex, hi = field.endIndex
+        while lo < hi, field[lo] == 0x20 || field[lo] == 0x09 { lo += 1 }
+        while hi > lo, field[hi - 1] == 0x20 || field[hi - 1] == 0x09 { hi -= 1 }
+        let n = hi - lo
+        guard n > 0 else { return nil }
+        if scratch.count < n + 1 { scratch = [CChar](repeating: 0, count: n + 1) }
+        return scratch.withUnsafeMutableBufferPointer { s -> Double? in
+            for i in 0..<n { s[i] = CChar(bitPattern: field[lo + i]) }
+            s[n] = 0
+            let start = s.baseAddress!
+            var end: UnsafeMutablePointer<CChar>? = start
+            let v = strtod(start, &end)
+            guard let end, end - start == n else { return nil }
+            return v
+        }
+    }
+
+    /// Splits bytes into records of fields, tracking 1-based line numbers.
+    struct Reader {
+        let bytes: [UInt8]
+        let file: String
+        var i = 0
+        /// The line the reader is on.
+        var line = 1
+
+        init(bytes: [UInt8], file: String) {
+            self.bytes = bytes
+            self.file = file
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
+        }
+
+        struct Record {
+            let line: Int
+            let fields: [ArraySlice<UInt8>]
+        }
+
+        /// The next non-blank record, or nil at the end.
+        mutating func nextRecord() throws -> Record? {
+            while i < bytes.count {
+                // Blank line?
+                if bytes[i] == 0x0A { i += 1; line += 1; continue }
+                if bytes[i] == 0x0D {
+                    i += 1
+                    if i < bytes.count && bytes[i] == 0x0A { i += 1 }
+                    line += 1
+                    continue
+                }
+                return try record()
+            }
+            return nil
+        }
+
+        private mutating func record() throws -> Record {
+            let startLine = line
+            var fields: [ArraySlice<UInt8>] = []
+            while true {
+                let column = fields.count + 1
+                if i < bytes.count && bytes[i] == 0x22 {
+                    // Quoted field: "" is a quote; may span lines.
+                    let quoteLine = line
+                    i += 1
+                    var value: [UInt8] = []
+                    var closed = false
+                    while i < bytes.count {
+                        let b = bytes[i]
+                        if b == 0x22 {
+                            if i + 1 < bytes.count && bytes[i + 1] == 0x22 { value.append(0x22); i += 2; continue }
+                            i += 1; closed = true; break
+                        }
+                        if b == 0x0A { line += 1 }
+                        value.append(b); i += 1
+                    }
+                    guard closed else {
+                        throw FCNetError.data(file: file, line: quoteLine, column: column, message: "a quoted field is not closed; add the closing quote.")
+                    }
+                    guard i >= bytes.count || bytes[i] == 0x2C || bytes[i] == 0x0A || bytes[i] == 0x0D else {
+                        throw FCNetError.data(file: file, line: line, column: column, message: "unexpected text after a closing quote; quote the whole field.")
+                    }
+                    fields.append(value[...])
+                } else {
+                    let start = i
+                    while i < bytes.count && bytes[i] != 0x2C && bytes[i] != 0x0A && bytes[i] != 0x0D { i += 1 }
+                    fields.append(bytes[start..<i])
+                }
+                if i < bytes.count && bytes[i] == 0x2C { i += 1; continue }
+                // End of record.
+                if i < bytes.count {
+                    if bytes[i] == 0x0D { i += 1; if i < bytes.count && bytes[i] == 0x0A { i += 1 } } else { i += 1 }
+                    line += 1
+                }
+                return Record(line: startLine, fields: fields)
+            }
+        }
+    }
+}
+
+/// Reads MNIST's IDX files: an idx3-ubyte image file (count × rows × cols bytes) and an
+/// idx1-ubyte label file. Pixel values become features as they are (0...255; normalise with
+/// a `Normalizer`). Every header field is bounds-checked; hostile or truncated files are
+/// refused with a sentence, never a trap.
+public enum IDXLoader {
+    /// The largest data section accepted (2^31 bytes).
+    public static let maximumBytes = 1 << 31
+
+    /// - Throws: `FCNetError.data` naming the file.
+    public static func load(images: String, labels: String, classes: Int? = nil) throws -> Dataset {
+        func read(_ path: String) throws -> [UInt8] {
+            guard let d = FileManager.default.contents(atPath: path) else {
+                throw FCNetError.data(file: path, line: nil, column: nil, message: "cannot be read; check that the file exists and is readable.")
+            }
+            return [UInt8](d)
+        }
+        return try parse(
+            images: read(images), labels: read(labels),
+            imagesName: (images as NSString).lastPathComponent, labelsName: (labels as NSString).lastPathComponent,
+            classes: classes)
+    }
+
+    /// Parses the two files' bytes.
+    public static func parse(
+        images: [UInt8], labels: [UInt8], imagesName: String = "images.idx3-ubyte",
+        labelsName: String = "labels.idx1-ubyte", classes: Int? = nil
+    ) throws -> Dataset {
+        let (imageDims, imageOffset) = try header(images, name: imagesName, expectedRank: 3)
+        let (labelDims, labelOffset) = try header(labels, name: labelsName, expectedRank: 1)
+        guard imageDims[0] == labelDims[0] else {
+            throw FCNetError.data(
+                file: labelsName, line: nil, column: nil,
+                message: "holds \(labelDims[0]) labels but \(imagesName) holds \(imageDims[0]) images.")
+        }
+        let count = imageDims[0], width = imageDims[1] * imageDims[2]
+        guard count > 0, width > 0 else {
+            throw FCNetError.data(file: imagesName, line: nil, column: nil, message: "holds no images.")
+        }
+        var features = [Float](repeating: 0, count: count * width)
+        images.withUnsafeBufferPointer { src in
+            features.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<(count * width) { dst[i] = Float(src[imageOffset + i]) }
+            }
+        }
+        var y = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            let v = Int(labels[labelOffset + i])
+            if let k = classes, v >= k {
+                throw FCNetError.data(
+                    file: labelsName, line: nil, column: nil,
+                    message: "label \(v) of item \(i) is out of range; the output layer has \(k) classes, labelled 0 to \(k - 1).")
+            }
+            y[i] = Float(v)
+        }
+        return try Dataset(
+            features: features, labels: y, width: width, task: .classification,
+            featureNames: (0..<width).map { "pixel\($0)" }, source: imagesName)
+    }
+
+    /// Validates an IDX header: magic 0x00 0x00, type 0x08 (unsigned byte), rank, dimensions
+    /// (big-endian UInt32) and that the file holds exactly their product of bytes after it.
+    /// - Returns: the dimensions and the offset of the data.
+    static func header(_ b: [UInt8], name: String, expectedRank: Int) throws -> (dims: [Int], offset: Int) {
+        func fail(_ m: String) -> FCNetError { .data(file: name, line: nil, column: nil, message: m) }
+        guard b.count >= 4 else { throw fail("is too short (\(b.count) bytes) to be an IDX file.") }
+        guard b[0] == 0, b[1] == 0 else { throw fail("is not an IDX file: it does not start with two zero bytes.") }
+        guard b[2] == 0x08 else {
+            throw fail("uses IDX data type 0x\(String(b[2], radix: 16)); only unsigned bytes (0x08) are supported.")
+        }
+        let rank = Int(b[3])
+        guard rank == expectedRank else {
+            throw fail("has \(rank) dimensions; an \(expectedRank == 3 ? "image file (idx3-ubyte)" : "label file (idx1-ubyte)") has \(expectedRank).")
+        }
+        let offset = 4 + 4 * rank
+        guard b.count >= offset else { throw fail("is truncated inside its header.") }
+        var dims: [Int] = []
+        var total = 1
+        for d in 0..<rank {
+            let p = 4 + 4 * d
+            let v = Int(b[p]) << 24 | Int(b[p + 1]) << 16 | Int(b[p + 2]) << 8 | Int(b[p + 3])
+            dims.append(v)
+            let (product, overflow) = total.multipliedReportingOverflow(by: v)
+            guard !overflow, product <= maximumBytes else {
+                throw fail("declares more data than the \(maximumBytes)-byte limit.")
+            }
+            total = product
+        }
+        let present = b.count - offset
+        guard present == total else {
+            throw fail(present < total
+                ? "is truncated: its header declares \(total) data bytes but only \(present) follow."
+                : "has \(present - total) \(present - total == 1 ? "byte" : "bytes") more than the \(total) data bytes its header declares.")
+        }
+        return (dims, offset)
+    }
+}

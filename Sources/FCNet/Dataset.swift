@@ -1,0 +1,189 @@
+/// A data set in memory: `count` samples of `width` features, row-major, and one label each.
+public struct Dataset: Equatable, Sendable {
+    /// What the labels are.
+    public enum Task: String, Codable, Sendable {
+        /// Labels are class indices 0, 1, ..., K−1 (one-hot targets; or t = label with one output).
+        case classification
+        /// Labels are real targets for a network with one output (mse).
+        case regression
+    }
+
+    /// count × width, row-major.
+    public var features: [Float]
+    /// count labels: class indices stored as whole Floats, or regression targets.
+    public var labels: [Float]
+    public var count: Int
+    public var width: Int
+    public var task: Task
+    /// Column names of the features (from the CSV header; `pixel0...` for IDX).
+    public var featureNames: [String]
+    /// Where it came from, for messages (a file name).
+    public var source: String
+
+    /// - Throws: `FCNetError.invalidConfiguration` when the sizes disagree, a value is NaN or
+    ///   infinite, or a class label is not a whole number ≥ 0.
+    public init(
+        features: [Float], labels: [Float], width: Int, task: Task = .classification,
+        featureNames: [String]? = nil, source: String = "data"
+    ) throws {
+        guard width > 0 else { throw FCNetError.invalidConfiguration("\(source): a data set needs at least one feature.") }
+        guard features.count == labels.count * width else {
+            throw FCNetError.invalidConfiguration(
+                "\(source): \(features.count) feature values do not make \(labels.count) rows of \(width).")
+        }
+        if let i = features.firstIndex(where: { !$0.isFinite }) {
+            throw FCNetError.invalidConfiguration(
+                "\(source): feature \(i % width) of row \(i / width) is \(features[i]); every value must be a finite number.")
+        }
+        if let bad = labels.first(where: { !$0.isFinite }) {
+            throw FCNetError.invalidConfiguration("\(source): a label is \(bad); every label must be a finite number.")
+        }
+        if task == .classification,
+           let bad = labels.first(where: { !($0 >= 0 && $0 == $0.rounded() && $0 < 16_777_216) }) {
+            throw FCNetError.invalidConfiguration("\(source): \(bad) is not a valid class label; labels must be whole numbers from 0.")
+        }
+        self.features = features
+        self.labels = labels
+        self.count = labels.count
+        self.width = width
+        self.task = task
+        self.featureNames = featureNames ?? (0..<width).map { "x\($0)" }
+        self.source = source
+    }
+
+    /// K = largest label + 1 for classification; nil for regression or an empty set.
+    public var classCount: Int? {
+        guard task == .classification, let m = labels.max() else { return nil }
+        return Int(m) + 1
+    }
+
+    /// The rows at `indices`, in that order.
+    public func subset(_ indices: [Int]) -> Dataset {
+        var f = [Float](); f.reserveCapacity(indices.count * width)
+        var l = [Float](); l.reserveCapacity(indices.count)
+        for i in indices {
+            f.append(contentsOf: features[(i * width)..<((i + 1) * width)])
+            l.append(labels[i])
+        }
+        var d = self
+        d.features = f; d.labels = l; d.count = indices.count
+        return d
+    }
+
+    /// A seeded split into training and validation sets: a Fisher–Yates permutation
+    /// (xoshiro256** seeded with `seed`) picks round(fraction · count) validation rows;
+    /// both parts keep the file order.
+    /// - Throws: `FCNetError.invalidConfiguration` when the fraction leaves either part empty.
+    public func split(validationFraction: Double, seed: UInt64) throws -> (train: Dataset, validation: Dataset) {
+        guard validationFraction > 0, validationFraction < 1 else {
+            throw FCNetError.invalidConfiguration(
+                "The validation fraction must be between 0 and 1 (got \(validationFraction)).")
+        }
+        let nVal = Int((validationFraction * Double(count)).rounded())
+        guard nVal >= 1, nVal < count else {
+            throw FCNetError.invalidConfiguration(
+                "A validation fraction of \(validationFraction) of \(count) rows leaves an empty part.")
+        }
+        var rng = Xoshiro256(seed: seed ^ 0x5EED_5B11_7000_0001)
+        var order = (0..<count).map { Int32($0) }
+        order.withUnsafeMutableBufferPointer { rng.shuffle($0.baseAddress!, count: count) }
+        let val = order[0..<nVal].map { Int($0) }.sorted()
+        let train = order[nVal...].map { Int($0) }.sorted()
+        return (subset(train), subset(val))
+    }
+
+    /// A 64-bit FNV-1a-style hash (hex, 16 digits) over the task, the width, the count and the
+    /// bit patterns of every feature and label, taken as 32-bit words (each word is XORed in,
+    /// then multiplied by the FNV prime): equal fingerprints mean the same data.
+    public var fingerprint: String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        let prime: UInt64 = 0x0000_0100_0000_01B3
+        h = (h ^ (task == .classification ? 1 : 2)) &* prime
+        h = (h ^ UInt64(UInt32(truncatingIfNeeded: width))) &* prime
+        h = (h ^ UInt64(UInt32(truncatingIfNeeded: count))) &* prime
+        features.withUnsafeBufferPointer { for v in $0 { h = (h ^ UInt64(v.bitPattern)) &* prime } }
+        labels.withUnsafeBufferPointer { for v in $0 { h = (h ^ UInt64(v.bitPattern)) &* prime } }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// Feature normalisation x' = (x − shift) ⊙ scale, fitted on the training set and kept
+/// with the model so prediction applies the same transform.
+/// - minmax: shift = min, scale = 1 / (max − min);
+/// - standard: shift = mean, scale = 1 / std (population);
+/// - none: shift = 0, scale = 1.
+/// A feature whose range or std is 0 gets scale 1.
+public struct Normalizer: Codable, Equatable, Hashable, Sendable {
+    public enum Kind: String, Codable, CaseIterable, Sendable {
+        case none, minmax, standard
+    }
+    public var kind: Kind
+    public var shift: [Float]
+    public var scale: [Float]
+
+    public init(kind: Kind, shift: [Float], scale: [Float]) {
+        self.kind = kind
+        self.shift = shift
+        self.scale = scale
+    }
+
+    /// The identity transform for `width` features.
+    public static func identity(width: Int) -> Normalizer {
+        Normalizer(kind: .none, shift: .init(repeating: 0, count: width), scale: .init(repeating: 1, count: width))
+    }
+
+    /// Fits the transform to `data`'s features (computed in Double).
+    public static func fit(_ kind: Kind, to data: Dataset) -> Normalizer {
+        let w = data.width, n = data.count
+        guard kind != .none, n > 0 else { return .identity(width: w) }
+        var shift = [Float](repeating: 0, count: w), scale = [Float](repeating: 1, count: w)
+        data.features.withUnsafeBufferPointer { f in
+            for j in 0..<w {
+                switch kind {
+                case .none: break
+                case .minmax:
+                    var lo = f[j], hi = f[j]
+                    for r in 1..<n { let v = f[r * w + j]; lo = min(lo, v); hi = max(hi, v) }
+                    shift[j] = lo
+                    let range = Double(hi) - Double(lo)
+                    scale[j] = range > 0 ? Float(1 / range) : 1
+                case .standard:
+                    var s = 0.0
+                    for r in 0..<n { s += Double(f[r * w + j]) }
+                    let mean = s / Double(n)
+                    var q = 0.0
+                    for r in 0..<n { let d = Double(f[r * w + j]) - mean; q += d * d }
+                    let std = (q / Double(n)).squareRoot()
+                    shift[j] = Float(mean)
+                    scale[j] = std > 0 ? Float(1 / std) : 1
+                }
+            }
+        }
+        return Normalizer(kind: kind, shift: shift, scale: scale)
+    }
+
+    /// Applies x' = (x − shift) ⊙ scale to row-major features of this width, in place.
+    /// - Throws: `FCNetError.invalidConfiguration` when the widths differ.
+    public func apply(to features: inout [Float], width: Int) throws {
+        guard width == shift.count, width == scale.count else {
+            throw FCNetError.invalidConfiguration(
+                "The normaliser has \(shift.count) features but the data has \(width).")
+        }
+        guard kind != .none else { return }
+        features.withUnsafeMutableBufferPointer { f in
+            var i = 0
+            while i < f.count {
+                for j in 0..<width { f[i + j] = (f[i + j] - shift[j]) * scale[j] }
+                i += width
+            }
+        }
+    }
+
+    /// `data` with normalised features.
+    public func applied(to data: Dataset) throws -> Dataset {
+        var d = data
+        try apply(to: &d.features, width: d.width)
+        return d
+    }
+}

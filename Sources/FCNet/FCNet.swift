@@ -1,4 +1,0 @@
-// The training engine (placeholder until the engine issue lands).
-public enum FCNetInfo {
-    public static let name = "FCNet"
-}

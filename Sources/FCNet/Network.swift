@@ -1,0 +1,294 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How a label becomes the target vector t of a sample.
+enum TargetMode: Equatable {
+    /// t = one-hot(label) over N_L > 1 outputs.
+    case oneHot
+    /// t = label, one output (a 0/1 class for binary classification, or a regression target).
+    case scalar
+}
+
+/// The forward and backward passes of one network over batches of up to
+/// `capacity` rows (rows = samples), into buffers allocated once here.
+///
+/// Shapes, for a batch of B rows:
+/// - A^0 = X: (B × N_0), given by the caller;
+/// - Z^l, A^l, Δ^l: (B × N_l);
+/// - W^l: (N_l × N_{l-1}), b^l: (N_l), in the flat parameter buffer (`ParameterLayout`).
+final class Network {
+    let spec: NetworkSpec
+    let layout: ParameterLayout
+    let capacity: Int
+    let target: TargetMode
+    /// z[l - 1] = Z^l, a[l - 1] = A^l, delta[l - 1] = Δ^l, each capacity × N_l.
+    private let z: [FloatBuffer]
+    private let a: [FloatBuffer]
+    private let delta: [FloatBuffer]
+    /// log Σ_j e^{z^L_j} per row, from a softmax output layer.
+    private let logNorm: FloatBuffer
+
+    init(spec: NetworkSpec, capacity: Int, target: TargetMode) {
+        self.spec = spec
+        layout = ParameterLayout(spec)
+        self.capacity = max(capacity, 1)
+        self.target = target
+        let n = spec.layerSizes
+        z = n.map { FloatBuffer(count: $0 * max(capacity, 1)) }
+        a = n.map { FloatBuffer(count: $0 * max(capacity, 1)) }
+        delta = n.map { FloatBuffer(count: $0 * max(capacity, 1)) }
+        logNorm = FloatBuffer(count: max(capacity, 1))
+    }
+
+    /// A^L of the last forward pass: (rows × N_L).
+    var output: UnsafeMutablePointer<Float> { a[layout.layerCount - 1].p }
+    /// Z^L of the last forward pass.
+    var outputZ: UnsafeMutablePointer<Float> { z[layout.layerCount - 1].p }
+
+    // MARK: Forward
+
+    /// Forward pass: for l = 1...L, Z^l = A^{l-1} · (W^l)ᵀ + 1 (b^l)ᵀ, A^l = σ_l(Z^l).
+    /// - Parameters:
+    ///   - parameters: the flat W/b buffer.
+    ///   - x: A^0, (rows × N_0).
+    ///   - rows: B ≤ capacity.
+    func forward(parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int) {
+        let sizes = layout.sizes
+        var input = x
+        for l in 1...layout.layerCount {
+            let nIn = sizes[l - 1], nOut = sizes[l]
+            let zl = z[l - 1].p, al = a[l - 1].p
+            // Z (B × N_l) = A_prev (B × N_{l-1}) · Wᵀ (N_{l-1} × N_l)
+            BLAS.gemm(
+                transA: false, transB: true, m: rows, n: nOut, k: nIn,
+                a: input, lda: nIn, b: w + layout.weightOffset[l - 1], ldb: nIn, c: zl, ldc: nOut)
+            Kernels.biasActivate(
+                spec.activation(layer: l), z: zl, a: al, bias: w + layout.biasOffset[l - 1],
+                rows: rows, cols: nOut, logNorm: logNorm.p)
+            input = UnsafePointer(al)
+        }
+    }
+
+    // MARK: Output delta and loss
+
+    /// After `forward`: Δ^L = (1/B) ∂C_r/∂z^L for each row, and the summed batch cost.
+    /// - cross-entropy + softmax, binary-cross-entropy + sigmoid: Δ^L = (A^L − T) / B (exact);
+    /// - mse: Δ^L = ((A^L − T) ⊙ σ'(Z^L)) / B; for a softmax output, the Jacobian
+    ///   product y ⊙ (g − (g·y)) with g = y − t.
+    /// - Parameters:
+    ///   - labels: one per row (class index, or the scalar target).
+    ///   - scale: the factor applied to Δ^L, normally 1/B.
+    /// - Returns: Σ_r C_r (Double) and the number of rows whose predicted class is the label
+    ///   (classification only; 0 otherwise).
+    func outputDelta(labels: UnsafePointer<Float>, rows: Int, scale: Float, classify: Bool)
+        -> (loss: Double, correct: Int)
+    {
+        let L = layout.layerCount
+        let n = layout.sizes[L]
+        let y = a[L - 1].p, zL = z[L - 1].p, d = delta[L - 1].p
+        let act = spec.outputActivation
+        var total = 0.0
+        var correct = 0
+        if spec.loss == .crossEntropy && target == .oneHot {
+            // C_r = log Σ_j e^{z_j} − z_label (stable log-softmax, from the forward pass); Δ = (y − t)·scale.
+            let ln = UnsafePointer(logNorm.p)
+            for r in 0..<rows {
+                let yr = y + r * n, dr = d + r * n
+                let k = Int(labels[r])
+                total += Double(ln[r] - zL[r * n + k])
+                var best = 0
+                for j in 0..<n {
+                    dr[j] = yr[j] * scale
+                    if yr[j] > yr[best] { best = j }
+                }
+                dr[k] -= scale
+                if best == k { correct += 1 }
+            }
+            return (total, classify ? correct : 0)
+        }
+        for r in 0..<rows {
+            let yr = y + r * n, zr = zL + r * n, dr = d + r * n
+            let label = labels[r]
+            var cost: Float = 0
+            switch (spec.loss, target) {
+            case (.crossEntropy, _):
+                // One-hot is handled above; a scalar target is impossible (softmax needs ≥ 2 outputs).
+                for j in 0..<n { dr[j] = 0 }
+            case (.binaryCrossEntropy, _):
+                // C_r = Σ_n max(z,0) − z t + log(1 + e^{−|z|}); Δ = y − t.
+                for j in 0..<n {
+                    let t = targetValue(label, j)
+                    let zj = zr[j]
+                    cost += max(zj, 0) - zj * t + log1pf(expf(-abs(zj)))
+                    dr[j] = (yr[j] - t) * scale
+                }
+            case (.mse, _):
+                if act == .softmax {
+                    var gy: Float = 0
+                    for j in 0..<n {
+                        let g = yr[j] - targetValue(label, j)
+                        cost += 0.5 * g * g
+                        gy += g * yr[j]
+                    }
+                    for j in 0..<n {
+                        let g = yr[j] - targetValue(label, j)
+                        dr[j] = yr[j] * (g - gy) * scale
+                    }
+                } else {
+                    for j in 0..<n {
+                        let g = yr[j] - targetValue(label, j)
+                        cost += 0.5 * g * g
+                        dr[j] = g * Kernels.derivative(act, z: zr[j], a: yr[j]) * scale
+                    }
+                }
+            }
+            total += Double(cost)
+            if classify && predictedClass(yr, n) == Int(label) { correct += 1 }
+        }
+        return (total, correct)
+    }
+
+    /// The cost and hits of the last forward pass without touching Δ (evaluation).
+    func cost(labels: UnsafePointer<Float>, rows: Int, classify: Bool) -> (loss: Double, correct: Int) {
+        outputDelta(labels: labels, rows: rows, scale: 0, classify: classify)
+    }
+
+    @inline(__always)
+    private func targetValue(_ label: Float, _ j: Int) -> Float {
+        target == .scalar ? label : (Int(label) == j ? 1 : 0)
+    }
+
+    /// The predicted class of one output row: argmax over N_L > 1 outputs (first wins ties),
+    /// or y ≥ 0.5 for a single output.
+    @inline(__always)
+    func predictedClass(_ y: UnsafePointer<Float>, _ n: Int) -> Int {
+        if n == 1 { return y[0] >= 0.5 ? 1 : 0 }
+        var best = 0
+        for j in 1..<n where y[j] > y[best] { best = j }
+        return best
+    }
+
+    // MARK: Backward
+
+    /// Backward pass after `outputDelta`, writing the batch-mean gradient into `gradients`
+    /// (same layout as the parameters; every entry is overwritten):
+    /// - dW^l (N_l × N_{l-1}) = (Δ^l)ᵀ (N_l × B) · A^{l-1} (B × N_{l-1});
+    /// - db^l = Σ_rows Δ^l;
+    /// - Δ^{l-1} = σ'(Z^{l-1}) ⊙ (Δ^l · W^l), with Δ^l · W^l: (B × N_l)(N_l × N_{l-1}).
+    func backward(
+        parameters w: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+        x: UnsafePointer<Float>, rows: Int
+    ) {
+        let sizes = layout.sizes
+        var l = layout.layerCount
+        while l >= 1 {
+            let nIn = sizes[l - 1], nOut = sizes[l]
+            let dl = UnsafePointer(delta[l - 1].p)
+            let aPrev = l == 1 ? x : UnsafePointer(a[l - 2].p)
+            BLAS.gemm(
+                transA: true, transB: false, m: nOut, n: nIn, k: rows,
+                a: dl, lda: nOut, b: aPrev, ldb: nIn, c: g + layout.weightOffset[l - 1], ldc: nIn)
+            Kernels.columnSums(dl, rows: rows, cols: nOut, into: g + layout.biasOffset[l - 1])
+            if l > 1 {
+                let dPrev = delta[l - 2].p
+                BLAS.gemm(
+                    transA: false, transB: false, m: rows, n: nIn, k: nOut,
+                    a: dl, lda: nOut, b: w + layout.weightOffset[l - 1], ldb: nIn, c: dPrev, ldc: nIn)
+                Kernels.multiplyDerivative(
+                    spec.hiddenActivation, delta: dPrev, z: z[l - 2].p, a: a[l - 2].p, count: rows * nIn)
+            }
+            l -= 1
+        }
+    }
+}
+
+/// Element-wise work fused around the GEMMs.
+enum Kernels {
+    /// Z += 1 bᵀ (broadcast over rows), A = σ(Z); softmax per row, writing log Σ_j e^{z_j}
+    /// of each row into `logNorm` (for the cross-entropy cost).
+    static func biasActivate(
+        _ act: Activation, z: UnsafeMutablePointer<Float>, a: UnsafeMutablePointer<Float>,
+        bias: UnsafePointer<Float>, rows: Int, cols: Int, logNorm: UnsafeMutablePointer<Float>
+    ) {
+        let count = rows * cols
+        switch act {
+        case .sigmoid: return VectorMath.biasSigmoid(z, a, bias, rows: rows, cols: cols)
+        case .tanh: return VectorMath.biasTanh(z, a, bias, rows: rows, cols: cols)
+        default: break
+        }
+        for r in 0..<rows {
+            let zr = z + r * cols
+            for j in 0..<cols { zr[j] += bias[j] }
+        }
+        switch act {
+        case .sigmoid, .tanh: break
+        case .relu: for i in 0..<count { a[i] = max(z[i], 0) }
+        case .leakyRelu:
+            for i in 0..<count { let v = z[i]; a[i] = v > 0 ? v : Activation.leakySlope * v }
+        case .identity: a.update(from: z, count: count)
+        case .softmax:
+            // Row maxima, then one vectorised exp over the whole block, then row sums.
+            for r in 0..<rows {
+                let zr = z + r * cols, ar = a + r * cols
+                var m = zr[0]
+                for j in 1..<cols where zr[j] > m { m = zr[j] }
+                for j in 0..<cols { ar[j] = zr[j] - m }
+                logNorm[r] = m
+            }
+            VectorMath.exp(a, a, count)
+            for r in 0..<rows {
+                let ar = a + r * cols
+                var s: Float = 0
+                for j in 0..<cols { s += ar[j] }
+                let inv = 1 / s
+                for j in 0..<cols { ar[j] *= inv }
+                logNorm[r] += logf(s)
+            }
+        }
+    }
+
+    /// σ'(z) for the element-wise activations, from z and a = σ(z).
+    @inline(__always)
+    static func derivative(_ act: Activation, z: Float, a: Float) -> Float {
+        switch act {
+        case .sigmoid: return a * (1 - a)
+        case .tanh: return 1 - a * a
+        case .relu: return z > 0 ? 1 : 0
+        case .leakyRelu: return z > 0 ? 1 : Activation.leakySlope
+        case .identity, .softmax: return 1  // softmax is handled by its Jacobian in outputDelta
+        }
+    }
+
+    /// δ ⊙= σ'(z), element-wise.
+    static func multiplyDerivative(
+        _ act: Activation, delta d: UnsafeMutablePointer<Float>, z: UnsafePointer<Float>,
+        a: UnsafePointer<Float>, count: Int
+    ) {
+        switch act {
+        case .sigmoid: for i in 0..<count { d[i] *= a[i] * (1 - a[i]) }
+        case .tanh: for i in 0..<count { d[i] *= 1 - a[i] * a[i] }
+        case .relu: for i in 0..<count where !(z[i] > 0) { d[i] = 0 }
+        case .leakyRelu: for i in 0..<count where !(z[i] > 0) { d[i] *= Activation.leakySlope }
+        case .identity, .softmax: break
+        }
+    }
+
+    /// out[j] = Σ_r m[r, j] for a (rows × cols) matrix.
+    static func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
+        out.update(from: m, count: cols)
+        for r in 1..<max(rows, 1) {
+            let row = m + r * cols
+            for j in 0..<cols { out[j] += row[j] }
+        }
+    }
+
+    /// ||v||₂ accumulated in Double.
+    static func norm(_ v: UnsafePointer<Float>, count: Int) -> Double {
+        var s = 0.0
+        for i in 0..<count { let x = Double(v[i]); s += x * x }
+        return s.squareRoot()
+    }
+}

@@ -1,0 +1,85 @@
+/// An activation function σ, applied element-wise (softmax: per sample).
+public enum Activation: String, Codable, CaseIterable, Sendable {
+    case sigmoid, tanh, relu
+    case leakyRelu = "leaky-relu"
+    case identity, softmax
+
+    /// The slope of leaky-relu for negative inputs.
+    public static let leakySlope: Float = 0.01
+}
+
+/// A per-sample cost C_r; the batch cost is the mean over the batch.
+public enum Loss: String, Codable, CaseIterable, Sendable {
+    /// C_r = 1/2 Σ_n (y_n − t_n)²
+    case mse
+    /// C_r = −Σ_n t_n log y_n (softmax output)
+    case crossEntropy = "cross-entropy"
+    /// C_r = −Σ_n [t_n log y_n + (1 − t_n) log(1 − y_n)] (sigmoid output)
+    case binaryCrossEntropy = "binary-cross-entropy"
+}
+
+/// The architecture of a fully-connected network: N_0 = `inputSize`, N_1..N_L = `layerSizes`.
+public struct NetworkSpec: Codable, Equatable, Hashable, Sendable {
+    public var inputSize: Int
+    /// Hidden and output layer sizes N_1 ... N_L.
+    public var layerSizes: [Int]
+    public var hiddenActivation: Activation
+    public var outputActivation: Activation
+    public var loss: Loss
+
+    public init(
+        inputSize: Int, layerSizes: [Int], hiddenActivation: Activation = .sigmoid,
+        outputActivation: Activation = .softmax, loss: Loss = .crossEntropy
+    ) {
+        self.inputSize = inputSize
+        self.layerSizes = layerSizes
+        self.hiddenActivation = hiddenActivation
+        self.outputActivation = outputActivation
+        self.loss = loss
+    }
+
+    /// L, the number of layers with weights.
+    public var layerCount: Int { layerSizes.count }
+    /// N_0, N_1, ..., N_L.
+    public var sizes: [Int] { [inputSize] + layerSizes }
+    /// N_L.
+    public var outputSize: Int { layerSizes.last ?? 0 }
+    /// The activation of layer l (1-based).
+    public func activation(layer l: Int) -> Activation {
+        l == layerCount ? outputActivation : hiddenActivation
+    }
+    /// Number of weights and biases: Σ_l N_l (N_{l-1} + 1).
+    public var parameterCount: Int {
+        let s = sizes
+        return (1..<s.count).reduce(0) { $0 + s[$1] * (s[$1 - 1] + 1) }
+    }
+
+    /// Checks the combination is one the engine trains.
+    /// - Throws: `FCNetError.invalidConfiguration` naming the problem.
+    public func validate() throws {
+        func fail(_ s: String) -> FCNetError { .invalidConfiguration(s) }
+        guard inputSize > 0 else { throw fail("The input size must be positive (got \(inputSize)).") }
+        guard !layerSizes.isEmpty else { throw fail("The network needs at least one layer.") }
+        if let bad = layerSizes.first(where: { $0 <= 0 }) {
+            throw fail("Every layer size must be positive (got \(bad)).")
+        }
+        let big = sizes.reduce(0, { max($0, $1) })
+        guard big <= 1 << 24, parameterCount <= 1 << 31 else {
+            throw fail("The network is too large (\(parameterCount) parameters).")
+        }
+        guard hiddenActivation != .softmax else {
+            throw fail("Softmax is only available on the output layer.")
+        }
+        switch (loss, outputActivation) {
+        case (.crossEntropy, .softmax), (.binaryCrossEntropy, .sigmoid): break
+        case (.crossEntropy, _):
+            throw fail("The cross-entropy loss needs a softmax output layer.")
+        case (.binaryCrossEntropy, _):
+            throw fail("The binary-cross-entropy loss needs a sigmoid output layer.")
+        case (.mse, _): break
+        }
+        if outputActivation == .softmax && outputSize < 2 {
+            throw fail("A softmax output layer needs at least 2 neurons.")
+        }
+    }
+}

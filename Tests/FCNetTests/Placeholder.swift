@@ -1,2 +1,0 @@
-import XCTest
-final class FCNetTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

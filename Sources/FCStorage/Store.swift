@@ -96,7 +96,10 @@ public final class Store {
                 }
                 if let parent {
                     _ = try requireRun(parent.runID)
-                    _ = try checkpointRow(runID: parent.runID, epoch: parent.epoch)
+                    let row = try checkpointRow(runID: parent.runID, epoch: parent.epoch)
+                    if try db.scalar("SELECT pruned_at FROM checkpoints WHERE id = ?", [.integer(row.id)]) != .null {
+                        throw StoreError.pruned(runID: parent.runID, epoch: parent.epoch, kept: try keptEpochs(runID: parent.runID))
+                    }
                 }
                 let id = UUID().uuidString.lowercased()
                 let createdAt = StoreTimestamp.now()

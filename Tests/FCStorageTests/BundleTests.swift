@@ -127,6 +127,21 @@ final class BundleTests: StoreTestCase {
         XCTAssertEqual(try target.verify(), [])
     }
 
+    func testPrunedEpochsTravelAsManifestsOnly() throws {
+        let lineage = try Lineage(path: path("origin.db"), epochs: 6)
+        _ = try lineage.store.prune(runID: lineage.base.id, keepLast: 1)
+        _ = try lineage.store.gc()
+        let bundle = path("pruned.fcbundle")
+        let exported = try lineage.store.exportBundle(runIDs: [lineage.base.id], to: bundle)
+        XCTAssertEqual(exported.checkpoints, 6)
+        XCTAssertEqual(exported.blobs, 3 * 4, "epoch 0, the fork point 1 and the latest 5")
+        let target = try Store(path: path("target.db"))
+        _ = try target.importBundle(from: bundle)
+        XCTAssertEqual(try target.checkpoints(runID: lineage.base.id).filter(\.pruned).map(\.epoch), [2, 3, 4])
+        XCTAssertEqual(try describe(target, lineage.base.id), try describe(lineage.store, lineage.base.id))
+        XCTAssertEqual(try target.verify(), [])
+    }
+
     // MARK: Hostile bundles
 
     /// Imports `bundle` into a store holding `lineage`'s runs and checks that

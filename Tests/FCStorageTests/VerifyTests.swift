@@ -86,30 +86,32 @@ final class VerifyTests: StoreTestCase {
         XCTAssertNotNil(storeError { try lineage.store.verify(runID: "nope") })
     }
 
-    /// Builds a fresh lineage, applies `tamper` through raw SQL and returns the findings.
+    /// Builds a fresh lineage, applies `tamper` through raw SQL and returns the findings
+    /// for the whole store, or for the run `run` picks.
     private func findings(after tamper: String, run: (Lineage) -> String? = { _ in nil }, file: StaticString = #filePath,
                           line: UInt = #line) throws -> (Lineage, [String]) {
+        try findings(tamperingWith: { _, db in
+            try db.execute(tamper)
+            XCTAssertEqual(db.changes, 1, "the tampering changed \(db.changes) rows: \(tamper)", file: file, line: line)
+        }, run: run)
+    }
+
+    private func findings(tamperingWith tamper: (Lineage, Database) throws -> Void,
+                          run: (Lineage) -> String? = { _ in nil }) throws -> (Lineage, [String]) {
         let path = path("tamper-\(UUID().uuidString).db")
         let lineage = try Lineage(path: path)
-        let db = try raw(path)
-        try db.execute(tamper)
-        XCTAssertEqual(db.changes, 1, "the tampering changed \(db.changes) rows: \(tamper)", file: file, line: line)
+        try tamper(lineage, try raw(path))
         return (lineage, try lineage.store.verify(runID: run(lineage)).map(\.description))
     }
 
     func testEveryKindOfTamperingIsNamed() throws {
         // Tensor bytes: the finding names run, epoch, layer and role.
-        let flipBlob = """
-            UPDATE blobs SET size = size WHERE hash = (SELECT t.hash FROM tensors t JOIN checkpoints c ON c.id = t.checkpoint_id
-                WHERE c.epoch = 3 AND t.layer = 2 AND t.role = 'weight' AND c.run_id = (SELECT id FROM runs WHERE name = 'branch'))
-            """
-        var (lineage, found) = try findings(after: flipBlob) { lineage in
-            try! flipByte(try! self.raw(lineage.store.path), table: "blobs", column: "data", where: """
+        var (lineage, found) = try findings(tamperingWith: { lineage, db in
+            try flipByte(db, table: "blobs", column: "data", where: """
                 hash = (SELECT t.hash FROM tensors t JOIN checkpoints c ON c.id = t.checkpoint_id
                 WHERE c.epoch = 3 AND t.layer = 2 AND t.role = 'weight' AND c.run_id = '\(lineage.fork.id)')
                 """, at: 5)
-            return nil
-        }
+        })
         XCTAssertEqual(found, ["\(lineage.fork.shortID)@3: layer 2 weight does not match its SHA-256"])
 
         // A tensor row's shape.

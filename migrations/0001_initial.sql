@@ -18,6 +18,10 @@
 --     parent_epoch; epochs 0..parent_epoch are read from the parent, by
 --     reference. The view run_checkpoints resolves this for every run.
 --   * Epochs of a run are consecutive: 0, 1, 2, ... with no gaps.
+--   * What is tamper-evident (`fcstore verify` recomputes it): every column of
+--     checkpoints, tensors, metrics and blobs except checkpoints.pruned_at and
+--     the row ids; of runs every column except name, status and owner, which
+--     change in normal use (see runs.digest and checkpoints.digest).
 
 -- One training run. A run is created by `fcstore train`, `resume` (a fork
 -- when resuming from an earlier epoch or with changed settings) or `import`.
@@ -38,6 +42,16 @@ CREATE TABLE runs (
     -- The checkpoint this run was forked from: (parent_run_id, parent_epoch).
     parent_run_id TEXT REFERENCES runs (id),
     parent_epoch  INTEGER CHECK (parent_epoch IS NULL OR parent_epoch >= 0),
+    -- The process training the run while status = 'running', as the CLI
+    -- writes it (e.g. 'hostname:pid:processStartTime'); NULL otherwise. Lets
+    -- the CLI tell a crashed 'running' run from one still being trained.
+    owner         TEXT,
+    -- SHA-256 over the run's immutable fields: id, created_at, config, seed,
+    -- parent_run_id, parent_epoch (recipe in Sources/FCStorage/RunDigest.swift).
+    -- name, status and owner are left out: they change in normal use.
+    -- Detaching a fork ('fcstore rm --force' on its parent) rewrites its
+    -- parent fields and therefore this digest; nothing else ever does.
+    digest        BLOB NOT NULL CHECK (length(digest) = 32),
     CHECK ((parent_run_id IS NULL) = (parent_epoch IS NULL))
 );
 CREATE INDEX runs_parent ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
@@ -50,9 +64,11 @@ CREATE TABLE checkpoints (
     run_id          TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     epoch           INTEGER NOT NULL CHECK (epoch >= 0),
     created_at      TEXT NOT NULL,
-    -- SHA-256 over this checkpoint's content and parent_digest (a hash
-    -- chain); the recipe is in Sources/FCStorage/CheckpointDigest.swift and
-    -- in the README.
+    -- SHA-256 over this checkpoint's epoch, created_at, tensor manifest,
+    -- metrics, optimizer_state, rng_state and parent_digest (a hash chain);
+    -- the recipe is in Sources/FCStorage/CheckpointDigest.swift and in the
+    -- README. The owning run's id is not included, so a fork detached from
+    -- its parent can take copies of the inherited rows unchanged.
     digest          BLOB NOT NULL CHECK (length(digest) = 32),
     -- The digest of the previous epoch (for a fork's first own epoch: the
     -- parent run's checkpoint at parent_epoch); NULL for epoch 0 of a root run.
@@ -63,6 +79,13 @@ CREATE TABLE checkpoints (
     optimizer_state TEXT NOT NULL,
     -- The random generator's state, so a resume continues the same stream.
     rng_state       BLOB NOT NULL,
+    -- When 'fcstore prune' released this checkpoint's tensor bytes; NULL for a
+    -- complete checkpoint. A pruned checkpoint keeps this row, its digest,
+    -- its metrics and its tensor rows (the manifest: layer, role, shape,
+    -- hash), so the hash chain stays verifiable; only the blobs no other
+    -- complete checkpoint uses are deleted, by 'fcstore gc'. Not covered by
+    -- the digest (pruning happens after the fact).
+    pruned_at       TEXT,
     UNIQUE (run_id, epoch)
 );
 
@@ -76,7 +99,10 @@ CREATE TABLE blobs (
     data BLOB
 );
 
--- The tensors of a checkpoint. layer 1..L holds W^l (role 'weight', shape
+-- The tensors of a checkpoint. hash is deliberately not a foreign key to
+-- blobs: a pruned checkpoint keeps its tensor rows after gc deleted the bytes.
+-- For a checkpoint with pruned_at IS NULL every hash has a row in blobs
+-- ('fcstore verify' checks it). layer 1..L holds W^l (role 'weight', shape
 -- [N_l, N_{l-1}]) and b^l (role 'bias', shape [N_l]); optimizer slots use
 -- roles such as 'weight.m', 'weight.v', 'bias.m'; layer 0 holds the input
 -- normalisation ('normalize.shift', 'normalize.scale').
@@ -86,7 +112,7 @@ CREATE TABLE tensors (
     role          TEXT NOT NULL CHECK (length(role) > 0),
     shape         TEXT NOT NULL,   -- JSON array of dimensions, row-major: [1024,784]
     dtype         TEXT NOT NULL DEFAULT 'f32' CHECK (dtype = 'f32'),
-    hash          BLOB NOT NULL REFERENCES blobs (hash),
+    hash          BLOB NOT NULL CHECK (length(hash) = 32),   -- blobs.hash
     PRIMARY KEY (checkpoint_id, layer, role)
 ) WITHOUT ROWID;
 CREATE INDEX tensors_hash ON tensors (hash);
@@ -120,6 +146,7 @@ SELECT l.run_id                     AS run_id,
        l.owner_run_id               AS owner_run_id,
        l.owner_run_id <> l.run_id   AS inherited,
        c.created_at                 AS created_at,
+       c.pruned_at IS NOT NULL      AS pruned,
        lower(hex(c.digest))         AS digest,
        lower(hex(c.parent_digest))  AS parent_digest
 FROM lineage AS l
@@ -164,17 +191,20 @@ SELECT r.id                                   AS run_id,
 FROM runs AS r;
 
 -- The tensors of every checkpoint with their size, inherited epochs included.
+-- bytes is NULL once a pruned checkpoint's blob has been collected.
 --   SELECT epoch, layer, role, shape, bytes FROM checkpoint_tensors WHERE run_id LIKE '3fa2%' AND epoch = 0;
 CREATE VIEW checkpoint_tensors AS
-SELECT rc.run_id, rc.epoch, t.layer, t.role, t.shape, t.dtype,
+SELECT rc.run_id, rc.epoch, rc.pruned, t.layer, t.role, t.shape, t.dtype,
        b.size AS bytes, lower(hex(t.hash)) AS hash
 FROM run_checkpoints AS rc
 JOIN tensors AS t ON t.checkpoint_id = rc.checkpoint_id
-JOIN blobs AS b ON b.hash = t.hash;
+LEFT JOIN blobs AS b ON b.hash = t.hash;
 
--- Space used by distinct tensor contents and how often each is referenced.
+-- Space used by distinct tensor contents and how often each is referenced by
+-- complete (not pruned) checkpoints; 'fcstore gc' deletes the rows with refs = 0.
 --   SELECT count(*), sum(size), sum(refs = 0) AS unreferenced FROM blob_usage;
 CREATE VIEW blob_usage AS
 SELECT b.id, lower(hex(b.hash)) AS hash, b.size,
-       (SELECT count(*) FROM tensors AS t WHERE t.hash = b.hash) AS refs
+       (SELECT count(*) FROM tensors AS t JOIN checkpoints AS c ON c.id = t.checkpoint_id
+         WHERE t.hash = b.hash AND c.pruned_at IS NULL) AS refs
 FROM blobs AS b;

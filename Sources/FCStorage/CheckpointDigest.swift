@@ -8,19 +8,26 @@
 ///
 /// 1. str("fcstore.checkpoint.v1")
 /// 2. epoch
-/// 3. str(parent digest): 32 bytes, or empty (length 0) for epoch 0 of a run
+/// 3. str(created_at): the stored text, ISO 8601 UTC with milliseconds.
+/// 4. str(parent digest): 32 bytes, or empty (length 0) for epoch 0 of a run
 ///    without parent. For a fork's first own epoch k+1 it is the parent run's
 ///    epoch-k digest. The run id is deliberately NOT included: a fork shares
-///    its parent's history, and imported copies of a run keep their digests.
-/// 4. the number of tensors, then for each tensor in ascending (layer, role)
+///    its parent's history, imported copies of a run keep their digests, and
+///    a fork detached from its parent (`Store.removeRun(runID:force:)`) owns
+///    unchanged copies of the rows it inherited. Moving a row to another run
+///    is still detected: it leaves a gap in one run's epochs and breaks the
+///    other's chain.
+/// 5. the number of tensors, then for each tensor in ascending (layer, role)
 ///    order, roles compared bytewise as UTF-8:
 ///    layer, str(role), str("f32"), rank, each dimension, then the 32-byte
 ///    SHA-256 of the tensor's raw little-endian float32 bytes.
-/// 5. the number of metrics, then for each metric in ascending name order
+/// 6. the number of metrics, then for each metric in ascending name order
 ///    (bytewise UTF-8): str(name), the IEEE-754 bit pattern of the value as a
 ///    u64 (every NaN as 0x7FF8000000000000, since SQLite stores NaN as NULL).
-/// 6. str(optimizer state text)
-/// 7. str(rng state bytes)
+/// 7. str(optimizer state text)
+/// 8. str(rng state bytes)
+///
+/// (Version 1 is unreleased; created_at was added to it before release.)
 public enum CheckpointDigest {
     /// One tensor's part of the digest.
     public struct TensorEntry: Sendable {
@@ -42,11 +49,12 @@ public enum CheckpointDigest {
     static let canonicalNaNBits: UInt64 = 0x7FF8_0000_0000_0000
 
     /// Computes the digest (see the recipe above).
-    public static func compute(epoch: Int, parentDigest: [UInt8]?, tensors: [TensorEntry], metrics: [String: Double],
-                               optimizerState: String, rngState: [UInt8]) -> [UInt8] {
+    public static func compute(epoch: Int, createdAt: String, parentDigest: [UInt8]?, tensors: [TensorEntry],
+                               metrics: [String: Double], optimizerState: String, rngState: [UInt8]) -> [UInt8] {
         var hasher = SHA256Hasher()
         hasher.update(lengthPrefixed: "fcstore.checkpoint.v1")
         hasher.update(uint64: UInt64(bitPattern: Int64(epoch)))
+        hasher.update(lengthPrefixed: createdAt)
         hasher.update(lengthPrefixed: parentDigest ?? [])
         let orderedTensors = tensors.sorted { lhs, rhs in
             lhs.layer != rhs.layer ? lhs.layer < rhs.layer : lhs.role.utf8.lexicographicallyPrecedes(rhs.role.utf8)

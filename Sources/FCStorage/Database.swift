@@ -48,9 +48,15 @@ final class Database {
     /// Calls `sqlite3_open_v2` with `READWRITE|CREATE|EXRESCODE` or
     /// `READONLY|EXRESCODE`, then `sqlite3_busy_timeout`.
     /// - Throws: `SQLiteError` when the file cannot be opened.
-    init(path: String, readOnly: Bool, busyTimeoutMilliseconds: Int32) throws {
-        var flags = SQLITE_OPEN_EXRESCODE
-        flags |= readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+    convenience init(path: String, readOnly: Bool, busyTimeoutMilliseconds: Int32) throws {
+        try self.init(path: path, flags: readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE),
+                      busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+    }
+
+    /// Opens the file with `sqlite3_open_v2(path, flags | SQLITE_OPEN_EXRESCODE)`,
+    /// e.g. `SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW` for an untrusted file.
+    init(path: String, flags openFlags: Int32, busyTimeoutMilliseconds: Int32) throws {
+        let flags = openFlags | SQLITE_OPEN_EXRESCODE
         var raw: OpaquePointer?
         let rc = sqlite3_open_v2(path, &raw, flags, nil)
         guard rc == SQLITE_OK, let raw else {
@@ -164,7 +170,48 @@ final class Database {
         guard rc == SQLITE_OK else { throw error(rc, sql: "sqlite3_db_config(\(option))") }
     }
 
+    /// `sqlite3_limit`: sets a run-time limit, returning the previous value.
+    @discardableResult
+    func setLimit(_ limit: Int32, _ value: Int32) -> Int32 {
+        sqlite3_limit(handle, limit, value)
+    }
+
     // MARK: Incremental blob I/O
+
+    /// Opens `table.column` of row `rowid` for incremental I/O (`sqlite3_blob_open`).
+    func openBlob(table: String, column: String, rowid: Int64, writable: Bool, schema: String = "main") throws -> BlobHandle {
+        var blob: OpaquePointer?
+        let rc = sqlite3_blob_open(handle, schema, table, column, rowid, writable ? 1 : 0, &blob)
+        guard rc == SQLITE_OK, let blob else {
+            if let blob { sqlite3_blob_close(blob) }
+            throw error(rc, sql: "sqlite3_blob_open(\(table).\(column), rowid \(rowid)\(writable ? ", read-write" : ""))")
+        }
+        return BlobHandle(database: self, handle: blob, label: "\(table).\(column), rowid \(rowid)")
+    }
+
+    /// Calls `body` with consecutive chunks of `table.column` in row `rowid`
+    /// (at most `chunkSize` bytes each, one buffer reused), so a large blob is
+    /// never held in memory whole.
+    /// - Returns: the blob's size in bytes.
+    @discardableResult
+    func streamBlob(table: String, column: String, rowid: Int64, chunkSize: Int = 1 << 22,
+                    _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+        let blob = try openBlob(table: table, column: column, rowid: rowid, writable: false)
+        let total = blob.count
+        var buffer = [UInt8](repeating: 0, count: max(1, min(chunkSize, total)))
+        var offset = 0
+        while offset < total {
+            let count = min(buffer.count, total - offset)
+            try buffer.withUnsafeMutableBytes { chunk in
+                let part = UnsafeMutableRawBufferPointer(rebasing: chunk[0..<count])
+                try blob.read(into: part, at: offset)
+                try body(UnsafeRawBufferPointer(part))
+            }
+            offset += count
+        }
+        try blob.close()
+        return total
+    }
 
     /// Reads the whole value of `table.column` in row `rowid` into `destination`,
     /// which must be exactly as large as the blob (`sqlite3_blob_open`, `_read`, `_close`).
@@ -208,5 +255,54 @@ final class Database {
         }
         let closeRC = sqlite3_blob_close(blob)
         guard closeRC == SQLITE_OK else { throw error(closeRC, sql: "sqlite3_blob_close(\(table).\(column))") }
+    }
+}
+
+/// An open incremental-I/O handle on one blob (`sqlite3_blob*`), closed by
+/// `close()` (which reports errors) or else in `deinit`.
+final class BlobHandle {
+    let database: Database
+    private var handle: OpaquePointer?
+    let label: String
+    /// The blob's size in bytes (`sqlite3_blob_bytes`).
+    let count: Int
+
+    init(database: Database, handle: OpaquePointer, label: String) {
+        self.database = database
+        self.handle = handle
+        self.label = label
+        self.count = Int(sqlite3_blob_bytes(handle))
+    }
+
+    deinit {
+        if let handle { sqlite3_blob_close(handle) }
+    }
+
+    /// `sqlite3_blob_read` of `destination.count` bytes at `offset`.
+    func read(into destination: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+        guard let handle, let base = destination.baseAddress, destination.count > 0 else { return }
+        guard offset >= 0, offset + destination.count <= count else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "read past the end of the blob", sql: "sqlite3_blob_read(\(label))")
+        }
+        let rc = sqlite3_blob_read(handle, base, Int32(destination.count), Int32(offset))
+        guard rc == SQLITE_OK else { throw database.error(rc, sql: "sqlite3_blob_read(\(label))") }
+    }
+
+    /// `sqlite3_blob_write` of `bytes` at `offset` (the blob's size is fixed).
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        guard let handle, let base = bytes.baseAddress, bytes.count > 0 else { return }
+        guard offset >= 0, offset + bytes.count <= count else {
+            throw SQLiteError(code: SQLITE_ERROR, message: "write past the end of the blob", sql: "sqlite3_blob_write(\(label))")
+        }
+        let rc = sqlite3_blob_write(handle, base, Int32(bytes.count), Int32(offset))
+        guard rc == SQLITE_OK else { throw database.error(rc, sql: "sqlite3_blob_write(\(label))") }
+    }
+
+    /// `sqlite3_blob_close`, reporting its error.
+    func close() throws {
+        guard let handle else { return }
+        self.handle = nil
+        let rc = sqlite3_blob_close(handle)
+        guard rc == SQLITE_OK else { throw database.error(rc, sql: "sqlite3_blob_close(\(label))") }
     }
 }

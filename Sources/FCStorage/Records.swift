@@ -28,6 +28,9 @@ public struct RunRecord: Equatable, Sendable {
     public var seed: UInt64
     /// The checkpoint this run was forked from; it sees that run's epochs 0...parent.epoch.
     public var parent: CheckpointLocation?
+    /// The process training the run while `status` is `.running` (e.g.
+    /// "hostname:pid:processStartTime"), nil otherwise.
+    public var owner: String?
 
     /// The first 8 characters of the id, as the CLI shows it.
     public var shortID: String { String(id.prefix(8)) }
@@ -135,17 +138,35 @@ public struct CheckpointSummary: Equatable, Sendable {
     public var ownerRunID: String
     /// True when the run inherited this epoch from an ancestor.
     public var inherited: Bool
+    /// True when `Store.prune` released its tensor bytes (its digest, metrics and manifest remain).
+    public var pruned: Bool = false
 
     public var digestHex: String { SHA256Hasher.hex(digest) }
 }
 
-/// A problem found by `Store.verifyRun`.
+/// A problem found by `Store.verify`: where it is (run, epoch, layer and
+/// role when they apply) and what is wrong.
 public struct Finding: Equatable, Sendable, CustomStringConvertible {
-    public var runID: String
+    /// The run whose row is affected (the owner of an inherited checkpoint);
+    /// nil for store-wide problems (integrity_check, foreign keys, unused blobs).
+    public var runID: String?
     public var epoch: Int?
+    public var layer: Int?
+    public var role: String?
+    /// Says what is wrong; it names the layer and role itself when they apply.
     public var message: String
 
+    public init(runID: String?, epoch: Int? = nil, layer: Int? = nil, role: String? = nil, message: String) {
+        self.runID = runID
+        self.epoch = epoch
+        self.layer = layer
+        self.role = role
+        self.message = message
+    }
+
+    /// `3fa2c1d0@4: layer 2 weight does not match its SHA-256`, `3fa2c1d0: ...` or `store: ...`.
     public var description: String {
+        guard let runID else { return "store: \(message)" }
         if let epoch { return "\(runID.prefix(8))@\(epoch): \(message)" }
         return "\(runID.prefix(8)): \(message)"
     }
@@ -158,6 +179,10 @@ enum StoreTimestamp {
     static func now() -> String { string(Date()) }
 
     static func string(_ date: Date) -> String { style.format(date) }
+
+    static func isValid(_ text: String) -> Bool {
+        (try? style.parse(text)) != nil
+    }
 
     static func date(_ text: String) -> Date {
         (try? style.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text)) ?? Date(timeIntervalSince1970: 0)

@@ -50,6 +50,17 @@ extension Store {
         return CheckpointRow(id: id, ownerRunID: segment.ownerRunID, epoch: epoch)
     }
 
+    /// The epochs `runID` sees whose tensors were not pruned, ascending (no transaction of its own).
+    func keptEpochs(runID: String) throws -> [Int] {
+        var epochs: [Int] = []
+        let statement = try db.prepare("SELECT epoch FROM checkpoints WHERE run_id = ? AND epoch BETWEEN ? AND ? AND pruned_at IS NULL")
+        for segment in try lineage(of: runID) {
+            try statement.bind([.text(segment.ownerRunID), .integer(Int64(segment.lower)), .integer(Int64(clamping: segment.upper))])
+            try statement.forEachRow { epochs.append($0.int(at: 0)) }
+        }
+        return epochs.sorted()
+    }
+
     /// The last epoch `runID` sees, or nil when it has no checkpoint.
     func lastVisibleEpoch(runID: String) throws -> Int? {
         for segment in try lineage(of: runID) {
@@ -93,10 +104,10 @@ extension Store {
                     let row = try checkpointRow(runID: runID, epoch: epoch)
                     return try db.scalar("SELECT digest FROM checkpoints WHERE id = ?", [.integer(row.id)])?.bytes ?? []
                 }
-                let digest = CheckpointDigest.compute(epoch: input.epoch, parentDigest: parentDigest, tensors: entries,
-                                                      metrics: input.metrics, optimizerState: input.optimizerState,
-                                                      rngState: input.rngState)
                 let createdAt = StoreTimestamp.now()
+                let digest = CheckpointDigest.compute(epoch: input.epoch, createdAt: createdAt, parentDigest: parentDigest,
+                                                      tensors: entries, metrics: input.metrics,
+                                                      optimizerState: input.optimizerState, rngState: input.rngState)
                 try db.execute("""
                     INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -219,10 +230,13 @@ extension Store {
                 let location = try checkpointRow(runID: runID, epoch: epoch)
                 let owner = location.ownerRunID
                 let header = try db.prepare("""
-                    SELECT created_at, digest, parent_digest, optimizer_state, rng_state FROM checkpoints WHERE id = ?
+                    SELECT created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at FROM checkpoints WHERE id = ?
                     """)
                 try header.bind([.integer(location.id)])
                 guard try header.step() else { throw StoreError.noSuchCheckpoint(runID: runID, epoch: epoch) }
+                guard header.isNull(at: 5) else {
+                    throw StoreError.pruned(runID: runID, epoch: epoch, kept: try keptEpochs(runID: runID))
+                }
                 var checkpoint = LoadedCheckpoint(
                     runID: runID, ownerRunID: owner, epoch: epoch, createdAt: StoreTimestamp.date(header.string(at: 0)),
                     digest: header.bytes(at: 1), parentDigest: header.optionalBytes(at: 2), tensors: [], metrics: [:],

@@ -46,7 +46,7 @@ public final class Store {
 
     // MARK: Runs
 
-    static let runColumns = "id, name, created_at, status, config, seed, parent_run_id, parent_epoch"
+    static let runColumns = "id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner"
 
     static func runRecord(_ row: Statement) -> RunRecord {
         let parentID = row.optionalString(at: 6)
@@ -58,16 +58,19 @@ public final class Store {
             status: RunStatus(rawValue: row.string(at: 3)) ?? .interrupted,
             config: row.string(at: 4),
             seed: UInt64(bitPattern: row.int64(at: 5)),
-            parent: parentID.flatMap { id in parentEpoch.map { CheckpointLocation(runID: id, epoch: $0) } })
+            parent: parentID.flatMap { id in parentEpoch.map { CheckpointLocation(runID: id, epoch: $0) } },
+            owner: row.optionalString(at: 8))
     }
 
     /// Creates a run (`INSERT INTO runs`).
     /// - Parameters:
     ///   - name: unique when given; nil for an anonymous run.
     ///   - config: the training configuration as JSON text.
+    ///   - owner: the process that trains it (stored only while `status` is `.running`).
     /// - Throws: `StoreError.nameTaken`, `.invalidInput` when `config` is not JSON.
-    public func createRun(name: String?, config: String, seed: UInt64, status: RunStatus = .running) throws -> RunRecord {
-        try insertRun(name: name, config: config, seed: seed, status: status, parent: nil)
+    public func createRun(name: String?, config: String, seed: UInt64, status: RunStatus = .running,
+                          owner: String? = nil) throws -> RunRecord {
+        try insertRun(name: name, config: config, seed: seed, status: status, owner: owner, parent: nil)
     }
 
     /// Creates a run that continues `runID` from `epoch`: it sees the parent's
@@ -75,12 +78,13 @@ public final class Store {
     /// checkpoints start at epoch + 1, chained to the parent's epoch digest.
     /// - Throws: `StoreError.noSuchRun`, `.noSuchCheckpoint`, `.nameTaken`, `.invalidInput`.
     public func forkRun(from runID: String, atEpoch epoch: Int, name: String?, config: String, seed: UInt64,
-                        status: RunStatus = .running) throws -> RunRecord {
-        try insertRun(name: name, config: config, seed: seed, status: status,
+                        status: RunStatus = .running, owner: String? = nil) throws -> RunRecord {
+        try insertRun(name: name, config: config, seed: seed, status: status, owner: owner,
                       parent: CheckpointLocation(runID: runID, epoch: epoch))
     }
 
-    private func insertRun(name: String?, config: String, seed: UInt64, status: RunStatus, parent: CheckpointLocation?) throws -> RunRecord {
+    private func insertRun(name: String?, config: String, seed: UInt64, status: RunStatus, owner: String?,
+                           parent: CheckpointLocation?) throws -> RunRecord {
         if let name, name.isEmpty { throw StoreError.invalidInput("A run name cannot be empty; leave it out instead.") }
         return try storeErrors {
             try db.writeTransaction {
@@ -92,15 +96,21 @@ public final class Store {
                 }
                 if let parent {
                     _ = try requireRun(parent.runID)
-                    _ = try checkpointRow(runID: parent.runID, epoch: parent.epoch)
+                    let row = try checkpointRow(runID: parent.runID, epoch: parent.epoch)
+                    if try db.scalar("SELECT pruned_at FROM checkpoints WHERE id = ?", [.integer(row.id)]) != .null {
+                        throw StoreError.pruned(runID: parent.runID, epoch: parent.epoch, kept: try keptEpochs(runID: parent.runID))
+                    }
                 }
                 let id = UUID().uuidString.lowercased()
+                let createdAt = StoreTimestamp.now()
+                let digest = RunDigest.compute(id: id, createdAt: createdAt, config: config, seed: seed, parent: parent)
                 try db.execute("""
-                    INSERT INTO runs (id, name, created_at, status, config, seed, parent_run_id, parent_epoch)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [.text(id), name.map(SQLValue.text) ?? .null, .text(StoreTimestamp.now()), .text(status.rawValue),
+                    INSERT INTO runs (id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner, digest)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [.text(id), name.map(SQLValue.text) ?? .null, .text(createdAt), .text(status.rawValue),
                           .text(config), .integer(Int64(bitPattern: seed)),
-                          parent.map { .text($0.runID) } ?? .null, parent.map { .integer(Int64($0.epoch)) } ?? .null])
+                          parent.map { .text($0.runID) } ?? .null, parent.map { .integer(Int64($0.epoch)) } ?? .null,
+                          status == .running ? owner.map(SQLValue.text) ?? .null : .null, .blob(digest)])
                 return try requireRun(id)
             }
         }
@@ -119,13 +129,33 @@ public final class Store {
         return Store.runRecord(statement)
     }
 
-    /// Sets a run's status (`UPDATE runs SET status`).
+    /// Sets a run's status and owner (`UPDATE runs SET status, owner`). The
+    /// owner is stored when `status` is `.running` and cleared otherwise.
     /// - Throws: `StoreError.noSuchRun`.
-    public func setStatus(runID: String, _ status: RunStatus) throws {
+    public func setStatus(runID: String, _ status: RunStatus, owner: String? = nil) throws {
         try storeErrors {
             try db.writeTransaction {
-                try db.execute("UPDATE runs SET status = ? WHERE id = ?", [.text(status.rawValue), .text(runID)])
+                try db.execute("UPDATE runs SET status = ?, owner = ? WHERE id = ?",
+                               [.text(status.rawValue), status == .running ? owner.map(SQLValue.text) ?? .null : .null,
+                                .text(runID)])
                 guard db.changes == 1 else { throw StoreError.noSuchRun(runID) }
+            }
+        }
+    }
+
+    /// Takes over a run for training, compare-and-set: when the run's owner is
+    /// `expectedOwner` (nil: no owner), sets it to `newOwner` and the status to
+    /// `.running`, in one `BEGIN IMMEDIATE` transaction, so of two processes
+    /// claiming the same run only one succeeds.
+    /// - Returns: true when claimed; false when another owner holds it (nothing changed).
+    /// - Throws: `StoreError.noSuchRun`.
+    public func claimRun(runID: String, expectedOwner: String?, newOwner: String) throws -> Bool {
+        try storeErrors {
+            try db.writeTransaction {
+                let current = try requireRun(runID)
+                guard current.owner == expectedOwner else { return false }
+                try db.execute("UPDATE runs SET status = 'running', owner = ? WHERE id = ?", [.text(newOwner), .text(runID)])
+                return true
             }
         }
     }

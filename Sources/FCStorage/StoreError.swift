@@ -29,6 +29,12 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case corruptTensor(runID: String, epoch: Int, layer: Int, role: String)
     /// Stored data is inconsistent (missing blob, bad shape, wrong size...).
     case corrupt(runID: String, epoch: Int, detail: String)
+    /// The checkpoint was pruned: its tensor bytes were released. `kept` lists the epochs the run can still load.
+    case pruned(runID: String, epoch: Int, kept: [Int])
+    /// The run cannot be removed while other runs fork from it.
+    case hasForks(runID: String, forks: [String])
+    /// A bundle was refused before anything was written; `reason` says why.
+    case refusedBundle(path: String, reason: String)
     /// The caller passed data the store cannot take.
     case invalidInput(String)
     /// SQLite failed.
@@ -67,6 +73,13 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             return "Checkpoint \(runID.prefix(8))@\(epoch) is corrupt: layer \(layer) \(role) does not match its SHA-256."
         case let .corrupt(runID, epoch, detail):
             return "Checkpoint \(runID.prefix(8))@\(epoch) is corrupt: \(detail)."
+        case let .pruned(runID, epoch, kept):
+            let list = kept.isEmpty ? "none" : kept.map(String.init).joined(separator: ", ")
+            return "Epoch \(epoch) of run \(runID.prefix(8)) was pruned; kept epochs: \(list)."
+        case let .hasForks(runID, forks):
+            return "Run \(runID.prefix(8)) has forks (\(forks.map { String($0.prefix(8)) }.joined(separator: ", "))). Use --force to detach them first."
+        case let .refusedBundle(path, reason):
+            return "The bundle \(path) was refused: \(reason). Nothing was imported."
         case let .invalidInput(message):
             return message
         case let .sqlite(error):

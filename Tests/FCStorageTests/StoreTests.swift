@@ -191,7 +191,8 @@ final class StoreTests: StoreTestCase {
     }
 
     func testDigestsFormAChainAndFollowTheRecipe() throws {
-        let store = try Store(path: path())
+        let path = path()
+        let store = try Store(path: path)
         let run = try store.createRun(name: nil, config: "{}", seed: 1)
         var generator = SplitMix64(seed: 7)
         var records: [CheckpointRecord] = []
@@ -210,7 +211,9 @@ final class StoreTests: StoreTestCase {
                 CheckpointDigest.TensorEntry(layer: tensor.layer, role: tensor.role, shape: tensor.value.shape,
                                              hash: tensor.value.values.withUnsafeBytes { SHA256Hasher.hash($0) })
             }
-            XCTAssertEqual(CheckpointDigest.compute(epoch: input.epoch, parentDigest: record.parentDigest, tensors: entries,
+            let createdAt = try XCTUnwrap(try raw(path).scalar("SELECT created_at FROM checkpoints WHERE epoch = ?",
+                                                               [.integer(Int64(input.epoch))])?.string)
+            XCTAssertEqual(CheckpointDigest.compute(epoch: input.epoch, createdAt: createdAt, parentDigest: record.parentDigest, tensors: entries,
                                                     metrics: input.metrics, optimizerState: input.optimizerState,
                                                     rngState: input.rngState), record.digest)
         }
@@ -311,8 +314,10 @@ final class StoreTests: StoreTestCase {
                            ("abc05678-0000-4000-8000-000000000002", "second"),
                            ("def00000-0000-4000-8000-000000000003", "cafe")] {
             try db.execute("""
-                INSERT INTO runs (id, name, created_at, status, config, seed) VALUES (?, ?, '2026-01-01T00:00:00.000Z', 'completed', '{}', 1)
-                """, [.text(id), .text(name)])
+                INSERT INTO runs (id, name, created_at, status, config, seed, digest)
+                VALUES (?, ?, '2026-01-01T00:00:00.000Z', 'completed', '{}', 1, ?)
+                """, [.text(id), .text(name), .blob(RunDigest.compute(id: id, createdAt: "2026-01-01T00:00:00.000Z",
+                                                                   config: "{}", seed: 1, parent: nil))])
         }
         XCTAssertEqual(try store.resolveRun("abc01").name, "first")
         XCTAssertEqual(try store.resolveRun("ABC05").name, "second")

@@ -1,0 +1,519 @@
+import CSQLite
+import Foundation
+
+// Bundles: standalone SQLite files holding whole runs, to move history
+// between stores. Export copies rows with ATTACH + INSERT ... SELECT; import
+// treats the file as hostile and checks everything before writing anything.
+
+/// What `Store.exportBundle` wrote.
+public struct BundleSummary: Equatable, Sendable {
+    public var path: String
+    /// Every run in the bundle: those asked for, then ancestors they fork from.
+    public var runIDs: [String]
+    public var checkpoints: Int
+    public var blobs: Int
+    /// The bundle file's size.
+    public var bytes: Int64
+}
+
+/// What `Store.importBundle` changed.
+public struct ImportSummary: Equatable, Sendable {
+    /// A run imported under another name because its name was taken here.
+    public struct Renamed: Equatable, Sendable {
+        public var runID: String
+        public var bundleName: String
+        public var newName: String
+    }
+
+    /// Runs new to this store.
+    public var runsAdded: [String] = []
+    /// Runs that existed here and received later epochs.
+    public var runsExtended: [String] = []
+    /// Runs that existed here with everything the bundle holds.
+    public var runsSkipped: [String] = []
+    public var checkpointsAdded = 0
+    /// Checkpoints already here with the same digest.
+    public var checkpointsSkipped = 0
+    public var blobsAdded = 0
+    /// Tensor contents already here (deduplicated by SHA-256).
+    public var blobsSkipped = 0
+    public var bytesAdded: Int64 = 0
+    public var renamed: [Renamed] = []
+
+    /// True when the import changed nothing.
+    public var isNoOp: Bool { runsAdded.isEmpty && runsExtended.isEmpty && checkpointsAdded == 0 && blobsAdded == 0 }
+}
+
+extension Store {
+    // MARK: Export
+
+    /// Writes the runs `runIDs` (with the ancestors' epochs they inherit) to a
+    /// standalone bundle at `path`: a fresh store file (same application_id and
+    /// user_version) in rollback-journal mode (`journal_mode=DELETE`) holding
+    /// their runs, checkpoints, tensors, metrics and blobs.
+    ///
+    /// Ancestors are included up to the last epoch a requested run inherits
+    /// from them. The file is built under a temporary name in the target's
+    /// folder (`ATTACH`, `INSERT ... SELECT` in one transaction over one
+    /// snapshot of this store), verified, fsynced, then moved into place with
+    /// `link` (or `rename` when overwriting), so `path` never holds a partial
+    /// bundle. Statuses "running" are exported as "interrupted" and owners are dropped.
+    /// - Throws: `StoreError.noSuchRun`, `.invalidInput` when `path` exists and
+    ///   `overwrite` is false or the runs fail verification, `.sqlite`.
+    public func exportBundle(runIDs: [String], to path: String, overwrite: Bool = false) throws -> BundleSummary {
+        guard !runIDs.isEmpty else { throw StoreError.invalidInput("Name at least one run to export.") }
+        let target = URL(fileURLWithPath: path)
+        if !overwrite, FileManager.default.fileExists(atPath: path) || (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil {
+            throw StoreError.invalidInput("\(path) already exists. Choose another file, or allow overwriting it.")
+        }
+        let temporary = target.deletingLastPathComponent()
+            .appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString.prefix(8)).partial").path
+        defer {
+            for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
+        }
+        // A fresh store file, switched to a rollback journal before any row is copied.
+        do {
+            let bundle = try storeErrors { try Database(path: temporary, readOnly: false, busyTimeoutMilliseconds: 0) }
+            try storeErrors {
+                try Migrator().prepare(bundle, path: temporary, readOnly: false, pageSize: Store.defaultPageSize)
+                guard try bundle.scalar("PRAGMA journal_mode = DELETE")?.string?.lowercased() == "delete" else {
+                    throw StoreError.invalidInput("The bundle \(temporary) could not be switched to journal_mode=DELETE.")
+                }
+            }
+        }
+
+        var summary = BundleSummary(path: path, runIDs: [], checkpoints: 0, blobs: 0, bytes: 0)
+        try storeErrors {
+            try db.execute("ATTACH DATABASE ? AS bundle", [.text(temporary)])
+            defer { try? db.execute("DETACH DATABASE bundle") }
+            try db.execute("PRAGMA bundle.synchronous = FULL")
+            // A deferred transaction: one snapshot of this store, write locks only on the bundle.
+            try db.readTransaction {
+                // Each run in the bundle with the last epoch of its own to copy.
+                var upper: [String: Int] = [:]
+                var order: [String] = []
+                for runID in runIDs {
+                    for segment in try lineage(of: runID) {
+                        if upper[segment.ownerRunID] == nil { order.append(segment.ownerRunID) }
+                        upper[segment.ownerRunID] = max(upper[segment.ownerRunID] ?? segment.upper, segment.upper)
+                    }
+                }
+                // Parents before children, for the foreign key on parent_run_id.
+                var depth: [String: Int] = [:]
+                for id in order { depth[id] = try lineage(of: id).count }
+                order.sort { (depth[$0]!, $0) < (depth[$1]!, $1) }
+                for id in order {
+                    try db.execute("""
+                        INSERT INTO bundle.runs (id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner, digest)
+                        SELECT id, name, created_at, CASE status WHEN 'running' THEN 'interrupted' ELSE status END,
+                               config, seed, parent_run_id, parent_epoch, NULL, digest
+                        FROM main.runs WHERE id = ?
+                        """, [.text(id)])
+                    try db.execute("""
+                        INSERT INTO bundle.checkpoints (id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at)
+                        SELECT id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at
+                        FROM main.checkpoints WHERE run_id = ? AND epoch <= ?
+                        """, [.text(id), .integer(Int64(clamping: upper[id]!))])
+                    summary.checkpoints += Int(db.changes)
+                }
+                try db.execute("""
+                    INSERT INTO bundle.tensors (checkpoint_id, layer, role, shape, dtype, hash)
+                    SELECT t.checkpoint_id, t.layer, t.role, t.shape, t.dtype, t.hash
+                    FROM main.tensors AS t WHERE t.checkpoint_id IN (SELECT id FROM bundle.checkpoints);
+                    INSERT INTO bundle.metrics (checkpoint_id, name, value)
+                    SELECT m.checkpoint_id, m.name, m.value
+                    FROM main.metrics AS m WHERE m.checkpoint_id IN (SELECT id FROM bundle.checkpoints);
+                    """)
+                try db.execute("""
+                    INSERT INTO bundle.blobs (hash, size, data)
+                    SELECT b.hash, b.size, b.data FROM main.blobs AS b
+                    WHERE b.hash IN (SELECT t.hash FROM bundle.tensors AS t JOIN bundle.checkpoints AS c ON c.id = t.checkpoint_id
+                                     WHERE c.pruned_at IS NULL)
+                    """)
+                summary.blobs = Int(db.changes)
+                summary.runIDs = runIDs + order.filter { !runIDs.contains($0) }
+            }
+        }
+
+        // Check what was written (it is what an importer will check), then publish it.
+        let findings = try storeErrors { () -> [Finding] in
+            let bundle = try Database(path: temporary, readOnly: true, busyTimeoutMilliseconds: 0)
+            return try bundle.readTransaction { try Verifier(db: bundle).verify(runID: nil, sqliteChecks: true) }
+        }
+        if let first = findings.first {
+            throw StoreError.invalidInput("The runs cannot be exported: verification found \(findings.count) problem(s), first \(first). Run 'fcstore verify'.")
+        }
+        try FileSystem.sync(path: temporary)
+        if overwrite {
+            guard rename(temporary, path) == 0 else { throw FileSystem.error("rename \(temporary) to \(path)") }
+        } else {
+            // link fails atomically with EEXIST, so a file created meanwhile is never replaced.
+            guard link(temporary, path) == 0 else {
+                if errno == EEXIST { throw StoreError.invalidInput("\(path) already exists. Choose another file, or allow overwriting it.") }
+                throw FileSystem.error("link \(temporary) to \(path)")
+            }
+        }
+        try FileSystem.sync(path: target.deletingLastPathComponent().path)
+        summary.bytes = Int64(FileSystem.size(path: path) ?? 0)
+        return summary
+    }
+
+    // MARK: Import
+
+    /// Merges the runs of the bundle at `path` into this store.
+    ///
+    /// The file is treated as hostile. It is copied (opened with `O_NOFOLLOW`:
+    /// a symbolic link is refused) into a private temporary folder, and the
+    /// copy is opened `READONLY|NOFOLLOW|EXRESCODE` with
+    /// `SQLITE_DBCONFIG_DEFENSIVE`, untrusted schema, triggers and views off,
+    /// `cell_size_check=ON`, `mmap_size=0` and `SQLITE_LIMIT_LENGTH` at the
+    /// store's 1 GB tensor cap. Then, before anything is written:
+    /// `PRAGMA quick_check` first, application_id and user_version (newer is
+    /// refused), the schema (every table, column, index and view) equal to
+    /// this build's, `foreign_key_check`, and the full `verify` (run and
+    /// checkpoint digests, chain links, shapes against sizes, every blob re-hashed).
+    ///
+    /// The merge is ONE transaction: a run new here is added (its name
+    /// suffixed "-2", "-3"... when another run has it, reported in `renamed`);
+    /// a run already here must have the same run digest, and every epoch both
+    /// hold the same digest, else the whole import is refused; epochs the
+    /// bundle has beyond this store's are appended. Blobs are deduplicated by
+    /// hash and re-hashed while copied. Importing the same bundle twice
+    /// changes nothing the second time.
+    /// - Throws: `StoreError.refusedBundle` (the store is unchanged), `.sqlite`.
+    public func importBundle(from path: String) throws -> ImportSummary {
+        let workspace = try FileSystem.privateTemporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: workspace) }
+        let copy = workspace + "/bundle.db"
+        try FileSystem.copyRefusingLinks(from: path, to: copy) { reason in StoreError.refusedBundle(path: path, reason: reason) }
+        let bundle = try openUntrusted(copy, displayPath: path)
+        func refuse(_ reason: String) -> StoreError { .refusedBundle(path: path, reason: reason) }
+
+        let snapshot: StoreSnapshot
+        do {
+            snapshot = try bundle.readTransaction {
+                let findings = try Verifier(db: bundle).verify(runID: nil, sqliteChecks: false)
+                var foreignKeyProblems = 0
+                try bundle.prepare("PRAGMA foreign_key_check").forEachRow { _ in foreignKeyProblems += 1 }
+                if foreignKeyProblems > 0 { throw refuse("\(foreignKeyProblems) of its rows refer to missing rows") }
+                if let first = findings.first {
+                    let more = findings.count > 1 ? " (and \(findings.count - 1) more problem\(findings.count > 2 ? "s" : ""))" : ""
+                    throw refuse("it fails verification: \(first)\(more)")
+                }
+                return try StoreSnapshot(bundle)
+            }
+        } catch let error as SQLiteError {
+            throw refuse("it could not be read (\(error.message))")
+        }
+        for run in snapshot.runs.values {
+            guard RunStatus(rawValue: run.status) != nil else { throw refuse("run \(run.id.prefix(8)) has an unknown status \"\(run.status)\"") }
+        }
+
+        return try storeErrors {
+            try db.writeTransaction { try merge(snapshot, from: bundle, refuse: refuse) }
+        }
+    }
+
+    /// Opens a private copy of an untrusted file with every defence on, then
+    /// checks that it is an intact fcstore file of this build's schema.
+    private func openUntrusted(_ copy: String, displayPath: String) throws -> Database {
+        func refuse(_ reason: String) -> StoreError { .refusedBundle(path: displayPath, reason: reason) }
+        let bundle: Database
+        do {
+            bundle = try Database(path: copy, flags: SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, busyTimeoutMilliseconds: 0)
+            try bundle.configure(SQLITE_DBCONFIG_DEFENSIVE, 1)
+            try bundle.configure(SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0)
+            try bundle.configure(SQLITE_DBCONFIG_ENABLE_TRIGGER, 0)
+            try bundle.configure(SQLITE_DBCONFIG_ENABLE_VIEW, 0)
+            bundle.setLimit(SQLITE_LIMIT_LENGTH, 1_000_000_000)
+            bundle.setLimit(SQLITE_LIMIT_SQL_LENGTH, 100_000)
+            bundle.setLimit(SQLITE_LIMIT_ATTACHED, 0)
+            try bundle.execute("PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0")
+        } catch let error as SQLiteError {
+            throw refuse("it cannot be opened as an SQLite database (\(error.message))")
+        }
+        do {
+            // The first statement that reads the file.
+            var problems: [String] = []
+            try bundle.prepare("PRAGMA quick_check").forEachRow { problems.append($0.string(at: 0)) }
+            guard problems == ["ok"] else {
+                throw refuse("it is damaged (quick_check: \(problems.prefix(3).joined(separator: "; ")))")
+            }
+        } catch let error as SQLiteError {
+            if error.code == SQLITE_NOTADB { throw refuse("it is not an SQLite database") }
+            if error.code == SQLITE_CORRUPT { throw refuse("it is damaged (\(error.message))") }
+            throw refuse("it is not a readable SQLite database (\(error.message))")
+        }
+        return try storeErrors {
+            let applicationID = try bundle.scalar("PRAGMA application_id")?.int64 ?? 0
+            guard applicationID == Migrator.applicationID else {
+                throw refuse("it is not an fcstore bundle (application_id 0x\(String(UInt32(truncatingIfNeeded: applicationID), radix: 16)), not 0x46435354)")
+            }
+            let version = try bundle.scalar("PRAGMA user_version")?.int64 ?? 0
+            let latest = Int64(Migrations.latestVersion)
+            guard version <= latest else {
+                throw refuse("it was written by a newer fcstore (schema version \(version); this build reads up to \(latest)). Upgrade fcstore to import it")
+            }
+            guard version == latest else {
+                throw refuse("it has schema version \(version), and this build imports bundles of version \(latest) only")
+            }
+            try checkSchema(of: bundle, refuse: refuse)
+            return bundle
+        }
+    }
+
+    /// Refuses a bundle whose tables, columns, indexes or views differ from
+    /// those the embedded migrations create.
+    private func checkSchema(of bundle: Database, refuse: (String) -> StoreError) throws {
+        let reference = try Database(path: ":memory:", readOnly: false, busyTimeoutMilliseconds: 0)
+        for migration in try Migrator().migrations { try reference.execute(migration.sql) }
+        func objects(_ db: Database) throws -> [String: (type: String, sql: String)] {
+            var result: [String: (type: String, sql: String)] = [:]
+            try db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE name <> 'schema_migrations' AND name NOT LIKE 'sqlite_%'")
+                .forEachRow { result[$0.string(at: 1)] = ($0.string(at: 0), $0.string(at: 2)) }
+            return result
+        }
+        func columns(_ db: Database, _ table: String) throws -> [String] {
+            var names: [String] = []
+            let statement = try db.prepare("SELECT name FROM pragma_table_info(?) ORDER BY cid")
+            try statement.bind([.text(table)])
+            try statement.forEachRow { names.append($0.string(at: 0)) }
+            return names
+        }
+        let expected = try objects(reference), actual = try objects(bundle)
+        for name in ["runs", "checkpoints", "blobs", "tensors", "metrics"] {
+            guard actual[name]?.type == "table" else { throw refuse("it has no table \(name)") }
+            let want = try columns(reference, name), have = try columns(bundle, name)
+            guard want == have else {
+                throw refuse("its table \(name) has the columns (\(have.joined(separator: ", "))), not (\(want.joined(separator: ", ")))")
+            }
+        }
+        for (name, object) in expected.sorted(by: { $0.key < $1.key }) where actual[name]?.type != object.type || actual[name]?.sql != object.sql {
+            throw refuse("its \(object.type) \(name) differs from fcstore's schema")
+        }
+        if let extra = actual.keys.sorted().first(where: { expected[$0] == nil }) {
+            throw refuse("it has an object \(extra) that fcstore's schema does not define")
+        }
+    }
+
+    /// Plans the merge (refusing conflicts before any write), then writes it.
+    /// Runs inside the caller's write transaction.
+    private func merge(_ snapshot: StoreSnapshot, from bundle: Database, refuse: (String) -> StoreError) throws -> ImportSummary {
+        var summary = ImportSummary()
+        // Parents before children.
+        var ordered: [StoreSnapshot.Run] = []
+        var placed: Set<String> = []
+        var pending = snapshot.runOrder.compactMap { snapshot.runs[$0] }
+        while !pending.isEmpty {
+            let ready = pending.filter { run in run.parent.map { placed.contains($0.runID) || snapshot.runs[$0.runID] == nil } ?? true }
+            guard !ready.isEmpty else { throw refuse("its runs' parents form a cycle") }
+            ordered += ready
+            ready.forEach { placed.insert($0.id) }
+            pending.removeAll { placed.contains($0.id) }
+        }
+
+        struct NewRun { var run: StoreSnapshot.Run; var name: String? }
+        var newRuns: [NewRun] = []
+        var toAdd: [StoreSnapshot.Checkpoint] = []
+        var takenNames = Set<String>()
+        let localDigests = try db.prepare("SELECT epoch, digest FROM checkpoints WHERE run_id = ?")
+        for run in ordered {
+            let own = (snapshot.checkpoints[run.id] ?? [:]).values.sorted { $0.epoch < $1.epoch }
+            if let local = try db.scalar("SELECT digest FROM runs WHERE id = ?", [.text(run.id)]) {
+                guard local.bytes == run.digest else {
+                    throw refuse("its run \(run.id.prefix(8)) has the same id as a run in this store but a different configuration, seed, creation time or parent")
+                }
+                var digests: [Int: [UInt8]] = [:]
+                try localDigests.bind([.text(run.id)])
+                try localDigests.forEachRow { digests[$0.int(at: 0)] = $0.bytes(at: 1) }
+                var added = 0
+                for checkpoint in own {
+                    if let digest = digests[checkpoint.epoch] {
+                        guard digest == checkpoint.digest else {
+                            throw refuse("its checkpoint \(run.id.prefix(8))@\(checkpoint.epoch) differs from the one in this store (another digest): the histories diverged")
+                        }
+                        summary.checkpointsSkipped += 1
+                    } else {
+                        toAdd.append(checkpoint)
+                        added += 1
+                    }
+                }
+                if added > 0 {
+                    let current = try requireRun(run.id)
+                    if current.status == .running, let owner = current.owner {
+                        throw refuse("its run \(run.id.prefix(8)) has later epochs, but that run is being trained here (\(owner)); import again when it stops")
+                    }
+                    summary.runsExtended.append(run.id)
+                } else {
+                    summary.runsSkipped.append(run.id)
+                }
+            } else {
+                guard try db.scalar("SELECT json_valid(?)", [.text(run.config)])?.int64 == 1 else {
+                    throw refuse("its run \(run.id.prefix(8)) has a configuration that is not JSON")
+                }
+                var name = run.name.flatMap { $0.isEmpty ? nil : $0 }
+                if let wanted = name {
+                    var candidate = wanted, suffix = 1
+                    func taken(_ name: String) throws -> Bool {
+                        try takenNames.contains(name) || db.scalar("SELECT 1 FROM runs WHERE name = ?", [.text(name)]) != nil
+                    }
+                    while try taken(candidate) {
+                        suffix += 1
+                        candidate = "\(wanted)-\(suffix)"
+                    }
+                    if candidate != wanted { summary.renamed.append(.init(runID: run.id, bundleName: wanted, newName: candidate)) }
+                    name = candidate
+                    takenNames.insert(candidate)
+                }
+                newRuns.append(NewRun(run: run, name: name))
+                toAdd += own
+                summary.runsAdded.append(run.id)
+            }
+        }
+        // Appended epochs must continue the local history: the bundle's chain is
+        // verified and every epoch both hold has the same digest, so an epoch is
+        // added only right after one that is here (or is being added).
+        for checkpoint in toAdd where checkpoint.epoch > 0 {
+            let run = snapshot.runs[checkpoint.runID]!
+            let previousEpoch = checkpoint.epoch - 1
+            if let parent = run.parent, previousEpoch == parent.epoch { continue }
+            let previousAdded = toAdd.contains { $0.runID == checkpoint.runID && $0.epoch == previousEpoch }
+            let previousHere = try db.scalar("SELECT 1 FROM checkpoints WHERE run_id = ? AND epoch = ?",
+                                             [.text(checkpoint.runID), .integer(Int64(previousEpoch))]) != nil
+            guard previousAdded || previousHere else {
+                throw refuse("its checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) does not continue this store's history of that run")
+            }
+        }
+
+        // Writing.
+        for new in newRuns {
+            let run = new.run
+            let status = run.status == RunStatus.running.rawValue ? RunStatus.interrupted.rawValue : run.status
+            try db.execute("""
+                INSERT INTO runs (id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner, digest)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+                """, [.text(run.id), new.name.map(SQLValue.text) ?? .null, .text(run.createdAt), .text(status), .text(run.config),
+                      .integer(Int64(bitPattern: run.seed)), run.parent.map { .text($0.runID) } ?? .null,
+                      run.parent.map { .integer(Int64($0.epoch)) } ?? .null, .blob(run.digest)])
+        }
+        let insertCheckpoint = try db.prepare("""
+            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let insertTensor = try db.prepare("INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, ?, ?)")
+        let insertMetric = try db.prepare("INSERT INTO metrics (checkpoint_id, name, value) VALUES (?, ?, ?)")
+        let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")
+        let insertBlob = try db.prepare("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))")
+        var copied = Set<[UInt8]>()
+        for checkpoint in toAdd.sorted(by: { ($0.runID, $0.epoch) < ($1.runID, $1.epoch) }) {
+            try insertCheckpoint.bind([.text(checkpoint.runID), .integer(Int64(checkpoint.epoch)), .text(checkpoint.createdAt),
+                                       .blob(checkpoint.digest), checkpoint.parentDigest.map(SQLValue.blob) ?? .null,
+                                       .text(checkpoint.optimizerState), .blob(checkpoint.rngState),
+                                       checkpoint.prunedAt.map(SQLValue.text) ?? .null])
+            try insertCheckpoint.step()
+            let checkpointID = db.lastInsertRowID
+            for tensor in checkpoint.tensors {
+                try insertTensor.bind([.integer(checkpointID), .integer(Int64(tensor.layer)), .text(tensor.role),
+                                       .text(tensor.shapeText), .text(tensor.dtype), .blob(tensor.hash)])
+                try insertTensor.step()
+                guard !checkpoint.isPruned, !copied.contains(tensor.hash) else { continue }
+                copied.insert(tensor.hash)
+                try findBlob.bind([.blob(tensor.hash)])
+                let present = try findBlob.step()
+                try findBlob.reset()
+                if present {
+                    summary.blobsSkipped += 1
+                    continue
+                }
+                guard let source = snapshot.blobs[tensor.hash] else { throw refuse("the bytes of a tensor are missing") }
+                try insertBlob.bind([.blob(tensor.hash), .integer(source.size)])
+                try insertBlob.step()
+                try copyBlob(from: bundle, rowid: source.id, to: db.lastInsertRowID, expecting: tensor.hash, refuse: refuse)
+                summary.blobsAdded += 1
+                summary.bytesAdded += source.size
+            }
+            for (name, value) in checkpoint.metrics {
+                try insertMetric.bind([.integer(checkpointID), .text(name), value])
+                try insertMetric.step()
+            }
+            summary.checkpointsAdded += 1
+        }
+        return summary
+    }
+
+    /// Streams one blob from the bundle into a zeroblob of this store, re-hashing it on the way.
+    private func copyBlob(from bundle: Database, rowid sourceID: Int64, to targetID: Int64, expecting hash: [UInt8],
+                          refuse: (String) -> StoreError) throws {
+        let target = try db.openBlob(table: "blobs", column: "data", rowid: targetID, writable: true)
+        var hasher = SHA256Hasher()
+        var offset = 0
+        let total = try bundle.streamBlob(table: "blobs", column: "data", rowid: sourceID) { chunk in
+            hasher.update(chunk)
+            try target.write(chunk, at: offset)
+            offset += chunk.count
+        }
+        try target.close()
+        guard total == target.count, hasher.finalize() == hash else {
+            throw refuse("a blob changed while it was imported")
+        }
+    }
+}
+
+/// The few POSIX file operations the store needs.
+enum FileSystem {
+    static func error(_ what: String) -> StoreError {
+        StoreError.invalidInput("Could not \(what): \(String(cString: strerror(errno))).")
+    }
+
+    /// `fsync` of a file or folder.
+    static func sync(path: String) throws {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw error("open \(path)") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw error("fsync \(path)") }
+    }
+
+    static func size(path: String) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int(info.st_size)
+    }
+
+    /// A new folder only this user can read (`mkdtemp`, mode 0700).
+    static func privateTemporaryFolder() throws -> String {
+        var template = Array((FileManager.default.temporaryDirectory.path + "/fcstore-import-XXXXXX").utf8CString)
+        guard let result = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw error("create a private temporary folder")
+        }
+        return String(cString: result)
+    }
+
+    /// Copies a regular file, refusing a symbolic link (`O_NOFOLLOW`), a
+    /// folder or device, and an empty file. `refuse` makes the error.
+    static func copyRefusingLinks(from source: String, to destination: String, refuse: (String) -> StoreError) throws {
+        let input = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard input >= 0 else {
+            if errno == ELOOP { throw refuse("it is a symbolic link; give the path of the file itself") }
+            throw refuse("it cannot be read (\(String(cString: strerror(errno))))")
+        }
+        defer { close(input) }
+        var info = stat()
+        guard fstat(input, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { throw refuse("it is not a regular file") }
+        guard info.st_size > 0 else { throw refuse("it is empty") }
+        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw error("create \(destination)") }
+        defer { close(output) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if count < 0 { if errno == EINTR { continue }; throw refuse("it cannot be read (\(String(cString: strerror(errno))))") }
+            if count == 0 { break }
+            var written = 0
+            while written < count {
+                let result = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, count - written) }
+                if result < 0 { if errno == EINTR { continue }; throw error("write \(destination)") }
+                written += result
+            }
+        }
+    }
+}

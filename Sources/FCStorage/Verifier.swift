@@ -1,0 +1,329 @@
+// The integrity check shared by `Store.verify` and `Store.importBundle`: it
+// reads any database with fcstore's schema (the store, or a bundle opened
+// read-only) and reports what does not add up, without trusting anything.
+
+/// The rows of one database that verification needs, read once (tensor bytes excluded).
+struct StoreSnapshot {
+    struct Run {
+        var id: String
+        var name: String?
+        var createdAt: String
+        var status: String
+        var config: String
+        var seed: UInt64
+        var parent: CheckpointLocation?
+        var digest: [UInt8]
+    }
+
+    struct Tensor {
+        var layer: Int
+        var role: String
+        var shapeText: String
+        var dtype: String
+        var hash: [UInt8]
+    }
+
+    struct Checkpoint {
+        var id: Int64
+        var runID: String
+        var epoch: Int
+        var createdAt: String
+        var digest: [UInt8]
+        var parentDigest: [UInt8]?
+        var optimizerState: String
+        var rngState: [UInt8]
+        var prunedAt: String?
+        var tensors: [Tensor] = []
+        /// As stored: `.real`, or `.null` for NaN; anything else is corrupt.
+        var metrics: [(name: String, value: SQLValue)] = []
+
+        var isPruned: Bool { prunedAt != nil }
+    }
+
+    struct Blob {
+        var id: Int64
+        var hash: [UInt8]
+        var size: Int64
+        /// `length(data)`, nil when data is NULL.
+        var length: Int64?
+    }
+
+    /// Runs by id, and their ids oldest first.
+    var runs: [String: Run] = [:]
+    var runOrder: [String] = []
+    /// Checkpoints by run id, then epoch.
+    var checkpoints: [String: [Int: Checkpoint]] = [:]
+    var blobs: [[UInt8]: Blob] = [:]
+
+    /// Reads the rows of `db` (call inside a read transaction for a consistent view).
+    init(_ db: Database) throws {
+        let runRows = try db.prepare("""
+            SELECT id, name, created_at, status, config, seed, parent_run_id, parent_epoch, digest FROM runs ORDER BY created_at, id
+            """)
+        try runRows.forEachRow { row in
+            let parentID = row.optionalString(at: 6), parentEpoch = row.optionalInt(at: 7)
+            let run = Run(id: row.string(at: 0), name: row.optionalString(at: 1), createdAt: row.string(at: 2),
+                          status: row.string(at: 3), config: row.string(at: 4), seed: UInt64(bitPattern: row.int64(at: 5)),
+                          parent: parentID.flatMap { id in parentEpoch.map { CheckpointLocation(runID: id, epoch: $0) } },
+                          digest: row.bytes(at: 8))
+            if runs[run.id] == nil { runOrder.append(run.id) }
+            runs[run.id] = run
+        }
+        var byID: [Int64: Checkpoint] = [:]
+        let checkpointRows = try db.prepare("""
+            SELECT id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at FROM checkpoints
+            """)
+        try checkpointRows.forEachRow { row in
+            let checkpoint = Checkpoint(id: row.int64(at: 0), runID: row.string(at: 1), epoch: row.int(at: 2),
+                                        createdAt: row.string(at: 3), digest: row.bytes(at: 4), parentDigest: row.optionalBytes(at: 5),
+                                        optimizerState: row.string(at: 6), rngState: row.bytes(at: 7),
+                                        prunedAt: row.optionalString(at: 8))
+            byID[checkpoint.id] = checkpoint
+        }
+        let tensorRows = try db.prepare("SELECT checkpoint_id, layer, role, shape, dtype, hash FROM tensors ORDER BY checkpoint_id, layer, role")
+        try tensorRows.forEachRow { row in
+            byID[row.int64(at: 0)]?.tensors.append(Tensor(layer: row.int(at: 1), role: row.string(at: 2), shapeText: row.string(at: 3),
+                                                          dtype: row.string(at: 4), hash: row.bytes(at: 5)))
+        }
+        let metricRows = try db.prepare("SELECT checkpoint_id, name, value FROM metrics ORDER BY checkpoint_id, name")
+        try metricRows.forEachRow { row in
+            byID[row.int64(at: 0)]?.metrics.append((row.string(at: 1), row.value(at: 2)))
+        }
+        for checkpoint in byID.values {
+            checkpoints[checkpoint.runID, default: [:]][checkpoint.epoch] = checkpoint
+        }
+        // length() of a BLOB reads the record header only, not the bytes.
+        let blobRows = try db.prepare("SELECT id, hash, size, length(data) FROM blobs")
+        try blobRows.forEachRow { row in
+            let blob = Blob(id: row.int64(at: 0), hash: row.bytes(at: 1), size: row.int64(at: 2),
+                            length: row.isNull(at: 3) ? nil : row.int64(at: 3))
+            blobs[blob.hash] = blob
+        }
+    }
+
+    /// The stretches of history `runID` sees, its own first (as `Store.lineage`).
+    /// - Returns: nil and a problem when an ancestor is missing or the parents form a cycle.
+    func lineage(of runID: String) -> (segments: [LineageSegment], problem: String?) {
+        var segments: [LineageSegment] = []
+        guard var current = runs[runID] else { return ([], "the run is missing") }
+        var upper = Int.max
+        var seen: Set<String> = [runID]
+        while true {
+            let lower = current.parent.map { $0.epoch + 1 } ?? 0
+            if lower <= upper { segments.append(LineageSegment(ownerRunID: current.id, lower: lower, upper: upper)) }
+            guard let parent = current.parent else { return (segments, nil) }
+            upper = min(upper, parent.epoch)
+            guard let next = runs[parent.runID] else {
+                return (segments, "its parent run \(parent.runID.prefix(8)) (fork point of \(current.id.prefix(8))) is missing")
+            }
+            guard seen.insert(next.id).inserted else { return (segments, "its chain of parent runs forms a cycle") }
+            current = next
+        }
+    }
+
+    /// The checkpoints `runID` sees, in epoch order.
+    func visibleCheckpoints(of segments: [LineageSegment]) -> [Checkpoint] {
+        var result: [Checkpoint] = []
+        for segment in segments {
+            for (epoch, checkpoint) in checkpoints[segment.ownerRunID] ?? [:] where segment.lower <= epoch && epoch <= segment.upper {
+                result.append(checkpoint)
+            }
+        }
+        return result.sorted { $0.epoch < $1.epoch }
+    }
+}
+
+/// Checks a database with fcstore's schema; see `Store.verify` for what is covered.
+struct Verifier {
+    let db: Database
+    /// Chunk size for hashing blobs.
+    var chunkSize = 1 << 22
+
+    /// Runs the checks.
+    /// - Parameters:
+    ///   - runID: nil for the whole database, else that run and the checkpoints it inherits.
+    ///   - sqliteChecks: run `PRAGMA integrity_check` and `foreign_key_check` first.
+    func verify(runID: String?, sqliteChecks: Bool) throws -> [Finding] {
+        var findings: [Finding] = []
+        if sqliteChecks {
+            let integrity = try db.prepare("PRAGMA integrity_check")
+            try integrity.forEachRow { row in
+                let text = row.string(at: 0)
+                if text != "ok" { findings.append(Finding(runID: nil, message: "SQLite integrity_check: \(text)")) }
+            }
+            let foreignKeys = try db.prepare("PRAGMA foreign_key_check")
+            try foreignKeys.forEachRow { row in
+                findings.append(Finding(runID: nil, message: "row \(row.int64(at: 1)) of \(row.string(at: 0)) refers to a missing row of \(row.string(at: 2))"))
+            }
+        }
+        let snapshot = try StoreSnapshot(db)
+        if let runID, snapshot.runs[runID] == nil { throw StoreError.noSuchRun(runID) }
+
+        // Which runs to walk, and for each whether its inherited epochs are checked
+        // too (one run) or left to the ancestor's own walk (whole store).
+        let scope = runID.map { [$0] } ?? snapshot.runOrder
+        let wholeStore = runID == nil
+        var digestChecked: Set<String> = []
+        // Tensors needing bytes, by hash: where they are used.
+        var uses: [[UInt8]: [(runID: String, epoch: Int, layer: Int, role: String)]] = [:]
+
+        for id in scope {
+            let run = snapshot.runs[id]!
+            let (segments, problem) = snapshot.lineage(of: id)
+            let runsToDigest = wholeStore ? [id] : segments.map(\.ownerRunID)
+            for owner in runsToDigest where digestChecked.insert(owner).inserted {
+                if let ownerRun = snapshot.runs[owner] { checkRun(ownerRun, into: &findings) }
+            }
+            if let problem {
+                findings.append(Finding(runID: id, message: problem))
+                continue
+            }
+            let ownLower = run.parent.map { $0.epoch + 1 } ?? 0
+            let visible = snapshot.visibleCheckpoints(of: segments)
+            let firstChecked = wholeStore ? ownLower : 0
+            if wholeStore {
+                for epoch in (snapshot.checkpoints[id] ?? [:]).keys.sorted() where epoch < ownLower {
+                    findings.append(Finding(runID: id, epoch: epoch,
+                                            message: "the run holds a checkpoint row for epoch \(epoch), which it inherits from its parent"))
+                }
+            }
+            if let parent = run.parent, !visible.contains(where: { $0.epoch == parent.epoch }) {
+                findings.append(Finding(runID: id, message: "its fork point \(parent.runID.prefix(8))@\(parent.epoch) is missing"))
+            }
+            var previous: StoreSnapshot.Checkpoint?
+            var expected = 0
+            for checkpoint in visible {
+                defer { previous = checkpoint; expected = checkpoint.epoch + 1 }
+                guard checkpoint.epoch >= firstChecked else { continue }
+                let owner = checkpoint.runID
+                if checkpoint.epoch != expected {
+                    let missing = expected == checkpoint.epoch - 1 ? "epoch \(expected) is" : "epochs \(expected)...\(checkpoint.epoch - 1) are"
+                    findings.append(Finding(runID: owner, epoch: checkpoint.epoch, message: "\(missing) missing before this one"))
+                }
+                check(checkpoint, blobs: snapshot.blobs, into: &findings)
+                let previousDigest = previous.flatMap { $0.epoch == checkpoint.epoch - 1 ? $0.digest : nil }
+                if checkpoint.epoch == 0 {
+                    if checkpoint.parentDigest != nil {
+                        findings.append(Finding(runID: owner, epoch: 0, message: "epoch 0 records a parent digest but has no parent"))
+                    }
+                } else if let previousDigest, checkpoint.parentDigest != previousDigest {
+                    findings.append(Finding(runID: owner, epoch: checkpoint.epoch,
+                                            message: "its parent digest is not the digest of epoch \(checkpoint.epoch - 1)"
+                                                + (checkpoint.epoch == ownLower && run.parent != nil && owner == id
+                                                   ? " of its parent run \(run.parent!.runID.prefix(8))" : "")))
+                }
+            }
+            if !wholeStore {
+                for checkpoint in visible where !checkpoint.isPruned {
+                    for tensor in checkpoint.tensors {
+                        uses[tensor.hash, default: []].append((checkpoint.runID, checkpoint.epoch, tensor.layer, tensor.role))
+                    }
+                }
+            }
+        }
+
+        // Every blob (or the ones the run uses) re-hashed, in chunks.
+        var blobsToHash: [StoreSnapshot.Blob]
+        if wholeStore {
+            for checkpoints in snapshot.checkpoints.values {
+                for checkpoint in checkpoints.values where !checkpoint.isPruned {
+                    for tensor in checkpoint.tensors {
+                        uses[tensor.hash, default: []].append((checkpoint.runID, checkpoint.epoch, tensor.layer, tensor.role))
+                    }
+                }
+            }
+            blobsToHash = Array(snapshot.blobs.values)
+        } else {
+            blobsToHash = uses.keys.compactMap { snapshot.blobs[$0] }
+        }
+        blobsToHash.sort { $0.id < $1.id }
+        for blob in blobsToHash {
+            var problem: String?
+            if let length = blob.length {
+                if length != blob.size {
+                    problem = "records \(blob.size) bytes but holds \(length)"
+                } else {
+                    var hasher = SHA256Hasher()
+                    try db.streamBlob(table: "blobs", column: "data", rowid: blob.id, chunkSize: chunkSize) { hasher.update($0) }
+                    if hasher.finalize() != blob.hash { problem = "does not match its SHA-256" }
+                }
+            } else {
+                problem = "has no data"
+            }
+            guard let problem else { continue }
+            let users = (uses[blob.hash] ?? []).sorted { ($0.runID, $0.epoch, $0.layer, $0.role) < ($1.runID, $1.epoch, $1.layer, $1.role) }
+            if users.isEmpty {
+                findings.append(Finding(runID: nil, message: "the unused blob \(SHA256Hasher.hex(blob.hash).prefix(16)) \(problem)"))
+            }
+            for user in users {
+                findings.append(Finding(runID: user.runID, epoch: user.epoch, layer: user.layer, role: user.role,
+                                        message: "layer \(user.layer) \(user.role) \(problem)"))
+            }
+        }
+        return findings
+    }
+
+    /// The run row's own checks: id form and digest.
+    private func checkRun(_ run: StoreSnapshot.Run, into findings: inout [Finding]) {
+        if run.id.utf8.count != 36 || !run.id.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) || $0 == 0x2D }) {
+            findings.append(Finding(runID: run.id, message: "the run id \"\(run.id)\" is not a lowercase UUID"))
+        }
+        let digest = RunDigest.compute(id: run.id, createdAt: run.createdAt, config: run.config, seed: run.seed, parent: run.parent)
+        if digest != run.digest {
+            findings.append(Finding(runID: run.id, message: "the run digest does not match its id, creation time, configuration, seed and parent"))
+        }
+    }
+
+    /// One checkpoint row: its manifest, metrics and digest (bytes are hashed separately).
+    private func check(_ checkpoint: StoreSnapshot.Checkpoint, blobs: [[UInt8]: StoreSnapshot.Blob], into findings: inout [Finding]) {
+        let runID = checkpoint.runID, epoch = checkpoint.epoch
+        var entries: [CheckpointDigest.TensorEntry] = []
+        var manifestComplete = true
+        for tensor in checkpoint.tensors {
+            let label = "layer \(tensor.layer) \(tensor.role)"
+            func report(_ message: String) {
+                findings.append(Finding(runID: runID, epoch: epoch, layer: tensor.layer, role: tensor.role, message: message))
+            }
+            guard let shape = ShapeText.decode(tensor.shapeText), ShapeText.encode(shape) == tensor.shapeText,
+                  let count = TensorValue.elementCount(shape), count <= 250_000_000 else {
+                report("\(label) has an invalid shape \(tensor.shapeText)")
+                manifestComplete = false
+                continue
+            }
+            if tensor.dtype != "f32" { report("\(label) has the type \(tensor.dtype), not f32") }
+            if tensor.hash.count != 32 { report("\(label) has a malformed hash") }
+            entries.append(CheckpointDigest.TensorEntry(layer: tensor.layer, role: tensor.role, shape: shape, hash: tensor.hash))
+            guard !checkpoint.isPruned else { continue }
+            if let blob = blobs[tensor.hash] {
+                if blob.size != Int64(count * 4) {
+                    report("\(label) has \(blob.size) bytes, not the \(count * 4) its shape \(shape) needs")
+                }
+            } else {
+                report("the bytes of \(label) are missing")
+            }
+        }
+        var metrics: [String: Double] = [:]
+        for (name, value) in checkpoint.metrics {
+            switch value {
+            case let .real(number): metrics[name] = number
+            case .null: metrics[name] = .nan
+            default:
+                findings.append(Finding(runID: runID, epoch: epoch, message: "the metric \(name) is not a floating-point value"))
+                manifestComplete = false
+            }
+        }
+        if checkpoint.digest.count != 32 || checkpoint.parentDigest.map({ $0.count != 32 }) == true {
+            findings.append(Finding(runID: runID, epoch: epoch, message: "the checkpoint digest or parent digest is malformed"))
+        }
+        if let prunedAt = checkpoint.prunedAt, !StoreTimestamp.isValid(prunedAt) {
+            findings.append(Finding(runID: runID, epoch: epoch, message: "its prune time \(prunedAt) is not a timestamp"))
+        }
+        guard manifestComplete else { return }
+        let digest = CheckpointDigest.compute(epoch: epoch, createdAt: checkpoint.createdAt, parentDigest: checkpoint.parentDigest,
+                                              tensors: entries, metrics: metrics, optimizerState: checkpoint.optimizerState,
+                                              rngState: checkpoint.rngState)
+        if digest != checkpoint.digest {
+            findings.append(Finding(runID: runID, epoch: epoch, message: "the checkpoint digest does not match its content"))
+        }
+    }
+}

@@ -23,6 +23,9 @@ public struct CSVLoader: Sendable {
         case name(String)
         /// The 0-based column index.
         case index(Int)
+        /// No label column: every column is a feature and every label is 0 (for prediction
+        /// on unlabelled data).
+        case none
     }
 
     public var label: LabelColumn
@@ -62,11 +65,13 @@ public struct CSVLoader: Sendable {
             throw fail(1, nil, "the file is empty; expected a header row and data rows.")
         }
         let names = header.fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
-        guard names.count >= 2 else {
+        guard names.count >= 2 || (label == .none && names.count >= 1) else {
             throw fail(header.line, nil, "the header has \(names.count) column; it needs at least one feature column and a label column.")
         }
-        let labelIndex: Int
+        let labelIndex: Int?
         switch label {
+        case .none:
+            labelIndex = nil
         case .automatic:
             labelIndex = names.firstIndex(of: "label") ?? names.count - 1
         case let .name(n):
@@ -86,7 +91,7 @@ public struct CSVLoader: Sendable {
             }
             labelIndex = i
         }
-        let width = names.count - 1
+        let width = labelIndex == nil ? names.count : names.count - 1
         var features: [Float] = []
         var labels: [Float] = []
         features.reserveCapacity(bytes.count / 2)
@@ -122,12 +127,13 @@ public struct CSVLoader: Sendable {
                     features.append(Float(value))
                 }
             }
+            if labelIndex == nil { labels.append(0) }
         }
         guard !labels.isEmpty else {
             throw fail(reader.line, nil, "the file has a header but no data rows.")
         }
         var featureNames = names
-        featureNames.remove(at: labelIndex)
+        if let labelIndex { featureNames.remove(at: labelIndex) }
         return try Dataset(features: features, labels: labels, width: width, task: task, featureNames: featureNames, source: file)
     }
 

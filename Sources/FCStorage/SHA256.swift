@@ -83,3 +83,11 @@ extension SHA256Hasher {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// SHA-256 for the store's callers (provenance of imported files).
+public enum SHA256Digest {
+    /// The lowercase hex SHA-256 of `bytes`.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        SHA256Hasher.hex(SHA256Hasher.hash(bytes))
+    }
+}

@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 
 /// A persistent store of training runs and their per-epoch checkpoints, in one
@@ -10,6 +11,9 @@ public final class Store {
     /// Page size of new store files. 64 KiB measured fastest for the
     /// multi-megabyte tensor blobs (see `fcstore-bench store`).
     public static let defaultPageSize = 65_536
+
+    /// The SQLite library in use, e.g. "3.40.1".
+    public static var sqliteVersion: String { String(cString: sqlite3_libversion()) }
 
     public let path: String
     public let readOnly: Bool

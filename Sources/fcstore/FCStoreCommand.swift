@@ -1,10 +1,75 @@
 import ArgumentParser
+import FCNet
+import FCStorage
+import FCTraining
+import Foundation
 
+/// `fcstore`: the root command. Parsing errors and help go through
+/// swift-argument-parser; every other error is one line on stderr,
+/// `error: <sentence>`, and a non-zero exit (see `ExitStatus`).
 @main
 struct FCStoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fcstore",
         abstract: "A persistent model store for fully-connected neural networks.",
-        version: "0.1.0"
+        discussion: """
+            Every epoch of every run is committed to one SQLite file (--store PATH, else \
+            $FCSTORE_DB, else ./fcstore.db). A checkpoint reference REF is RUN (its latest \
+            epoch), RUN@EPOCH or RUN@best; RUN is an id prefix or a unique run name.
+            """,
+        version: FCStoreVersion.current,
+        subcommands: [
+            Train.self, Runs.self, Show.self, Resume.self, Diff.self, Predict.self, Evaluate.self, Plot.self,
+            Export.self, Import.self, Verify.self, Prune.self, Remove.self, GC.self,
+        ]
     )
+
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments == ["--version"] || arguments == ["version"] {
+            print(versionText)
+            return
+        }
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch let error as ExitCode {
+            exit(withError: error)
+        } catch let error as ValidationError {
+            exit(withError: error)
+        } catch let error as CleanExit {
+            exit(withError: error)
+        } catch {
+            Console.err("error: \(String(describing: error))")
+            Foundation.exit(ExitStatus.failure)
+        }
+    }
+
+    /// `fcstore --version`: the version and the libraries in use, including the
+    /// OpenBLAS kernel (which decides speed and the bit-exactness of a resume).
+    static var versionText: String {
+        var blas = "OpenBLAS unavailable"
+        if (try? BLAS.load()) != nil {
+            let chosen = BLAS.chosenCoreType != nil ? ", chosen by fcstore" : ""
+            let version = BLAS.configuration.split(separator: " ").prefix(2).joined(separator: " ")
+            blas = "\(version) core \(BLAS.coreName)\(chosen), \(BLAS.maxThreads) threads"
+        }
+        return "fcstore \(FCStoreVersion.current) (SQLite \(Store.sqliteVersion); \(blas))"
+    }
+}
+
+/// Exit statuses, documented in the README.
+enum ExitStatus {
+    static let failure: Int32 = 1
+    /// `verify` found problems.
+    static let findings: Int32 = 2
+    /// Training diverged (NaN or infinite loss); the last finite epoch is kept.
+    static let diverged: Int32 = 3
+    /// Training was interrupted by SIGINT (130) or SIGTERM (143); committed epochs are kept.
+    static func interrupted(by signal: Int32) -> Int32 { 128 + signal }
 }

@@ -49,3 +49,16 @@ struct CheckpointRef: ExpressibleByArgument, Equatable, CustomStringConvertible 
 
     static var defaultCompletionKind: CompletionKind { .default }
 }
+
+import FCTraining
+
+extension CheckpointRef {
+    /// The epoch part as the workflow takes it.
+    var selector: EpochSelector {
+        switch epoch {
+        case .latest: return .latest
+        case .best: return .best
+        case .number(let number): return .number(number)
+        }
+    }
+}

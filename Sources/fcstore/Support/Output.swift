@@ -36,6 +36,7 @@ struct TextTable {
     var rows: [[String]] = []
 
     init(_ headers: String...) { self.headers = headers }
+    init(_ headers: [String]) { self.headers = headers }
 
     mutating func add(_ cells: [String]) { rows.append(cells) }
 
@@ -43,14 +44,19 @@ struct TextTable {
         let columns = headers.count
         var widths = headers.map(\.count)
         var numeric = [Bool](repeating: true, count: columns)
+        var anyNumber = [Bool](repeating: false, count: columns)
         for row in rows {
             for (index, cell) in row.prefix(columns).enumerated() {
                 widths[index] = max(widths[index], cell.count)
-                if !cell.isEmpty, cell != "-", Double(cell.replacingOccurrences(of: "%", with: "")) == nil {
+                guard !cell.isEmpty, cell != "-" else { continue }
+                if Double(cell.replacingOccurrences(of: "%", with: "")) == nil {
                     numeric[index] = false
+                } else {
+                    anyNumber[index] = true
                 }
             }
         }
+        for index in 0..<columns where !anyNumber[index] { numeric[index] = false }
         func line(_ cells: [String]) -> String {
             var parts: [String] = []
             for index in 0..<columns {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCStorage
 import Foundation
 
 /// `--store PATH`, else the environment variable `FCSTORE_DB`, else `./fcstore.db`.
@@ -20,4 +21,19 @@ struct StoreOptions: ParsableArguments {
 struct JSONOption: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON document on stdout instead of text.")
     var json = false
+}
+
+extension StoreOptions {
+    /// Opens (creating and migrating if needed) the store.
+    func open(readOnly: Bool = false) throws -> Store {
+        try Store(path: path, readOnly: readOnly)
+    }
+
+    /// Opens an existing store for reading; a missing file is an error rather than a new store.
+    func openExisting() throws -> Store {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CLIError("No store at \(path); train a run first, or pass --store PATH (or set FCSTORE_DB).")
+        }
+        return try Store(path: path)
+    }
 }

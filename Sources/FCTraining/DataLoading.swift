@@ -1,0 +1,126 @@
+import FCNet
+import Foundation
+
+/// Loads training, validation and prediction data: CSV, or MNIST IDX image and
+/// label files (recognised by their magic bytes, not their names).
+public enum DataLoading {
+    /// Loads `path` and describes it for the run configuration.
+    /// - Parameters:
+    ///   - labels: the IDX label file; found next to the images when nil
+    ///     (`train-images-idx3-ubyte` → `train-labels-idx1-ubyte`).
+    ///   - labelColumn: a CSV column name or 0-based index; nil for `label`, else the last.
+    ///   - classes: the output layer's class count, to refuse labels out of range.
+    /// - Throws: `FCNetError.data` naming file, line and column; `TrainingError.invalid`.
+    public static func load(
+        path: String, labels: String? = nil, labelColumn: String? = nil,
+        task: Dataset.Task = .classification, classes: Int? = nil
+    ) throws -> (data: Dataset, source: DataSource) {
+        let absolute = absolutePath(path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) else {
+            throw TrainingError.invalid("\(path) does not exist; check the path given with --data.")
+        }
+        guard !isDirectory.boolValue else {
+            throw TrainingError.invalid("\(path) is a folder; --data takes a CSV or IDX file.")
+        }
+        if isIDX(absolute) {
+            let labelPath = try labels.map(absolutePath) ?? siblingLabels(of: absolute)
+            let data = try IDXLoader.load(images: absolute, labels: labelPath, classes: classes)
+            let source = DataSource(kind: .idx, path: absolute, labels: labelPath, labelColumn: nil, task: data.task,
+                                    fingerprint: data.fingerprint, rows: data.count, columns: data.width)
+            return (data, source)
+        }
+        let column: CSVLoader.LabelColumn = labelColumn.map { .name($0) } ?? .automatic
+        let data = try CSVLoader(label: column, task: task, classes: classes).load(path: absolute)
+        let source = DataSource(kind: .csv, path: absolute, labelColumn: labelColumn, task: task,
+                                fingerprint: data.fingerprint, rows: data.count, columns: data.width + 1)
+        return (data, source)
+    }
+
+    /// Loads a recorded source again and checks that it is the same data.
+    /// - Parameter path: another location of the same file (`--data` on resume), or nil.
+    /// - Throws: `TrainingError.dataChanged` when the fingerprint differs.
+    public static func reload(_ source: DataSource, from path: String? = nil, run: String, classes: Int? = nil) throws -> Dataset {
+        let (data, _) = try load(path: path ?? source.path, labels: path == nil ? source.labels : nil,
+                                 labelColumn: source.labelColumn, task: source.task, classes: classes)
+        guard data.fingerprint == source.fingerprint else {
+            throw TrainingError.dataChanged(path: path ?? source.path, run: run)
+        }
+        return data
+    }
+
+    /// Loads data for `predict` / `evaluate`: features of the model's input width,
+    /// with or without a label column.
+    /// - Returns: the data set and whether it had labels.
+    public static func loadForModel(path: String, labels: String? = nil, labelColumn: String? = nil,
+                                    inputSize: Int, task: Dataset.Task) throws -> (data: Dataset, labelled: Bool) {
+        let absolute = absolutePath(path)
+        if FileManager.default.fileExists(atPath: absolute), isIDX(absolute) {
+            let (data, _) = try load(path: path, labels: labels, task: task)
+            try checkWidth(data, inputSize: inputSize, path: path)
+            return (data, true)
+        }
+        guard FileManager.default.fileExists(atPath: absolute) else {
+            throw TrainingError.invalid("\(path) does not exist; check the path given with --data.")
+        }
+        // Without an explicit label column, a file exactly as wide as the input has no labels.
+        if labelColumn == nil, let columns = try csvColumnCount(absolute), columns == inputSize {
+            let data = try CSVLoader(label: .none, task: task).load(path: absolute)
+            return (data, false)
+        }
+        let (data, _) = try load(path: path, labelColumn: labelColumn, task: task)
+        try checkWidth(data, inputSize: inputSize, path: path)
+        return (data, true)
+    }
+
+    private static func checkWidth(_ data: Dataset, inputSize: Int, path: String) throws {
+        guard data.width == inputSize else {
+            throw TrainingError.incompatible(
+                "\((path as NSString).lastPathComponent) has \(data.width) feature columns but the model takes \(inputSize) inputs.")
+        }
+    }
+
+    /// The number of fields in the header line (quotes respected), or nil for an empty file.
+    static func csvColumnCount(_ path: String) throws -> Int? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 1 << 20)) ?? Data()
+        var count = 1, inQuotes = false, sawAny = false
+        for byte in head {
+            if byte == UInt8(ascii: "\"") { inQuotes.toggle() }
+            if !inQuotes, byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") { break }
+            if !inQuotes, byte == UInt8(ascii: ",") { count += 1 }
+            sawAny = true
+        }
+        return sawAny ? count : nil
+    }
+
+    /// IDX files start with two zero bytes, the type byte 0x08 (unsigned byte) and the rank.
+    static func isIDX(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 4), head.count == 4 else { return false }
+        return head[head.startIndex] == 0 && head[head.startIndex + 1] == 0 && head[head.startIndex + 2] == 8
+            && head[head.startIndex + 3] >= 1 && head[head.startIndex + 3] <= 4
+    }
+
+    static func siblingLabels(of images: String) throws -> String {
+        let folder = (images as NSString).deletingLastPathComponent
+        let name = (images as NSString).lastPathComponent
+        let candidates = [
+            name.replacingOccurrences(of: "images-idx3", with: "labels-idx1"),
+            name.replacingOccurrences(of: "images.idx3", with: "labels.idx1"),
+            name.replacingOccurrences(of: "images", with: "labels").replacingOccurrences(of: "idx3", with: "idx1"),
+        ]
+        for candidate in candidates where candidate != name {
+            let path = (folder as NSString).appendingPathComponent(candidate)
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        throw TrainingError.invalid("\(name) is an IDX image file; pass its label file with --labels.")
+    }
+
+    public static func absolutePath(_ path: String) -> String {
+        let url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        return url.standardizedFileURL.path
+    }
+}

@@ -1,1 +1,0 @@
-// Joins FCNet and FCStorage (filled in when both land).

@@ -1,0 +1,76 @@
+import FCNet
+import FCStorage
+import Foundation
+
+/// `verify --replay RUN@K`: re-trains epoch K from the stored epoch K−1 with the
+/// recipe of the run that owns epoch K, and compares every tensor, the generator
+/// state and the optimizer counters with the stored epoch K, bit for bit.
+/// This is the proof that history is reproducible (same machine, same build).
+public enum Replay {
+    public struct Result {
+        public var checkpoint: String
+        /// Empty when the replay reproduced the stored epoch exactly.
+        public var differences: [String]
+    }
+
+    public static func run(_ store: Store, run text: String, epoch selector: EpochSelector) throws -> Result {
+        let (run, stored) = try Workflow.checkpoint(store, run: text, epoch: selector)
+        let name = "\(run.shortID)@\(stored.epoch)"
+        guard stored.epoch >= 1 else {
+            throw TrainingError.invalid("Epoch 0 is the initial state; --replay needs an epoch of at least 1.")
+        }
+        let owner = stored.ownerRunID == run.id ? run : try store.run(id: stored.ownerRunID)
+        let config = try RunConfig.decode(owner.config, run: owner.shortID)
+        guard let data = config.data else { throw TrainingError.noData(run: owner.shortID) }
+        let previous = try store.loadCheckpoint(runID: run.id, epoch: stored.epoch - 1)
+
+        let classes = data.task == .classification ? max(config.spec.outputSize, 2) : nil
+        let full = try DataLoading.reload(data, run: owner.shortID, classes: classes)
+        var trainRaw = full, validationRaw: Dataset?
+        switch config.validation {
+        case .file(let source)?:
+            validationRaw = try DataLoading.reload(source, run: owner.shortID, classes: classes)
+        case .split(let fraction)?:
+            let parts = try full.split(validationFraction: fraction, seed: config.training.seed)
+            trainRaw = parts.train
+            validationRaw = parts.validation
+        case nil:
+            break
+        }
+        let (state, normalizer) = try CheckpointCoding.state(previous, spec: config.spec)
+        let trainer = try Trainer(config: config.training, train: try normalizer.applied(to: trainRaw),
+                                  validation: try validationRaw.map { try normalizer.applied(to: $0) }, start: .state(state))
+        var replayed: TrainingState?
+        try trainer.train(epochs: 1) { replayed = $0 }
+        guard let replayed else {
+            return Result(checkpoint: name, differences: ["the replayed epoch diverged; the stored one did not"])
+        }
+        let fresh = try CheckpointCoding.input(replayed, normalizer: normalizer)
+        var differences: [String] = []
+        var storedTensors: [String: TensorValue] = [:]
+        for tensor in stored.tensors { storedTensors["\(tensor.layer)/\(tensor.role)"] = tensor.value }
+        for tensor in fresh.tensors {
+            guard let original = storedTensors.removeValue(forKey: "\(tensor.layer)/\(tensor.role)") else {
+                differences.append("layer \(tensor.layer) \(tensor.role) is not in the stored epoch")
+                continue
+            }
+            if original.shape != tensor.value.shape {
+                differences.append("layer \(tensor.layer) \(tensor.role) has shape \(tensor.value.shape), stored \(original.shape)")
+            } else {
+                let changed = zip(original.values, tensor.value.values).filter { $0.bitPattern != $1.bitPattern }.count
+                if changed > 0 {
+                    differences.append("layer \(tensor.layer) \(tensor.role): \(changed) of \(original.values.count) values differ")
+                }
+            }
+        }
+        for key in storedTensors.keys.sorted() { differences.append("stored tensor \(key) was not produced by the replay") }
+        if fresh.rngState != stored.rngState { differences.append("the generator state differs") }
+        if fresh.optimizerState != stored.optimizerState { differences.append("the optimizer counters differ") }
+        for metric in ["train_loss", "val_loss", "val_accuracy", "train_accuracy"] {
+            if let a = fresh.metrics[metric], let b = stored.metrics[metric], a.bitPattern != b.bitPattern {
+                differences.append("\(metric) differs (\(a) replayed, \(b) stored)")
+            }
+        }
+        return Result(checkpoint: name, differences: differences)
+    }
+}

@@ -1,0 +1,293 @@
+import FCNet
+import FCStorage
+import Foundation
+
+/// A resolved checkpoint reference: `RUN`, `RUN@EPOCH` or `RUN@best`.
+public enum EpochSelector: Equatable, Sendable {
+    case latest
+    case best
+    case number(Int)
+}
+
+/// The train / resume / load workflows that join the engine and the store.
+public enum Workflow {
+    /// What `train` was asked for.
+    public struct TrainRequest {
+        public var dataPath: String
+        public var labelsPath: String?
+        public var labelColumn: String?
+        public var validationPath: String?
+        public var validationSplit: Double?
+        /// Hidden and output sizes; nil with `initFrom` (the architecture comes from it).
+        public var layers: [Int]?
+        public var hiddenActivation: Activation?
+        public var outputActivation: Activation?
+        public var loss: Loss?
+        public var optimizer: OptimizerConfig
+        public var batchSize: Int?
+        public var epochs: Int
+        public var seed: UInt64
+        public var name: String?
+        /// nil: `minmax`... no: nil means the default (`standard`, or the `--init` model's own).
+        public var normalization: Normalizer.Kind?
+        public var initFrom: (run: String, epoch: EpochSelector)?
+
+        public init(dataPath: String, optimizer: OptimizerConfig, epochs: Int, seed: UInt64) {
+            self.dataPath = dataPath
+            self.optimizer = optimizer
+            self.epochs = epochs
+            self.seed = seed
+        }
+    }
+
+    /// Hyper-parameters `resume` may change; any change makes a fork.
+    public struct Overrides: Equatable {
+        public var learningRate: Double?
+        public var momentum: Double?
+        public var optimizer: OptimizerConfig.Kind?
+        public var schedule: LearningRateSchedule?
+        /// `.some(nil)` is `--full-batch`.
+        public var batchSize: Int??
+        public var name: String?
+
+        public init() {}
+
+        public var changesTraining: Bool {
+            learningRate != nil || momentum != nil || optimizer != nil || schedule != nil || batchSize != nil
+        }
+    }
+
+    // MARK: Loading checkpoints
+
+    /// Resolves `run` and an epoch selector to a stored checkpoint.
+    /// `best` is the lowest `val_loss`, else the lowest `train_loss`.
+    public static func checkpoint(_ store: Store, run text: String, epoch: EpochSelector) throws -> (run: RunRecord, checkpoint: LoadedCheckpoint) {
+        let run = try store.resolveRun(text)
+        switch epoch {
+        case .latest:
+            return (run, try store.latestCheckpoint(runID: run.id))
+        case .number(let number):
+            return (run, try store.loadCheckpoint(runID: run.id, epoch: number))
+        case .best:
+            let summaries = try store.checkpoints(runID: run.id)
+            let metric = summaries.contains { $0.metrics["val_loss"].map { !$0.isNaN } ?? false } ? "val_loss" : "train_loss"
+            return (run, try store.bestCheckpoint(runID: run.id, metric: metric, lowerIsBetter: true))
+        }
+    }
+
+    /// The run's configuration and a runnable model of one of its checkpoints.
+    public static func model(_ store: Store, run text: String, epoch: EpochSelector) throws -> (run: RunRecord, config: RunConfig, checkpoint: LoadedCheckpoint, model: Model) {
+        let (run, checkpoint) = try checkpoint(store, run: text, epoch: epoch)
+        let config = try RunConfig.decode(run.config, run: run.shortID)
+        let model = try model(of: checkpoint, config: config)
+        return (run, config, checkpoint, model)
+    }
+
+    static func model(of checkpoint: LoadedCheckpoint, config: RunConfig) throws -> Model {
+        let spec = config.spec
+        var weights: [[Float]] = [], biases: [[Float]] = []
+        for layer in 1...spec.layerCount {
+            guard let w = checkpoint.tensor(layer: layer, role: "weight"), let b = checkpoint.tensor(layer: layer, role: "bias") else {
+                throw TrainingError.incompatible("Checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) lacks the weights of layer \(layer).")
+            }
+            weights.append(w.values)
+            biases.append(b.values)
+        }
+        let normalizer = try CheckpointCoding.normalizer(checkpoint, kind: config.normalization, width: spec.inputSize)
+        return try Model(spec: spec, weights: weights, biases: biases, normalizer: normalizer)
+    }
+
+    // MARK: train
+
+    /// Creates a run for `request` and returns its trainer, ready to write epoch 0.
+    public static func startRun(_ store: Store, _ request: TrainRequest, owner: String) throws -> RunTrainer {
+        try BLAS.load()
+        var initial: (run: RunRecord, checkpoint: LoadedCheckpoint, config: RunConfig, model: Model)?
+        if let source = request.initFrom {
+            let (run, config, checkpoint, model) = try model(store, run: source.run, epoch: source.epoch)
+            initial = (run, checkpoint, config, model)
+        }
+
+        // The architecture: from --layers, or from the --init checkpoint.
+        let spec: NetworkSpec
+        if let initial {
+            var initSpec = initial.config.spec
+            if let layers = request.layers, layers != initSpec.layerSizes {
+                throw TrainingError.invalid(
+                    "--layers \(layers.map(String.init).joined(separator: ",")) does not match the --init model's layers \(initSpec.layerSizes.map(String.init).joined(separator: ",")); leave --layers out to use the model's.")
+            }
+            if let activation = request.hiddenActivation { initSpec.hiddenActivation = activation }
+            if let activation = request.outputActivation { initSpec.outputActivation = activation }
+            if let loss = request.loss { initSpec.loss = loss }
+            spec = initSpec
+        } else {
+            guard let layers = request.layers, !layers.isEmpty else {
+                throw TrainingError.invalid("--layers is required: the hidden and output sizes, e.g. --layers 32,10.")
+            }
+            let output = request.outputActivation ?? defaultOutput(for: request.loss, outputs: layers.last ?? 0)
+            spec = NetworkSpec(inputSize: 0, layerSizes: layers,
+                               hiddenActivation: request.hiddenActivation ?? .sigmoid,
+                               outputActivation: output,
+                               loss: request.loss ?? defaultLoss(for: output))
+        }
+        let task: Dataset.Task = spec.outputSize == 1 && spec.loss == .mse ? .regression : .classification
+        let classes = task == .classification && spec.outputSize > 1 ? spec.outputSize : (task == .classification ? 2 : nil)
+
+        // Data, split, validation.
+        let (full, source) = try DataLoading.load(path: request.dataPath, labels: request.labelsPath,
+                                                  labelColumn: request.labelColumn, task: task, classes: classes)
+        var finalSpec = spec
+        if initial == nil { finalSpec.inputSize = full.width }
+        guard full.width == finalSpec.inputSize else {
+            throw TrainingError.incompatible("\((request.dataPath as NSString).lastPathComponent) has \(full.width) feature columns but the --init model takes \(finalSpec.inputSize) inputs.")
+        }
+        let validationSource: ValidationSource?
+        var trainRaw = full, validationRaw: Dataset?
+        if let path = request.validationPath {
+            guard request.validationSplit == nil else {
+                throw TrainingError.invalid("--validation and --validation-split exclude each other; pass one.")
+            }
+            let (data, vsource) = try DataLoading.load(path: path, labelColumn: request.labelColumn, task: task, classes: classes)
+            guard data.width == full.width else {
+                throw TrainingError.incompatible("\((path as NSString).lastPathComponent) has \(data.width) feature columns but the training data has \(full.width).")
+            }
+            validationRaw = data
+            validationSource = .file(vsource)
+        } else if let fraction = request.validationSplit {
+            guard fraction > 0, fraction < 1 else {
+                throw TrainingError.invalid("--validation-split must be between 0 and 1 (got \(fraction)).")
+            }
+            let parts = try full.split(validationFraction: fraction, seed: request.seed)
+            trainRaw = parts.train
+            validationRaw = parts.validation
+            validationSource = .split(fraction: fraction)
+        } else {
+            validationSource = nil
+        }
+
+        // Normalisation: fitted on the training part, or the --init model's own.
+        let normalizer: Normalizer
+        if let kind = request.normalization {
+            normalizer = Normalizer.fit(kind, to: trainRaw)
+        } else if let initial, initial.model.normalizer.kind != .none {
+            normalizer = initial.model.normalizer
+        } else {
+            normalizer = Normalizer.fit(.standard, to: trainRaw)
+        }
+        let train = try normalizer.applied(to: trainRaw)
+        let validation = try validationRaw.map { try normalizer.applied(to: $0) }
+
+        let training = TrainingConfig(spec: finalSpec, optimizer: request.optimizer, batchSize: request.batchSize, seed: request.seed)
+        try finalSpec.validate()
+        try request.optimizer.validate()
+        guard request.epochs >= 0 else { throw TrainingError.invalid("--epochs cannot be negative.") }
+        let initRef = initial.map { "\($0.run.id)@\($0.checkpoint.epoch)" }
+        let config = RunConfig(training: training, epochs: request.epochs, data: source, validation: validationSource,
+                               normalization: normalizer.kind, initializedFrom: initRef,
+                               blasCore: BLAS.coreName, blasThreads: BLAS.maxThreads)
+        let start: TrainingStart = initial.map { .weights(weights: $0.model.weights, biases: $0.model.biases) } ?? .random
+        let trainer = try Trainer(config: training, train: train, validation: validation, start: start)
+        let run = try store.createRun(name: request.name, config: try config.json(), seed: request.seed, status: .running, owner: owner)
+        return RunTrainer(store: store, run: run, config: config, normalizer: normalizer, trainer: trainer,
+                          trainingSamples: train.count, startEpoch: 0, writesInitialCheckpoint: true)
+    }
+
+    static func defaultOutput(for loss: Loss?, outputs: Int) -> Activation {
+        switch loss {
+        case .mse?: return .identity
+        case .binaryCrossEntropy?: return .sigmoid
+        default: return outputs == 1 ? .sigmoid : .softmax
+        }
+    }
+
+    static func defaultLoss(for output: Activation) -> Loss {
+        switch output {
+        case .softmax: return .crossEntropy
+        case .sigmoid: return .binaryCrossEntropy
+        default: return .mse
+        }
+    }
+
+    // MARK: resume
+
+    public struct ResumePlan {
+        public var trainer: RunTrainer
+        /// True when the run itself continues; false when a fork was created.
+        public var inPlace: Bool
+        public var from: (run: RunRecord, epoch: Int)
+    }
+
+    /// Continues a run from a checkpoint. The latest checkpoint of a run, without
+    /// changed hyper-parameters, continues that run; anything else forks a new
+    /// run whose parent is the checkpoint (history is never rewritten).
+    /// - Parameters:
+    ///   - epochs: the epoch to train to; nil for the run's configured target.
+    ///   - dataPath: where the training data is now, if it moved (same fingerprint).
+    ///   - isAlive: tells whether a recorded owner process still runs.
+    public static func resume(
+        _ store: Store, run text: String, epoch selector: EpochSelector, epochs: Int?, overrides: Overrides,
+        fork forceFork: Bool, dataPath: String?, owner: String, isAlive: (String) -> Bool
+    ) throws -> ResumePlan {
+        let (run, checkpoint) = try checkpoint(store, run: text, epoch: selector)
+        var config = try RunConfig.decode(run.config, run: run.shortID)
+        guard let data = config.data else { throw TrainingError.noData(run: run.shortID) }
+        let latest = try store.latestCheckpoint(runID: run.id).epoch
+        let inPlace = checkpoint.epoch == latest && !overrides.changesTraining && !forceFork
+        let target = epochs ?? config.epochs
+        guard target > checkpoint.epoch else {
+            throw TrainingError.nothingToDo(run: run.shortID, epoch: checkpoint.epoch, target: target)
+        }
+
+        // The new recipe: overrides apply to the fork; the target is recorded too.
+        var optimizer = config.training.optimizer
+        if let value = overrides.learningRate { optimizer.learningRate = value }
+        if let value = overrides.momentum { optimizer.momentum = value }
+        if let value = overrides.optimizer { optimizer.kind = value }
+        if let value = overrides.schedule { optimizer.schedule = value }
+        try optimizer.validate()
+        config.training.optimizer = optimizer
+        if let value = overrides.batchSize { config.training.batchSize = value }
+        if let size = config.training.batchSize, size < 1 { throw TrainingError.invalid("--batch-size must be at least 1.") }
+        // A fork records the new target; a run continued in place keeps the recipe it
+        // was created with (its config is covered by the run's digest) and trains to
+        // `target` all the same.
+        config.epochs = target
+
+        // Data as recorded (or moved, with the same fingerprint), split as before.
+        let spec = config.spec
+        let classes = data.task == .classification ? max(spec.outputSize, 2) : nil
+        let full = try DataLoading.reload(data, from: dataPath, run: run.shortID, classes: classes)
+        var trainRaw = full, validationRaw: Dataset?
+        switch config.validation {
+        case .file(let source)?:
+            validationRaw = try DataLoading.reload(source, run: run.shortID, classes: classes)
+        case .split(let fraction)?:
+            let parts = try full.split(validationFraction: fraction, seed: config.training.seed)
+            trainRaw = parts.train
+            validationRaw = parts.validation
+        case nil:
+            break
+        }
+        let (state, normalizer) = try CheckpointCoding.state(checkpoint, spec: spec)
+        let train = try normalizer.applied(to: trainRaw)
+        let validation = try validationRaw.map { try normalizer.applied(to: $0) }
+        let trainer = try Trainer(config: config.training, train: train, validation: validation, start: .state(state))
+
+        let targetRun: RunRecord
+        if inPlace {
+            if let current = run.owner, run.status == .running, current != owner, isAlive(current) {
+                throw TrainingError.busy(run: run.shortID, owner: current)
+            }
+            guard try store.claimRun(runID: run.id, expectedOwner: run.owner, newOwner: owner) else {
+                throw TrainingError.busy(run: run.shortID, owner: (try? store.run(id: run.id).owner ?? nil) ?? "unknown")
+            }
+            targetRun = try store.run(id: run.id)
+        } else {
+            targetRun = try store.forkRun(from: run.id, atEpoch: checkpoint.epoch, name: overrides.name,
+                                           config: try config.json(), seed: config.training.seed, status: .running, owner: owner)
+        }
+        let runTrainer = RunTrainer(store: store, run: targetRun, config: config, normalizer: normalizer, trainer: trainer,
+                                    trainingSamples: train.count, startEpoch: checkpoint.epoch, writesInitialCheckpoint: false)
+        return ResumePlan(trainer: runTrainer, inPlace: inPlace, from: (run, checkpoint.epoch))
+    }
+}

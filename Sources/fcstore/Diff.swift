@@ -1,0 +1,88 @@
+import ArgumentParser
+import FCStorage
+import FCTraining
+import Foundation
+
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Per-layer change between two checkpoints.",
+        discussion: """
+            For each layer's W and b: the L2 norm of the change ||B - A||, the relative change \
+            ||B - A|| / ||A||, max and mean |change|, cosine similarity and the count of changed \
+            entries. --top K lists the K largest single changes.
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var output: JSONOption
+
+    @Argument(help: ArgumentHelp("The checkpoint to compare from (A).", valueName: "ref-a"))
+    var refA: CheckpointRef
+
+    @Argument(help: ArgumentHelp("The checkpoint to compare to (B).", valueName: "ref-b"))
+    var refB: CheckpointRef
+
+    @Option(help: ArgumentHelp("Also list the K largest single changes.", valueName: "k"))
+    var top: Int = 0
+
+    func validate() throws {
+        if top < 0 { throw ValidationError("--top cannot be negative.") }
+    }
+
+    struct DiffJSON: Encodable {
+        var a: String
+        var b: String
+        var identical: Bool
+        var layers: [TensorChange]
+        var top: [EntryChange]
+    }
+
+    func run() throws {
+        let store = try self.store.openExisting()
+        let (runA, a) = try Workflow.checkpoint(store, run: refA.run, epoch: refA.selector)
+        let (runB, b) = try Workflow.checkpoint(store, run: refB.run, epoch: refB.selector)
+        let nameA = "\(runA.shortID)@\(a.epoch)", nameB = "\(runB.shortID)@\(b.epoch)"
+        let shapesA = a.tensors.filter { $0.role == "weight" }.map(\.value.shape)
+        let shapesB = b.tensors.filter { $0.role == "weight" }.map(\.value.shape)
+        guard shapesA == shapesB else {
+            throw CLIError("\(nameA) and \(nameB) have different architectures (\(architecture(shapesA)) and \(architecture(shapesB))); diff compares checkpoints of one architecture.")
+        }
+        var pairs: [(layer: Int, role: String, a: TensorValue, b: TensorValue)] = []
+        for tensor in a.tensors where tensor.layer >= 1 && (tensor.role == "weight" || tensor.role == "bias") {
+            guard let other = b.tensor(layer: tensor.layer, role: tensor.role), other.shape == tensor.value.shape else { continue }
+            pairs.append((tensor.layer, tensor.role, tensor.value, other))
+        }
+        let changes = pairs.map { TensorChange(layer: $0.layer, role: $0.role, a: $0.a, b: $0.b) }
+        let largest = CheckpointDiff.top(top, pairs: pairs)
+        let identical = changes.allSatisfy { $0.changed == 0 }
+        if output.json {
+            try Console.json(DiffJSON(a: nameA, b: nameB, identical: identical, layers: changes, top: largest))
+            return
+        }
+        Console.out("\(nameA) -> \(nameB)\(identical ? "  (identical weights)" : "")")
+        var table = TextTable("LAYER", "TENSOR", "SHAPE", "L2 CHANGE", "RELATIVE", "MAX |D|", "MEAN |D|", "COSINE", "CHANGED")
+        for change in changes {
+            table.add([
+                "\(change.layer)", change.role == "weight" ? "W" : "b", change.shape.map(String.init).joined(separator: "x"),
+                Format.metric(change.l2), Format.metric(change.relative), Format.metric(change.maxAbs),
+                Format.metric(change.meanAbs), String(format: "%.6f", change.cosine), "\(change.changed)/\(change.count)",
+            ])
+        }
+        Console.out(table.rendered)
+        if top > 0 {
+            Console.out()
+            var entries = TextTable("LAYER", "TENSOR", "I", "J", "BEFORE", "AFTER", "CHANGE")
+            for entry in largest {
+                entries.add([
+                    "\(entry.layer)", entry.role == "weight" ? "W" : "b", "\(entry.i)", entry.j.map(String.init) ?? "-",
+                    String(format: "%.6g", entry.before), String(format: "%.6g", entry.after), String(format: "%+.6g", entry.change),
+                ])
+            }
+            Console.out(largest.isEmpty ? "No entry changed." : entries.rendered)
+        }
+    }
+
+    private func architecture(_ shapes: [[Int]]) -> String {
+        guard let first = shapes.first, first.count == 2 else { return "?" }
+        return ([first[1]] + shapes.map { $0.first ?? 0 }).map(String.init).joined(separator: "-")
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import FCNet
+import FCStorage
+import FCTraining
+import Foundation
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Predict with a stored model: one line per data row.",
+        discussion: """
+            For classification: the predicted class, then the output probabilities. For \
+            regression: the output. The data's label column, if present, is ignored; the \
+            stored normalisation is applied.
+            """)
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var output: JSONOption
+
+    @Argument(help: ArgumentHelp("A run, RUN@EPOCH or RUN@best.", valueName: "ref"))
+    var ref: CheckpointRef
+
+    @Option(help: ArgumentHelp("A CSV file (with or without a label column) or an IDX image file.", valueName: "file"))
+    var data: String
+
+    @Option(help: ArgumentHelp("The label column of the data, if it is not 'label' or the last.", valueName: "column"))
+    var label: String?
+
+    struct PredictionsJSON: Encodable {
+        var model: String
+        var predictions: [PredictionJSON]
+    }
+
+    struct PredictionJSON: Encodable {
+        var row: Int
+        var `class`: Int?
+        var outputs: [Float]
+    }
+
+    func run() throws {
+        let store = try self.store.openExisting()
+        let (run, _, checkpoint, model) = try Workflow.model(store, run: ref.run, epoch: ref.selector)
+        let classify = model.spec.loss != .mse || model.spec.outputSize > 1
+        let (data, _) = try DataLoading.loadForModel(path: self.data, labelColumn: label, inputSize: model.spec.inputSize,
+                                                     task: classify ? .classification : .regression)
+        let outputs = try model.predict(features: data.features, count: data.count)
+        let width = model.spec.outputSize
+        func predictedClass(_ row: ArraySlice<Float>) -> Int? {
+            guard classify else { return nil }
+            if width == 1 { return row[row.startIndex] >= 0.5 ? 1 : 0 }
+            var best = row.startIndex
+            for index in row.indices where row[index] > row[best] { best = index }
+            return best - row.startIndex
+        }
+        if output.json {
+            let rows = (0..<data.count).map { r -> PredictionJSON in
+                let row = outputs[(r * width)..<((r + 1) * width)]
+                return PredictionJSON(row: r, class: predictedClass(row), outputs: Array(row))
+            }
+            try Console.json(PredictionsJSON(model: "\(run.id)@\(checkpoint.epoch)", predictions: rows))
+            return
+        }
+        var text = ""
+        text.reserveCapacity(data.count * width * 10)
+        for r in 0..<data.count {
+            let row = outputs[(r * width)..<((r + 1) * width)]
+            let values = row.map { String(format: "%.6f", $0) }.joined(separator: " ")
+            if let predicted = predictedClass(row) {
+                text += "\(predicted) \(values)\n"
+            } else {
+                text += "\(values)\n"
+            }
+        }
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}
+

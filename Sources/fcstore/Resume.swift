@@ -1,0 +1,54 @@
+import ArgumentParser
+import FCTraining
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue training from a checkpoint.",
+        discussion: """
+            From a run's latest checkpoint, with no changed hyper-parameters, the run itself \
+            continues (an interrupted or crashed run is completed in place). From an earlier epoch, \
+            with changed hyper-parameters, or with --fork, a new run is created whose parent is REF: \
+            history is never rewritten. Training continues bit for bit as if it had never stopped. \
+            Prints the run id last on stdout.
+            """)
+
+    @OptionGroup var store: StoreOptions
+
+    @Argument(help: ArgumentHelp("A run, RUN@EPOCH or RUN@best.", valueName: "ref"))
+    var ref: CheckpointRef
+
+    @Option(help: ArgumentHelp("The epoch to train to (default: the run's --epochs).", valueName: "n"))
+    var epochs: Int?
+
+    @OptionGroup var optimizerOptions: OptimizerOptions
+
+    @Option(help: ArgumentHelp("The training data, if it has moved (it must be the same data).", valueName: "file"))
+    var data: String?
+
+    @Option(help: ArgumentHelp("A name for the new run, when a fork is created.", valueName: "name"))
+    var name: String?
+
+    @Flag(help: "Create a new run even when continuing the latest checkpoint.")
+    var fork = false
+
+    func validate() throws {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1.") }
+    }
+
+    func run() throws {
+        var overrides = Workflow.Overrides()
+        overrides.learningRate = optimizerOptions.learningRate
+        overrides.momentum = optimizerOptions.momentum
+        overrides.optimizer = optimizerOptions.optimizer
+        overrides.schedule = optimizerOptions.schedule?.schedule
+        overrides.batchSize = optimizerOptions.batch
+        overrides.name = name
+        let store = try self.store.open()
+        let plan = try Workflow.resume(
+            store, run: ref.run, epoch: ref.selector, epochs: epochs, overrides: overrides,
+            fork: fork || name != nil, dataPath: data, owner: Owner.current, isAlive: Owner.isAlive)
+        let from = "\(plan.from.run.shortID)@\(plan.from.epoch)"
+        let verb = plan.inPlace ? "resuming \(from):" : "forking from \(from):"
+        try TrainingDriver.run(plan.trainer, verb: verb)
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import FCStorage
+import Foundation
+
+struct Runs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List runs: id, name, parent, status, epochs, best validation loss, created.")
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var output: JSONOption
+
+    /// `runs --json`: `{"runs": [RunJSON]}`, oldest first.
+    struct RunJSON: Encodable {
+        var id: String
+        var shortID: String
+        var name: String?
+        var parent: ParentJSON?
+        var status: String
+        var firstEpoch: Int?
+        var lastEpoch: Int?
+        var epochs: Int
+        var bestValLoss: Double?
+        var bestValEpoch: Int?
+        var latestMetrics: [String: Double]
+        var createdAt: String
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, parent, status, epochs
+            case shortID = "short_id"
+            case firstEpoch = "first_epoch"
+            case lastEpoch = "last_epoch"
+            case bestValLoss = "best_val_loss"
+            case bestValEpoch = "best_val_epoch"
+            case latestMetrics = "latest_metrics"
+            case createdAt = "created_at"
+        }
+
+        func encode(to encoder: Encoder) throws {
+            // Absent values are null rather than missing keys, so the keys are stable.
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encode(shortID, forKey: .shortID)
+            try container.encode(name, forKey: .name)
+            try container.encode(parent, forKey: .parent)
+            try container.encode(status, forKey: .status)
+            try container.encode(firstEpoch, forKey: .firstEpoch)
+            try container.encode(lastEpoch, forKey: .lastEpoch)
+            try container.encode(epochs, forKey: .epochs)
+            try container.encode(bestValLoss, forKey: .bestValLoss)
+            try container.encode(bestValEpoch, forKey: .bestValEpoch)
+            try container.encode(latestMetrics, forKey: .latestMetrics)
+            try container.encode(createdAt, forKey: .createdAt)
+        }
+    }
+
+    struct ParentJSON: Encodable {
+        var run: String
+        var epoch: Int
+    }
+
+    func run() throws {
+        let summaries = try store.openExisting().runs()
+        if output.json {
+            let runs = summaries.map { summary in
+                RunJSON(
+                    id: summary.run.id, shortID: summary.run.shortID, name: summary.run.name,
+                    parent: summary.run.parent.map { ParentJSON(run: $0.runID, epoch: $0.epoch) },
+                    status: summary.run.status.rawValue, firstEpoch: summary.firstEpoch, lastEpoch: summary.lastEpoch,
+                    epochs: summary.checkpointCount, bestValLoss: summary.bestValidationLoss,
+                    bestValEpoch: summary.bestValidationEpoch, latestMetrics: summary.latestMetrics,
+                    createdAt: Format.timestamp(summary.run.createdAt))
+            }
+            try Console.json(["runs": runs])
+            return
+        }
+        guard !summaries.isEmpty else {
+            Console.out("No runs yet. Train one with 'fcstore train --data FILE --layers 32,10'.")
+            return
+        }
+        var table = TextTable("ID", "NAME", "PARENT", "STATUS", "EPOCHS", "BEST VAL LOSS", "CREATED")
+        for summary in summaries {
+            let run = summary.run
+            let epochs = summary.lastEpoch.map { "\(summary.firstEpoch ?? 0)-\($0)" } ?? "-"
+            let best = summary.bestValidationLoss.map { "\(Format.metric($0))@\(summary.bestValidationEpoch ?? 0)" } ?? "-"
+            table.add([
+                run.shortID, run.name ?? "-", run.parent.map { "\($0.runID.prefix(8))@\($0.epoch)" } ?? "-",
+                run.status.rawValue, epochs, best, Format.timestamp(run.createdAt),
+            ])
+        }
+        Console.out(table.rendered)
+    }
+}

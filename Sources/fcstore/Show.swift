@@ -1,0 +1,127 @@
+import ArgumentParser
+import FCNet
+import FCStorage
+import FCTraining
+import Foundation
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a run's configuration, architecture, data, lineage and per-epoch metrics.")
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var output: JSONOption
+
+    @Argument(help: ArgumentHelp("A run, RUN@EPOCH or RUN@best.", valueName: "ref"))
+    var ref: CheckpointRef
+
+    struct ShowJSON: Encodable {
+        var id: String
+        var name: String?
+        var status: String
+        var createdAt: String
+        var seed: UInt64
+        var parent: Runs.ParentJSON?
+        var lineage: [Runs.ParentJSON]
+        var architecture: [Int]
+        var activations: [String]
+        var loss: String
+        var config: RunConfig
+        var selectedEpoch: Int
+        var epochs: [EpochJSON]
+
+        enum CodingKeys: String, CodingKey {
+            case id, name, status, seed, parent, lineage, architecture, activations, loss, config, epochs
+            case createdAt = "created_at"
+            case selectedEpoch = "selected_epoch"
+        }
+    }
+
+    struct EpochJSON: Encodable {
+        var epoch: Int
+        var createdAt: String
+        var digest: String
+        var inherited: Bool
+        var pruned: Bool
+        var metrics: [String: Double]
+        enum CodingKeys: String, CodingKey {
+            case epoch, digest, inherited, pruned, metrics
+            case createdAt = "created_at"
+        }
+    }
+
+    func run() throws {
+        let store = try self.store.openExisting()
+        let (run, checkpoint) = try Workflow.checkpoint(store, run: ref.run, epoch: ref.selector)
+        let config = try RunConfig.decode(run.config, run: run.shortID)
+        let checkpoints = try store.checkpoints(runID: run.id)
+        var lineage: [Runs.ParentJSON] = []
+        var cursor = run.parent
+        while let parent = cursor, lineage.count < 1000 {
+            lineage.append(Runs.ParentJSON(run: parent.runID, epoch: parent.epoch))
+            cursor = try store.run(id: parent.runID).parent
+        }
+        let spec = config.spec
+        let activations = (1...spec.layerCount).map { spec.activation(layer: $0).rawValue }
+
+        if output.json {
+            try Console.json(ShowJSON(
+                id: run.id, name: run.name, status: run.status.rawValue, createdAt: Format.timestamp(run.createdAt),
+                seed: run.seed, parent: lineage.first, lineage: lineage, architecture: spec.sizes,
+                activations: activations, loss: spec.loss.rawValue, config: config, selectedEpoch: checkpoint.epoch,
+                epochs: checkpoints.map {
+                    EpochJSON(epoch: $0.epoch, createdAt: Format.timestamp($0.createdAt), digest: $0.digestHex,
+                              inherited: $0.inherited, pruned: $0.pruned, metrics: $0.metrics)
+                }))
+            return
+        }
+
+        var lines: [String] = []
+        lines.append("run        \(run.id)\(run.name.map { "  (\($0))" } ?? "")")
+        lines.append("status     \(run.status.rawValue)")
+        lines.append("created    \(Format.timestamp(run.createdAt))")
+        if lineage.isEmpty {
+            lines.append("lineage    root run")
+        } else {
+            lines.append("lineage    " + ([run.shortID] + lineage.map { "\($0.run.prefix(8))@\($0.epoch)" }).joined(separator: " <- "))
+        }
+        if let from = config.initializedFrom { lines.append("init       weights of \(from.prefix(8))\(from.drop { $0 != "@" })") }
+        lines.append("network    \(spec.sizes.map(String.init).joined(separator: "-"))  \(activations.joined(separator: ","))  loss \(spec.loss.rawValue)")
+        let optimizer = config.training.optimizer
+        var optimizerText = "\(optimizer.kind.rawValue)  learning rate \(optimizer.learningRate)"
+        if optimizer.kind == .momentum { optimizerText += "  momentum \(optimizer.momentum)" }
+        if case let .stepDecay(every, factor) = optimizer.schedule { optimizerText += "  step decay x\(factor) every \(every) epochs" }
+        lines.append("optimizer  \(optimizerText)")
+        let batch = config.training.batchSize.map { $0 == 1 ? "1 (SGD)" : "\($0)" } ?? "full (GD)"
+        lines.append("training   batch \(batch)  epochs \(config.epochs)  seed \(config.training.seed)  normalize \(config.normalization.rawValue)")
+        if let data = config.data {
+            lines.append("data       \(data.path)  \(data.rows) rows x \(data.columns) columns  fingerprint \(data.fingerprint)")
+        } else {
+            lines.append("data       none recorded (imported model)")
+        }
+        switch config.validation {
+        case .split(let fraction)?: lines.append("validation \(Int((fraction * 100).rounded()))% held out of the data (seeded)")
+        case .file(let source)?: lines.append("validation \(source.path)  \(source.rows) rows  fingerprint \(source.fingerprint)")
+        case nil: lines.append("validation none")
+        }
+        if let core = config.blasCore { lines.append("blas       \(core), \(config.blasThreads ?? 0) threads") }
+        lines.append("selected   epoch \(checkpoint.epoch)  digest \(checkpoint.digestHex.prefix(16))")
+        Console.out(lines.joined(separator: "\n"))
+        Console.out()
+
+        var table = TextTable("EPOCH", "TRAIN LOSS", "TRAIN ACC", "VAL LOSS", "VAL ACC", "LR", "TIME", "NOTE")
+        for summary in checkpoints {
+            let m = summary.metrics
+            var note: [String] = []
+            if summary.inherited { note.append("from \(summary.ownerRunID.prefix(8))") }
+            if summary.pruned { note.append("pruned") }
+            if summary.epoch == checkpoint.epoch { note.append("<- selected") }
+            table.add([
+                "\(summary.epoch)", Format.metric(m["train_loss"]), Format.percent(m["train_accuracy"]),
+                Format.metric(m["val_loss"]), Format.percent(m["val_accuracy"]),
+                m["learning_rate"].map { String(format: "%g", $0) } ?? "-",
+                m["wall_time_s"].map { Format.duration($0) } ?? "-", note.joined(separator: ", "),
+            ])
+        }
+        Console.out(table.rendered)
+    }
+}

@@ -1,0 +1,63 @@
+import FCStorage
+import FCTraining
+import Foundation
+
+/// Runs a `RunTrainer` the way the CLI does for `train` and `resume`: progress
+/// on stderr, SIGINT / SIGTERM turned into a clean stop, the run id last on
+/// stdout, and an exit status that says how training ended.
+enum TrainingDriver {
+    static func run(_ trainer: RunTrainer, verb: String) throws {
+        Interruption.install()
+        let progress = ProgressReporter(totalEpochs: trainer.config.epochs)
+        let run = trainer.run
+        Console.err("\(verb) run \(run.shortID)\(run.name.map { " (\($0))" } ?? "") to epoch \(trainer.config.epochs) on \(trainer.trainingSamples) samples, \(trainer.batchesPerEpoch) batches per epoch")
+        var batchesSeen = 0
+        var lastLoss = Double.nan
+        var epoch = trainer.startEpoch + 1
+        progress.epochStarted()
+        let outcome: RunTrainer.Outcome
+        do {
+            outcome = try trainer.train(
+                shouldStop: {
+                    // Polled before each batch: it doubles as the batch counter for the progress bar.
+                    batchesSeen += 1
+                    progress.batch(epoch: epoch, batch: batchesSeen - 1, batches: trainer.batchesPerEpoch,
+                                   samples: (batchesSeen - 1) * max(1, trainer.trainingSamples / trainer.batchesPerEpoch),
+                                   loss: lastLoss)
+                    return Interruption.requested
+                },
+                committed: { record, state in
+                    progress.epochCommitted(epoch: record.epoch, metrics: state.metrics)
+                    lastLoss = state.metrics["train_loss"] ?? lastLoss
+                    batchesSeen = 0
+                    epoch = record.epoch + 1
+                    progress.epochStarted()
+                })
+        } catch {
+            progress.finish()
+            let committed = trainer.lastCommittedEpoch.map { "epochs up to \($0) are committed" } ?? "no epoch was committed"
+            throw CLIError("\(error) Training of run \(run.shortID) stopped; \(committed).")
+        }
+        progress.finish()
+        switch outcome {
+        case .completed(let last):
+            Console.err("run \(run.shortID) completed: epoch \(last) committed")
+            Console.out(run.id)
+        case .interrupted(let last):
+            let signal = Interruption.caughtSignal ?? SIGINT
+            Console.err("interrupted: run \(run.shortID) stopped after epoch \(last), the last committed epoch; continue with 'fcstore resume \(run.shortID)'")
+            Console.out(run.id)
+            exit(ExitStatus.interrupted(by: signal))
+        case .diverged(let last):
+            Console.err("diverged: the loss of run \(run.shortID) became NaN or infinite after epoch \(last); epoch \(last), the last finite one, is kept. Try a smaller --learning-rate.")
+            Console.out(run.id)
+            exit(ExitStatus.diverged)
+        }
+    }
+}
+
+/// An error the CLI itself raises: its message is printed as it is.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import FCNet
+import FCTraining
+
+extension Activation: ExpressibleByArgument {}
+extension Loss: ExpressibleByArgument {}
+extension OptimizerConfig.Kind: ExpressibleByArgument {}
+extension Normalizer.Kind: ExpressibleByArgument {}
+
+/// A step-decay schedule `EVERY:FACTOR` (e.g. `10:0.5` halves the rate every 10 epochs), or `constant`.
+struct ScheduleArgument: ExpressibleByArgument {
+    var schedule: LearningRateSchedule
+
+    init?(argument: String) {
+        if argument == "constant" {
+            schedule = .constant
+            return
+        }
+        let parts = argument.split(separator: ":")
+        guard parts.count == 2, let every = Int(parts[0]), every > 0, let factor = Double(parts[1]), factor > 0 else {
+            return nil
+        }
+        schedule = .stepDecay(every: every, factor: factor)
+    }
+}
+
+/// Options `train` and `resume` share: the optimizer and the batch schedule.
+struct OptimizerOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The optimizer: sgd, momentum or adam.", valueName: "name"))
+    var optimizer: OptimizerConfig.Kind?
+
+    @Option(name: .customLong("learning-rate"), help: ArgumentHelp("The learning rate eta.", valueName: "rate"))
+    var learningRate: Double?
+
+    @Option(help: ArgumentHelp("The momentum mu (momentum optimizer; default 0.9).", valueName: "mu"))
+    var momentum: Double?
+
+    @Option(name: .customLong("lr-schedule"), help: ArgumentHelp(
+        "constant, or EVERY:FACTOR for step decay (10:0.5 halves the rate every 10 epochs).", valueName: "schedule"))
+    var schedule: ScheduleArgument?
+
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp(
+        "Samples per update: 1 is SGD, M is mini-batch.", valueName: "M"))
+    var batchSize: Int?
+
+    @Flag(name: .customLong("full-batch"), help: "Gradient descent on the whole training set: one update per epoch.")
+    var fullBatch = false
+
+    func validate() throws {
+        if fullBatch && batchSize != nil {
+            throw ValidationError("--batch-size and --full-batch exclude each other; pass one.")
+        }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1.") }
+        if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
+            throw ValidationError("--learning-rate must be a positive number.")
+        }
+        if let momentum, !(momentum >= 0 && momentum < 1) {
+            throw ValidationError("--momentum must be at least 0 and below 1.")
+        }
+    }
+
+    /// The batch size as the engine takes it: nil = full batch; `.none` when not given.
+    var batch: Int?? {
+        if fullBatch { return .some(nil) }
+        if let batchSize { return .some(batchSize) }
+        return .none
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import FCNet
+import FCStorage
+import FCTraining
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a new run, committing a checkpoint every epoch.",
+        discussion: """
+            Epoch 0 (the initial weights) and then every epoch are committed to the store before \
+            the next epoch's first update. Progress goes to stderr; the run id is the last line on \
+            stdout. Ctrl-C stops cleanly after dropping the epoch in progress; continue with \
+            'fcstore resume RUN'.
+            """)
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: ArgumentHelp("Training data: a CSV file with a header row, or an MNIST IDX image file.", valueName: "file"))
+    var data: String
+
+    @Option(help: ArgumentHelp("The IDX label file (default: found next to the image file).", valueName: "file"))
+    var labels: String?
+
+    @Option(help: ArgumentHelp("A validation CSV file, evaluated after every epoch.", valueName: "file"))
+    var validation: String?
+
+    @Option(name: .customLong("validation-split"), help: ArgumentHelp(
+        "Hold out this fraction of the data for validation (seeded).", valueName: "fraction"))
+    var validationSplit: Double?
+
+    @Option(help: ArgumentHelp(
+        "The label column: a name or 0-based index (default: the column named 'label', else the last).", valueName: "column"))
+    var label: String?
+
+    @Option(help: ArgumentHelp("Hidden and output layer sizes, e.g. 32,10; the input size comes from the data.", valueName: "sizes"))
+    var layers: String?
+
+    @Option(help: ArgumentHelp("Hidden activation: sigmoid, tanh, relu, leaky-relu or identity (default sigmoid).", valueName: "name"))
+    var activation: Activation?
+
+    @Option(name: .customLong("output-activation"), help: ArgumentHelp(
+        "Output activation: softmax, sigmoid or identity (default: softmax for several classes, sigmoid for one output, identity for mse).",
+        valueName: "name"))
+    var outputActivation: Activation?
+
+    @Option(help: ArgumentHelp("Loss: cross-entropy, binary-cross-entropy or mse (default: to suit the output).", valueName: "name"))
+    var loss: Loss?
+
+    @OptionGroup var optimizerOptions: OptimizerOptions
+
+    @Option(help: ArgumentHelp("The epoch to train to.", valueName: "n"))
+    var epochs: Int = 10
+
+    @Option(help: ArgumentHelp("Fixes weight initialisation, shuffling and the validation split.", valueName: "n"))
+    var seed: UInt64 = 1
+
+    @Option(help: ArgumentHelp("A name for the run (unique in the store).", valueName: "name"))
+    var name: String?
+
+    @Option(help: ArgumentHelp(
+        "Input normalisation: none, minmax or standard (default standard, or the --init model's own).", valueName: "kind"))
+    var normalize: Normalizer.Kind?
+
+    @Option(name: .customLong("init"), help: ArgumentHelp(
+        "Start from this checkpoint's weights instead of random ones; the architecture comes from it.", valueName: "ref"))
+    var initFrom: CheckpointRef?
+
+    func validate() throws {
+        if epochs < 0 { throw ValidationError("--epochs cannot be negative.") }
+        if layers == nil && initFrom == nil {
+            throw ValidationError("Pass --layers with the hidden and output sizes (e.g. --layers 32,10), or --init REF.")
+        }
+        if let layers, parsedLayers(layers) == nil {
+            throw ValidationError("--layers takes positive sizes separated by commas, e.g. 32,10 (got \"\(layers)\").")
+        }
+        if validation != nil && validationSplit != nil {
+            throw ValidationError("--validation and --validation-split exclude each other; pass one.")
+        }
+        if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
+            throw ValidationError("--validation-split must be between 0 and 1 (got \(validationSplit)).")
+        }
+        if activation == .softmax { throw ValidationError("softmax is an output activation; use --output-activation softmax.") }
+    }
+
+    func parsedLayers(_ text: String) -> [Int]? {
+        let sizes = text.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else { return nil }
+        return sizes.compactMap { $0 }
+    }
+
+    func run() throws {
+        var optimizer = OptimizerConfig(kind: optimizerOptions.optimizer ?? .sgd)
+        if let rate = optimizerOptions.learningRate {
+            optimizer.learningRate = rate
+        } else if optimizer.kind == .adam {
+            optimizer.learningRate = 0.001
+        }
+        if let momentum = optimizerOptions.momentum { optimizer.momentum = momentum }
+        if let schedule = optimizerOptions.schedule { optimizer.schedule = schedule.schedule }
+
+        var request = Workflow.TrainRequest(dataPath: data, optimizer: optimizer, epochs: epochs, seed: seed)
+        request.labelsPath = labels
+        request.labelColumn = label
+        request.validationPath = validation
+        request.validationSplit = validationSplit
+        request.layers = layers.flatMap(parsedLayers)
+        request.hiddenActivation = activation
+        request.outputActivation = outputActivation
+        request.loss = loss
+        request.batchSize = optimizerOptions.batch ?? 32
+        request.name = name
+        request.normalization = normalize
+        request.initFrom = initFrom.map { ($0.run, $0.selector) }
+
+        let store = try self.store.open()
+        let trainer = try Workflow.startRun(store, request, owner: Owner.current)
+        try TrainingDriver.run(trainer, verb: "training")
+    }
+}

@@ -51,6 +51,7 @@ struct Diff: ParsableCommand {
             guard let other = b.tensor(layer: tensor.layer, role: tensor.role), other.shape == tensor.value.shape else { continue }
             pairs.append((tensor.layer, tensor.role, tensor.value, other))
         }
+        pairs.sort { ($0.layer, $0.role == "weight" ? 0 : 1) < ($1.layer, $1.role == "weight" ? 0 : 1) }
         let changes = pairs.map { TensorChange(layer: $0.layer, role: $0.role, a: $0.a, b: $0.b) }
         let largest = CheckpointDiff.top(top, pairs: pairs)
         let identical = changes.allSatisfy { $0.changed == 0 }

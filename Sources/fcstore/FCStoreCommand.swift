@@ -25,7 +25,7 @@ struct FCStoreCommand: ParsableCommand {
     )
 
     static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+        let arguments = hoistingStoreOption(Array(CommandLine.arguments.dropFirst()))
         if arguments == ["--version"] || arguments == ["version"] {
             print(versionText)
             return
@@ -48,6 +48,28 @@ struct FCStoreCommand: ParsableCommand {
             Console.err("error: \(String(describing: error))")
             Foundation.exit(ExitStatus.failure)
         }
+    }
+
+    /// `fcstore --store PATH COMMAND ...` is the documented form, but the option
+    /// belongs to each subcommand: move a leading `--store PATH` (or `--store=PATH`)
+    /// behind the subcommand's name.
+    static func hoistingStoreOption(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--store", index + 1 < arguments.count {
+                leading += [argument, arguments[index + 1]]
+                index += 2
+            } else if argument.hasPrefix("--store=") {
+                leading.append(argument)
+                index += 1
+            } else {
+                break
+            }
+        }
+        guard !leading.isEmpty, index < arguments.count, !arguments[index].hasPrefix("-") else { return arguments }
+        return [arguments[index]] + leading + arguments[(index + 1)...]
     }
 
     /// `fcstore --version`: the version and the libraries in use, including the

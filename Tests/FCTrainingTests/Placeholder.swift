@@ -1,2 +1,0 @@
-import XCTest
-final class FCTrainingPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

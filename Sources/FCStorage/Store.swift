@@ -39,13 +39,48 @@ public final class Store {
     /// As `init(path:readOnly:busyTimeout:)`, choosing the page size of a new file (benchmarks).
     public init(path: String, readOnly: Bool = false, busyTimeout: Duration = .milliseconds(5000), pageSize: Int) throws {
         self.path = path
-        self.readOnly = readOnly
         let (seconds, attoseconds) = busyTimeout.components
-        let milliseconds = max(0, min(Int64(Int32.max), seconds * 1000 + attoseconds / 1_000_000_000_000_000))
-        db = try storeErrors { try Database(path: path, readOnly: readOnly, busyTimeoutMilliseconds: Int32(milliseconds)) }
-        try storeErrors {
-            try Migrator().prepare(db, path: path, readOnly: readOnly, pageSize: pageSize)
+        let milliseconds = Int32(max(0, min(Int64(Int32.max), seconds * 1000 + attoseconds / 1_000_000_000_000_000)))
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw StoreError.notAStore(path: path, reason: "it is a folder")
         }
+        var database = try storeErrors { try Database(path: path, readOnly: readOnly, busyTimeoutMilliseconds: milliseconds) }
+        var openedReadOnly = readOnly
+        do {
+            try storeErrors { try Migrator().prepare(database, path: path, readOnly: readOnly, pageSize: pageSize) }
+        } catch StoreError.sqlite(let error) where Store.needsImmutableOpen(error, path: path) {
+            // A WAL store in a folder we cannot write: SQLite cannot create the
+            // -shm file it needs to read. With no -wal file there is nothing
+            // uncommitted to see, so read the file as immutable (no locks, no -shm).
+            database = try storeErrors {
+                try Database(path: Store.immutableURI(path), flags: SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+                             busyTimeoutMilliseconds: milliseconds)
+            }
+            try storeErrors { try Migrator().prepare(database, path: path, readOnly: true, pageSize: pageSize) }
+            openedReadOnly = true
+        }
+        db = database
+        self.readOnly = openedReadOnly
+    }
+
+    /// True for the open failures of a WAL file in a read-only folder
+    /// (`SQLITE_READONLY_DIRECTORY`, `SQLITE_READONLY_CANTINIT`, `SQLITE_CANTOPEN`)
+    /// when no `-wal` file exists.
+    static func needsImmutableOpen(_ error: SQLiteError, path: String) -> Bool {
+        let codes: Set<Int32> = [1544 /* READONLY_DIRECTORY */, 1288 /* READONLY_CANTINIT */, SQLITE_CANTOPEN]
+        guard codes.contains(error.extendedCode) || error.code == SQLITE_CANTOPEN else { return false }
+        let folder = (path as NSString).deletingLastPathComponent
+        return !FileManager.default.fileExists(atPath: path + "-wal")
+            && !FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder)
+    }
+
+    /// `file:PATH?immutable=1`, with the characters URIs reserve escaped.
+    static func immutableURI(_ path: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return "file:\(absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute)?immutable=1"
     }
 
     // MARK: Runs

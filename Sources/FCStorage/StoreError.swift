@@ -86,6 +86,12 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             if error.code == 5 /* SQLITE_BUSY */ {
                 return "The store is busy (another process holds the write lock); try again. (\(error))"
             }
+            if error.code == 8 /* SQLITE_READONLY */ {
+                return "The store is read-only (check the permissions of the file and its folder); commands that only read it still work. (\(error))"
+            }
+            if error.code == 13 /* SQLITE_FULL */ {
+                return "The disk holding the store is full; free some space and try again. (\(error))"
+            }
             return error.description
         }
     }

@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 
 /// The schema migrations embedded from the top-level `migrations/` folder.
 public enum Migrations {
@@ -94,7 +95,7 @@ struct Migrator {
         }
         let journalMode = try db.scalar("PRAGMA journal_mode")?.string?.lowercased()
         if journalMode != "wal" {
-            let newMode = try db.scalar("PRAGMA journal_mode = WAL")?.string?.lowercased()
+            let newMode = try Self.retryingWhileBusy { try db.scalar("PRAGMA journal_mode = WAL")?.string?.lowercased() }
             guard newMode == "wal" else {
                 throw StoreError.invalidInput("The store \(path) cannot use write-ahead logging (journal_mode is \(newMode ?? "unknown")); put it on a local file system.")
             }
@@ -103,6 +104,21 @@ struct Migrator {
 
         for migration in migrations where Int64(migration.version) > userVersion {
             try apply(migration, to: db)
+        }
+    }
+
+    /// Runs `body` again while it fails with SQLITE_BUSY, for up to `seconds`.
+    /// Changing the journal mode needs an exclusive lock and SQLite does not
+    /// call the busy handler for it, so two processes creating the same new
+    /// store at once would otherwise fail with "database is locked".
+    static func retryingWhileBusy<T>(seconds: Double = 5, _ body: () throws -> T) throws -> T {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while true {
+            do {
+                return try body()
+            } catch let error as SQLiteError where error.code == SQLITE_BUSY && ContinuousClock.now < deadline {
+                usleep(10_000)
+            }
         }
     }
 

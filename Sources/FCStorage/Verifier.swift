@@ -135,6 +135,31 @@ struct StoreSnapshot {
 
 /// Checks a database with fcstore's schema; see `Store.verify` for what is covered.
 struct Verifier {
+    /// The storage class every covered column must have. The digests cover the
+    /// values as text or bytes, so a value stored under another class with the
+    /// same bytes (text 'weight' as a blob, say) would pass them, yet SQL that
+    /// audits the store (`WHERE role = 'weight'`) would no longer see it.
+    static let storageClasses: [(table: String, condition: String)] = [
+        ("runs", "typeof(id) != 'text' OR typeof(created_at) != 'text' OR typeof(config) != 'text' OR typeof(seed) != 'integer'"
+            + " OR typeof(parent_run_id) NOT IN ('text', 'null') OR typeof(parent_epoch) NOT IN ('integer', 'null') OR typeof(digest) != 'blob'"),
+        ("checkpoints", "typeof(run_id) != 'text' OR typeof(epoch) != 'integer' OR typeof(created_at) != 'text' OR typeof(digest) != 'blob'"
+            + " OR typeof(parent_digest) NOT IN ('blob', 'null') OR typeof(optimizer_state) != 'text' OR typeof(rng_state) != 'blob'"),
+        ("tensors", "typeof(layer) != 'integer' OR typeof(role) != 'text' OR typeof(shape) != 'text' OR typeof(dtype) != 'text'"
+            + " OR typeof(hash) != 'blob'"),
+        ("metrics", "typeof(name) != 'text' OR typeof(value) NOT IN ('real', 'null')"),
+        ("blobs", "typeof(hash) != 'blob' OR typeof(size) != 'integer' OR typeof(data) NOT IN ('blob', 'null')"),
+    ]
+
+    /// One finding per table that holds values of the wrong storage class.
+    func checkStorageClasses(into findings: inout [Finding]) throws {
+        for (table, condition) in Self.storageClasses {
+            let count = try db.scalar("SELECT count(*) FROM \(table) WHERE \(condition)")?.int64 ?? 0
+            if count > 0 {
+                findings.append(Finding(runID: nil, message: "\(count) row(s) of \(table) hold a value of the wrong type"))
+            }
+        }
+    }
+
     let db: Database
     /// Chunk size for hashing blobs.
     var chunkSize = 1 << 22
@@ -156,6 +181,7 @@ struct Verifier {
                 findings.append(Finding(runID: nil, message: "row \(row.int64(at: 1)) of \(row.string(at: 0)) refers to a missing row of \(row.string(at: 2))"))
             }
         }
+        if sqliteChecks { try checkStorageClasses(into: &findings) }
         let snapshot = try StoreSnapshot(db)
         if let runID, snapshot.runs[runID] == nil { throw StoreError.noSuchRun(runID) }
 

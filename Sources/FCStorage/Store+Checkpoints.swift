@@ -87,67 +87,99 @@ extension Store {
     ///   `.noSuchRun`, `.invalidInput` for malformed tensors or metrics, `.sqlite`.
     @discardableResult
     public func appendCheckpoint(runID: String, _ input: CheckpointInput) throws -> CheckpointRecord {
+        let prepared = try prepare(input)
+        return try storeErrors {
+            try db.writeTransaction { try insertCheckpoint(runID: runID, input, prepared) }
+        }
+    }
+
+    /// Creates a run and commits its epoch 0 in ONE transaction, so that a crash
+    /// never leaves a run without its initial checkpoint (which `resume` could
+    /// not continue).
+    /// - Parameters:
+    ///   - initialCheckpoint: epoch 0 of the new run.
+    /// - Throws: as `createRun` and `appendCheckpoint`.
+    public func createRun(name: String?, config: String, seed: UInt64, status: RunStatus = .running, owner: String? = nil,
+                          initialCheckpoint input: CheckpointInput) throws -> (run: RunRecord, checkpoint: CheckpointRecord) {
+        let prepared = try prepare(input)
+        var checkpoint: CheckpointRecord?
+        let run = try insertRun(name: name, config: config, seed: seed, status: status, owner: owner, parent: nil) { runID in
+            checkpoint = try self.insertCheckpoint(runID: runID, input, prepared)
+        }
+        return (run, checkpoint!)
+    }
+
+    /// The hashes and digest entries of a checkpoint's tensors, computed before
+    /// its transaction.
+    struct PreparedCheckpoint {
+        var hashes: [[UInt8]]
+        var entries: [CheckpointDigest.TensorEntry]
+    }
+
+    func prepare(_ input: CheckpointInput) throws -> PreparedCheckpoint {
         try validate(input)
         let hashes = TensorHashing.hashes(of: input.tensors.map(\.value))
         let entries = zip(input.tensors, hashes).map { tensor, hash in
             CheckpointDigest.TensorEntry(layer: tensor.layer, role: tensor.role, shape: tensor.value.shape, hash: hash)
         }
-        return try storeErrors {
-            try db.writeTransaction {
-                _ = try requireRun(runID)
-                let last = try lastVisibleEpoch(runID: runID)
-                let expected = (last ?? -1) + 1
-                guard input.epoch == expected else {
-                    throw StoreError.epochOutOfOrder(runID: runID, expected: expected, given: input.epoch)
-                }
-                let parentDigest: [UInt8]? = try last.map { epoch in
-                    let row = try checkpointRow(runID: runID, epoch: epoch)
-                    return try db.scalar("SELECT digest FROM checkpoints WHERE id = ?", [.integer(row.id)])?.bytes ?? []
-                }
-                let createdAt = StoreTimestamp.now()
-                let digest = CheckpointDigest.compute(epoch: input.epoch, createdAt: createdAt, parentDigest: parentDigest,
-                                                      tensors: entries, metrics: input.metrics,
-                                                      optimizerState: input.optimizerState, rngState: input.rngState)
-                try db.execute("""
-                    INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, [.text(runID), .integer(Int64(input.epoch)), .text(createdAt), .blob(digest),
-                          parentDigest.map(SQLValue.blob) ?? .null, .text(input.optimizerState), .blob(input.rngState)])
-                let checkpointID = db.lastInsertRowID
+        return PreparedCheckpoint(hashes: hashes, entries: entries)
+    }
 
-                let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")
-                // The bytes are streamed into a zeroblob with sqlite3_blob_write: no
-                // record-sized copy. The lookup above makes a plain INSERT safe.
-                let insertBlob = try db.prepare("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))")
-                let insertTensor = try db.prepare("""
-                    INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, 'f32', ?)
-                    """)
-                for (index, (tensor, hash)) in zip(input.tensors, hashes).enumerated() {
-                    if index == input.tensors.count / 2, let faultInjection { try faultInjection() }
-                    try findBlob.bind([.blob(hash)])
-                    if try !findBlob.step() {
-                        try insertBlob.bind([.blob(hash), .integer(Int64(tensor.value.byteCount))])
-                        try insertBlob.step()
-                        let blobID = db.lastInsertRowID
-                        try TensorHashing.withLittleEndianBytes(of: tensor.value) { bytes in
-                            try db.writeBlob(table: "blobs", column: "data", rowid: blobID, from: bytes)
-                        }
-                    }
-                    try findBlob.reset()
-                    try insertTensor.bind([.integer(checkpointID), .integer(Int64(tensor.layer)), .text(tensor.role),
-                                           .text(ShapeText.encode(tensor.value.shape)), .blob(hash)])
-                    try insertTensor.step()
-                }
-                if input.tensors.isEmpty, let faultInjection { try faultInjection() }
-                let insertMetric = try db.prepare("INSERT INTO metrics (checkpoint_id, name, value) VALUES (?, ?, ?)")
-                for (name, value) in input.metrics {
-                    try insertMetric.bind([.integer(checkpointID), .text(name), value.isNaN ? .null : .real(value)])
-                    try insertMetric.step()
-                }
-                return CheckpointRecord(runID: runID, epoch: input.epoch, createdAt: StoreTimestamp.date(createdAt),
-                                        digest: digest, parentDigest: parentDigest)
-            }
+    /// Writes the checkpoint rows; call inside a write transaction.
+    private func insertCheckpoint(runID: String, _ input: CheckpointInput, _ prepared: PreparedCheckpoint) throws -> CheckpointRecord {
+        let hashes = prepared.hashes, entries = prepared.entries
+        _ = try requireRun(runID)
+        let last = try lastVisibleEpoch(runID: runID)
+        let expected = (last ?? -1) + 1
+        guard input.epoch == expected else {
+            throw StoreError.epochOutOfOrder(runID: runID, expected: expected, given: input.epoch)
         }
+        let parentDigest: [UInt8]? = try last.map { epoch in
+            let row = try checkpointRow(runID: runID, epoch: epoch)
+            return try db.scalar("SELECT digest FROM checkpoints WHERE id = ?", [.integer(row.id)])?.bytes ?? []
+        }
+        let createdAt = StoreTimestamp.now()
+        let digest = CheckpointDigest.compute(epoch: input.epoch, createdAt: createdAt, parentDigest: parentDigest,
+                                              tensors: entries, metrics: input.metrics,
+                                              optimizerState: input.optimizerState, rngState: input.rngState)
+        try db.execute("""
+            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [.text(runID), .integer(Int64(input.epoch)), .text(createdAt), .blob(digest),
+                  parentDigest.map(SQLValue.blob) ?? .null, .text(input.optimizerState), .blob(input.rngState)])
+        let checkpointID = db.lastInsertRowID
+
+        let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")
+        // The bytes are streamed into a zeroblob with sqlite3_blob_write: no
+        // record-sized copy. The lookup above makes a plain INSERT safe.
+        let insertBlob = try db.prepare("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))")
+        let insertTensor = try db.prepare("""
+            INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, 'f32', ?)
+            """)
+        for (index, (tensor, hash)) in zip(input.tensors, hashes).enumerated() {
+            if index == input.tensors.count / 2, let faultInjection { try faultInjection() }
+            try findBlob.bind([.blob(hash)])
+            if try !findBlob.step() {
+                try insertBlob.bind([.blob(hash), .integer(Int64(tensor.value.byteCount))])
+                try insertBlob.step()
+                let blobID = db.lastInsertRowID
+                try TensorHashing.withLittleEndianBytes(of: tensor.value) { bytes in
+                    try db.writeBlob(table: "blobs", column: "data", rowid: blobID, from: bytes)
+                }
+            }
+            try findBlob.reset()
+            try insertTensor.bind([.integer(checkpointID), .integer(Int64(tensor.layer)), .text(tensor.role),
+                                   .text(ShapeText.encode(tensor.value.shape)), .blob(hash)])
+            try insertTensor.step()
+        }
+        if input.tensors.isEmpty, let faultInjection { try faultInjection() }
+        let insertMetric = try db.prepare("INSERT INTO metrics (checkpoint_id, name, value) VALUES (?, ?, ?)")
+        for (name, value) in input.metrics {
+            try insertMetric.bind([.integer(checkpointID), .text(name), value.isNaN ? .null : .real(value)])
+            try insertMetric.step()
+        }
+        return CheckpointRecord(runID: runID, epoch: input.epoch, createdAt: StoreTimestamp.date(createdAt),
+                                digest: digest, parentDigest: parentDigest)
     }
 
     private func validate(_ input: CheckpointInput) throws {

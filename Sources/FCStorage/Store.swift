@@ -122,8 +122,9 @@ public final class Store {
                       parent: CheckpointLocation(runID: runID, epoch: epoch))
     }
 
-    private func insertRun(name: String?, config: String, seed: UInt64, status: RunStatus, owner: String?,
-                           parent: CheckpointLocation?) throws -> RunRecord {
+    /// Inserts a run; `then`, given the new id, runs in the same transaction.
+    func insertRun(name: String?, config: String, seed: UInt64, status: RunStatus, owner: String?,
+                   parent: CheckpointLocation?, then: ((String) throws -> Void)? = nil) throws -> RunRecord {
         if let name, name.isEmpty { throw StoreError.invalidInput("A run name cannot be empty; leave it out instead.") }
         return try storeErrors {
             try db.writeTransaction {
@@ -150,6 +151,7 @@ public final class Store {
                           .text(config), .integer(Int64(bitPattern: seed)),
                           parent.map { .text($0.runID) } ?? .null, parent.map { .integer(Int64($0.epoch)) } ?? .null,
                           status == .running ? owner.map(SQLValue.text) ?? .null : .null, .blob(digest)])
+                try then?(id)
                 return try requireRun(id)
             }
         }

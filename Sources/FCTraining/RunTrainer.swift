@@ -31,10 +31,14 @@ public final class RunTrainer {
     public let startEpoch: Int
     private let trainer: Trainer
     private let writesInitialCheckpoint: Bool
+    /// Epoch 0 when it was committed with the run (`Store.createRun(initialCheckpoint:)`):
+    /// the engine's first state is then reported, not written again.
+    private var initialRecord: CheckpointRecord?
     public private(set) var lastCommittedEpoch: Int?
 
     init(store: Store, run: RunRecord, config: RunConfig, normalizer: Normalizer, trainer: Trainer,
-         trainingSamples: Int, startEpoch: Int, writesInitialCheckpoint: Bool) {
+         trainingSamples: Int, startEpoch: Int, writesInitialCheckpoint: Bool, initialRecord: CheckpointRecord? = nil) {
+        self.initialRecord = initialRecord
         self.store = store
         self.run = run
         self.config = config
@@ -45,7 +49,7 @@ public final class RunTrainer {
         batchesPerEpoch = max(1, (trainingSamples + batch - 1) / max(batch, 1))
         self.startEpoch = startEpoch
         self.writesInitialCheckpoint = writesInitialCheckpoint
-        lastCommittedEpoch = writesInitialCheckpoint ? nil : startEpoch
+        lastCommittedEpoch = writesInitialCheckpoint && initialRecord == nil ? nil : startEpoch
     }
 
     /// Trains to `config.epochs`, committing every epoch.
@@ -63,6 +67,11 @@ public final class RunTrainer {
         let outcome: TrainingOutcome
         do {
             outcome = try trainer.train(epochs: remaining, shouldStop: shouldStop) { state in
+                if let initial = initialRecord, state.epoch == initial.epoch {
+                    initialRecord = nil
+                    committed(initial, state)
+                    return
+                }
                 let record = try store.appendCheckpoint(runID: run.id, CheckpointCoding.input(state, normalizer: normalizer))
                 lastCommittedEpoch = state.epoch
                 committed(record, state)

@@ -187,9 +187,12 @@ public enum Workflow {
                                blasCore: BLAS.coreName, blasThreads: BLAS.maxThreads)
         let start: TrainingStart = initial.map { .weights(weights: $0.model.weights, biases: $0.model.biases) } ?? .random
         let trainer = try Trainer(config: training, train: train, validation: validation, start: start)
-        let run = try store.createRun(name: request.name, config: try config.json(), seed: request.seed, status: .running, owner: owner)
+        // The run and its epoch 0 are committed together: a crash cannot leave a run without epoch 0.
+        let (run, initialRecord) = try store.createRun(
+            name: request.name, config: try config.json(), seed: request.seed, status: .running, owner: owner,
+            initialCheckpoint: CheckpointCoding.input(trainer.state, normalizer: normalizer))
         return RunTrainer(store: store, run: run, config: config, normalizer: normalizer, trainer: trainer,
-                          trainingSamples: train.count, startEpoch: 0, writesInitialCheckpoint: true)
+                          trainingSamples: train.count, startEpoch: 0, writesInitialCheckpoint: true, initialRecord: initialRecord)
     }
 
     static func defaultOutput(for loss: Loss?, outputs: Int) -> Activation {

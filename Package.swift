@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fcstore", targets: ["fcstore"]),
+        .executable(name: "fcstore-fuzz", targets: ["FuzzTargets"]),
         .library(name: "FCTraining", targets: ["FCTraining"]),
         .library(name: "FCNet", targets: ["FCNet"]),
         .library(name: "FCStorage", targets: ["FCStorage"]),
@@ -63,6 +64,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+
+        // libFuzzer targets (Tests/reliability/fuzz.sh); a corpus replay driver otherwise.
+        .executableTarget(name: "FuzzTargets", dependencies: ["FCNet", "FCStorage"]),
 
         .testTarget(name: "FCNetTests", dependencies: ["FCNet"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FCStorageTests", dependencies: ["FCStorage", "CSQLite"]),

@@ -7,11 +7,15 @@ and prove nothing committed is lost and the run still finishes bit-identical.
 A large network (64-1024-1024-10, Adam: ~12 MB written per epoch) on a small
 full batch makes each epoch mostly checkpoint writing, so most kills land
 inside the commit path (hashing, the transaction, the fsync). Each kill is
-timed after the latest "epoch E/N ... committed" line on stderr: half of them
-0-30 ms after it, half uniformly over 1.5 epoch lengths. After every kill:
+timed after the latest "epoch E/N ... committed" line on stderr, in turn:
+0-30 ms after it; uniformly over 1.5 epoch lengths; or 0-1.5 ms after the
+process next takes SQLite's WAL write lock (inside the next checkpoint's
+transaction). Just before each kill the WAL write lock is probed, so the
+report says how many kills landed inside a write transaction. After every kill:
 
   1. the WAL is classified before anything reopens it (an uncommitted tail
-     means the process died inside a write transaction);
+     means the process died inside a write transaction after SQLite had
+     written some of its pages), and no run exists without epoch 0;
   2. PRAGMA integrity_check is ok;
   3. `fcstore verify` passes (every tensor re-hashed, every digest chain);
   4. every epoch reported committed on stderr so far is listed by
@@ -30,6 +34,8 @@ import random
 import re
 import shutil
 import signal
+import fcntl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -39,8 +45,33 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import rel  # noqa: E402
 
+MODES = ["line+0-30ms", "uniform", "in-write-transaction+0-1.5ms"]
 EPOCH_LINE = re.compile(r"^epoch (\d+)/\d+ .*committed$")
 START_LINE = re.compile(r"^(?:training run|resuming) ([0-9a-f]{8})")
+
+
+def writer_holds_wal_lock(store):
+    """True when some process holds SQLite's WAL write lock (an fcntl lock on
+    byte 120 of the -shm file, taken by BEGIN IMMEDIATE until COMMIT ends):
+    the writer is inside a write transaction."""
+    try:
+        fd = os.open(store + "-shm", os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        query = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 120, 1, 0)
+        l_type = struct.unpack("hhqqi4x", fcntl.fcntl(fd, fcntl.F_GETLK, query))[0]
+        return l_type != fcntl.F_UNLCK
+    finally:
+        os.close(fd)
+
+
+def wal_state(path):
+    try:
+        st = os.stat(path)
+        return st.st_size, st.st_mtime_ns
+    except FileNotFoundError:
+        return None
 
 
 def train_args(data, epochs):
@@ -103,6 +134,8 @@ def main():
 
     kills = 0
     tails = {"none": 0, "clean": 0, "uncommitted": 0}
+    by_mode = {}
+    known_runs = set()
     failures = []
     completed_runs = 0
     orphans = 0
@@ -119,24 +152,38 @@ def main():
             if len(attempt.committed()) > target or (target == 0 and attempt.run_prefix() and rng.random() < 0.02):
                 break
             time.sleep(0.001)
+        mode = MODES[kills % len(MODES)]
         if attempt.proc.poll() is None:
-            delay = rng.uniform(0, 0.030) if kills % 2 == 0 else rng.uniform(0, 1.5 * epoch_time)
-            time.sleep(delay)
+            if mode == "line+0-30ms":
+                time.sleep(rng.uniform(0, 0.030))
+            elif mode == "uniform":
+                time.sleep(rng.uniform(0, 1.5 * epoch_time))
+            else:
+                # Wait for the next checkpoint's write transaction, then kill inside it.
+                limit = time.monotonic() + 10 * epoch_time + 1
+                while not writer_holds_wal_lock(store) and attempt.proc.poll() is None and time.monotonic() < limit:
+                    pass
+                time.sleep(rng.uniform(0, 0.0015))
         finished = attempt.proc.poll() is not None
+        in_transaction = False
         if not finished:
+            in_transaction = writer_holds_wal_lock(store)
             attempt.proc.send_signal(signal.SIGKILL)
         attempt.proc.wait()
         attempt.reader.join(timeout=5)
         prefix = attempt.run_prefix()
+        kind = rel.wal_tail(store)  # before anything opens the store again
+        rc, out, _ = rel.fc(store, "runs", "--json")
+        listed = json.loads(out)["runs"] if rc == 0 else []
+        orphans = sum(1 for r in listed if r.get("epochs", 0) == 0)
+        if orphans:
+            failures.append(f"after kill {kills}: {orphans} run(s) without epoch 0")
         if run is None and prefix is None:
-            # Killed before the run was announced: a run row may exist without epoch 0.
-            rc, out, _ = rel.fc(store, "runs", "--json")
-            listed = json.loads(out) if rc == 0 else []
-            if isinstance(listed, dict):
-                listed = listed.get("runs", [])
-            fresh = [r for r in listed if r.get("epochs", 0) == 0]
-            orphans += len(fresh)
+            # Killed before the run was announced: adopt a run created meanwhile, if any.
+            fresh = [r["id"][:8] for r in listed if r["id"][:8] not in known_runs and r["id"] != ref_run]
+            prefix = fresh[0] if fresh else None
         run = run or prefix
+        known_runs.update(r["id"][:8] for r in listed)
         new = set(attempt.committed())
         done = finished and (attempt.proc.returncode == 0 or any("is already at epoch" in l for l in attempt.lines))
         if finished:
@@ -144,8 +191,11 @@ def main():
                 failures.append(f"{run}: exited {attempt.proc.returncode} without a kill: {attempt.lines[-1:]}")
         else:
             kills += 1
-            kind = rel.wal_tail(store)
             tails[kind.split()[0]] += 1
+            by_mode.setdefault(mode, {"kills": 0, "inside_write_transaction": 0, "uncommitted_wal_tail": 0})
+            by_mode[mode]["kills"] += 1
+            by_mode[mode]["inside_write_transaction"] += in_transaction
+            by_mode[mode]["uncommitted_wal_tail"] += kind.startswith("uncommitted")
         problems = check(store, run, reported | new, new)
         reported |= new
         if problems:
@@ -174,8 +224,8 @@ def main():
     elapsed = time.monotonic() - started
     print(json.dumps({
         "campaign": "crash", "kills": kills, "kills_passing": kills - len({f.split(" (")[0] for f in failures if f.startswith("kill ")}),
-        "wal_after_kill": tails, "runs_completed_and_identical": completed_runs - sum(1 for f in failures if " final:" in f),
-        "runs_completed": completed_runs, "runs_without_epoch_0": orphans,
+        "wal_after_kill": tails, "by_kill_timing": by_mode, "runs_completed_and_identical": completed_runs - sum(1 for f in failures if " final:" in f),
+        "runs_completed": completed_runs,
         "failures": failures, "seconds": round(elapsed, 1),
     }, indent=2))
     if not args.keep:

@@ -65,8 +65,8 @@ def content_dump(store):
     try:
         h = hashlib.sha256()
         for (name,) in con.execute("SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name"):
-            for row in con.execute(f'SELECT * FROM "{name}" ORDER BY rowid' if name != "runs" else 'SELECT * FROM runs ORDER BY id'):
-                h.update(repr(row).encode())
+            for row in sorted(repr(row) for row in con.execute(f'SELECT * FROM "{name}"')):
+                h.update(row.encode())
         h.update(repr(con.execute("PRAGMA user_version").fetchall()).encode())
         return h.hexdigest()
     finally:

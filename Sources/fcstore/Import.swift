@@ -50,6 +50,9 @@ struct Import: ParsableCommand {
         let model: ModelFile
         if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) || bytes.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
             (format, model) = ("npz", try NPZ.decode(bytes))
+        } else if looksLikeSafetensors(bytes) {
+            // Before JSON: the header length's low byte may be '{', ' ' or '\n'.
+            (format, model) = ("safetensors", try Safetensors.decode(bytes))
         } else if bytes.first.map({ $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }) ?? false {
             (format, model) = ("json", try JSONModel.decode(bytes))
         } else if bytes.count >= 9, bytes[0] == 0x08, looksLikeONNX(bytes) {
@@ -78,6 +81,14 @@ struct Import: ParsableCommand {
             Console.err("run \(renamed.runID.prefix(8)) was imported as \"\(renamed.newName)\": the name \"\(renamed.bundleName)\" belongs to another run here")
         }
         for id in summary.runsAdded + summary.runsExtended { Console.out(id) }
+    }
+
+    /// Safetensors files start with a little-endian u64 header length n, and
+    /// the header, bytes 8..<8+n of the file, is a JSON object.
+    private func looksLikeSafetensors(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 10 else { return false }
+        let length = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return length >= 2 && length <= UInt64(bytes.count - 8) && bytes[8] == UInt8(ascii: "{")
     }
 
     /// ONNX models start with field 1 (ir_version, varint) and carry "onnx"-ish opset

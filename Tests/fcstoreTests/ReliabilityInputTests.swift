@@ -156,6 +156,17 @@ final class ReliabilityInputTests: XCTestCase {
         XCTAssertEqual(FileManager.default.contents(atPath: newer), newerBytes, "the newer store was modified")
     }
 
+    /// A valid safetensors file whose header length ends in the byte 0x20
+    /// (here 800 bytes) was taken for JSON by `import` and refused.
+    func testSafetensorsWhoseHeaderLengthLooksLikeJSONImports() throws {
+        let file = CLI.packageRoot.appendingPathComponent("Tests/reliability/corpus/safetensors/iris-4-3-3.safetensors").path
+        let bytes = [UInt8](try XCTUnwrap(FileManager.default.contents(atPath: file)))
+        XCTAssertEqual(bytes[0], UInt8(ascii: " "))
+        let outcome = try Reliability.run(["--store", store, "import", file], in: directory)
+        XCTAssertEqual(outcome.status, 0, outcome.stderr)
+        XCTAssertTrue(outcome.stderr.contains("(safetensors, 4-3-3)"), outcome.stderr)
+    }
+
     // MARK: Tamper
 
     /// 100 random single-value changes through raw SQL: `verify` finds every

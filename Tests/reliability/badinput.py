@@ -104,6 +104,8 @@ def main():
         "idx: truncated images": idx([2, 28, 28], b"\x01" * 100),
         "idx: 2^31 images claimed": idx([0x7FFFFFFF, 28, 28], b""),
         "idx: zero images": idx([0, 28, 28], b""),
+        "idx: 3 images, 2 labels": idx([3, 2, 2], b"\x05" * 12),
+        "idx: rank 1 image file": idx([4], b"\x00" * 4),
     }
     model_fixed = {
         "safetensors: truncated": valid["safetensors"][: len(valid["safetensors"]) // 2],
@@ -126,6 +128,8 @@ def main():
         elif label in fixed or label in model_fixed:
             examples[label] = detail
 
+    # IDX image files are read with the label file next to them (2 labels).
+    open(os.path.join(work, "input-labels-idx1-ubyte"), "wb").write(idx([2], b"\x01\x02"))
     for label, data in fixed.items():
         path = os.path.join(work, "input" + (".csv" if label.startswith("csv") else "-images-idx3-ubyte"))
         open(path, "wb").write(data)

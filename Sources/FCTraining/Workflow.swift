@@ -235,7 +235,10 @@ public enum Workflow {
         var config = try RunConfig.decode(run.config, run: run.shortID)
         guard let data = config.data else { throw TrainingError.noData(run: run.shortID) }
         let latest = try store.latestCheckpoint(runID: run.id).epoch
-        let inPlace = checkpoint.epoch == latest && !overrides.changesTraining && !forceFork
+        // `resume RUN` means the run itself, even if another process appended an
+        // epoch between the two reads above: deciding by the epochs alone would
+        // quietly fork from a stale epoch instead of meeting that process's claim.
+        let inPlace = (selector == .latest || checkpoint.epoch == latest) && !overrides.changesTraining && !forceFork
         let target = epochs ?? config.epochs
         guard target > checkpoint.epoch else {
             throw TrainingError.nothingToDo(run: run.shortID, epoch: checkpoint.epoch, target: target)

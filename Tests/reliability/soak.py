@@ -14,7 +14,8 @@ resumes of one run.
    both succeed, and the store verifies.
 3. --resume-trials times: a run is SIGKILLed mid-training, then two `resume`
    of it start at once: exactly one trains to the end, the other exits 1 with
-   one line saying the run is being trained by another process.
+   one line saying the run is being trained by another process, and no
+   fork is created behind the user's back.
 """
 import argparse
 import json
@@ -134,7 +135,15 @@ def phase_two_resumes(work, data, trials):
         details.append({"trial": trial, "exits": [r[0] for r in results], "good": bool(good),
                         "refusal": losers[0][1].strip() if losers else None, "epochs": len(epochs)})
     rc, _, _ = rel.fc(store, "verify")
-    return {"trials": trials, "exactly_one_trained": ok, "verify_after": rc, "first": details[0],
+    _, out, _ = rel.fc(store, "runs", "--json")
+    forks = sum(1 for r in json.loads(out)["runs"] if r.get("parent"))
+    kinds = {"being trained by another process": 0, "already at its last epoch": 0}
+    for d in details:
+        if d["refusal"] and "is being trained by another process" in d["refusal"]:
+            kinds["being trained by another process"] += 1
+        elif d["refusal"] and "is already at epoch" in d["refusal"]:
+            kinds["already at its last epoch"] += 1
+    return {"trials": trials, "exactly_one_trained": ok, "refused_because": kinds, "forks_created": forks, "verify_after": rc, "first": details[0],
             "not_exactly_one": [d for d in details if not d["good"]]}
 
 
@@ -160,7 +169,8 @@ def main():
     r = report
     bad = (r["readers_vs_writer"]["read_errors"] or r["readers_vs_writer"]["verify_after"]
            or r["two_writers"]["succeeded"] != r["two_writers"]["processes"] or r["two_writers"]["verify_after"]
-           or r["two_resumes"]["exactly_one_trained"] != r["two_resumes"]["trials"] or r["two_resumes"]["verify_after"])
+           or r["two_resumes"]["exactly_one_trained"] != r["two_resumes"]["trials"] or r["two_resumes"]["verify_after"]
+           or r["two_resumes"]["forks_created"])
     sys.exit(1 if bad else 0)
 
 

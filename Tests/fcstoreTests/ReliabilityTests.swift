@@ -156,6 +156,8 @@ final class ReliabilityTests: XCTestCase {
         }
         XCTAssertEqual(try Reliability.run(["--store", store, "verify"], in: directory).status, 0)
         XCTAssertEqual(try Reliability.listedEpochs(store, run: run, in: directory), Array(0...30))
+        let runs = try Reliability.run(["--store", store, "runs", "--json"], in: directory)
+        XCTAssertFalse(runs.stdout.contains("\"parent\" : {"), "a resume forked instead of refusing: \(runs.stdout)")
     }
 
     // MARK: Resources

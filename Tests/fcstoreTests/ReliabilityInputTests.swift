@@ -167,6 +167,24 @@ final class ReliabilityInputTests: XCTestCase {
         XCTAssertTrue(outcome.stderr.contains("(safetensors, 4-3-3)"), outcome.stderr)
     }
 
+    /// The fuzz targets' seed corpora (Tests/reliability/corpus) replay through
+    /// the non-fuzzing build of Sources/FuzzTargets without a crash.
+    func testFuzzSeedCorporaReplay() throws {
+        let binary = CLI.productsDirectory.appendingPathComponent("fcstore-fuzz")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("fcstore-fuzz is not built") }
+        for target in ["csv", "safetensors", "npz", "bundle"] {
+            let corpus = CLI.packageRoot.appendingPathComponent("Tests/reliability/corpus/\(target)").path
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = [target, corpus]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, target)
+            XCTAssertEqual(process.terminationReason, .exit, target)
+        }
+    }
+
     // MARK: Tamper
 
     /// 100 random single-value changes through raw SQL: `verify` finds every

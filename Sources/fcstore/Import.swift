@@ -83,12 +83,13 @@ struct Import: ParsableCommand {
         for id in summary.runsAdded + summary.runsExtended { Console.out(id) }
     }
 
-    /// Safetensors files start with a little-endian u64 header length n, and
-    /// the header, bytes 8..<8+n of the file, is a JSON object.
+    /// Safetensors files start with a little-endian u64 header length n (at most
+    /// 100 MB, so its high bytes are zero, unlike text) and a JSON object at byte 8.
+    /// A truncated file still matches, and is refused as a damaged safetensors file.
     private func looksLikeSafetensors(_ bytes: [UInt8]) -> Bool {
         guard bytes.count >= 10 else { return false }
         let length = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return length >= 2 && length <= UInt64(bytes.count - 8) && bytes[8] == UInt8(ascii: "{")
+        return length >= 2 && length <= 100_000_000 && bytes[8] == UInt8(ascii: "{")
     }
 
     /// ONNX models start with field 1 (ir_version, varint) and carry "onnx"-ish opset

@@ -44,6 +44,10 @@ struct FCStoreCommand: ParsableCommand {
             exit(withError: error)
         } catch let error as CleanExit {
             exit(withError: error)
+        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            // `fcstore help` and `--help` parse to a help command whose run() throws the
+            // parser's own (internal) help request: let the parser print it.
+            exit(withError: error)
         } catch {
             Console.err("error: \(String(describing: error))")
             Foundation.exit(ExitStatus.failure)

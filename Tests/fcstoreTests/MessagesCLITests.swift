@@ -111,6 +111,15 @@ final class MessagesCLITests: XCTestCase {
                        "reading commands create no store")
     }
 
+    func testAStoreThatIsAFolderIsRefused() throws {
+        let workspace = try Workspace()
+        try FileManager.default.createDirectory(atPath: workspace.path("models"), withIntermediateDirectories: false)
+        for command in [["--store", "models", "runs"], ["--store", "models", "train", "--data", CLI.iris, "--layers", "3"]] {
+            assertError(try workspace.run(command),
+                        "models is a folder; the store is a file: pass --store PATH/fcstore.db (or set FCSTORE_DB).", status: 1)
+        }
+    }
+
     func testNonNumericCSVCellNamesFileLineAndColumn() throws {
         let workspace = try Workspace()
         try workspace.write("bad.csv", "a,b,label\n1,2,0\n3,x,1\n")

@@ -195,8 +195,13 @@ final class SharingCLITests: XCTestCase {
         assertError(try workspace.run(["predict", "\(short)@2", "--data", CLI.digits]), sentence, status: 1)
         assertError(try workspace.run(["resume", "\(short)@2", "--epochs", "6"]), sentence, status: 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: workspace.path("x.json")))
-        // The kept epochs still work.
+        // The kept epochs still work, and replay needs the epoch before.
         try workspace.assertIdentical("\(short)@4", "\(short)@4")
+        XCTAssertEqual(try workspace.run(["verify", "--replay", "\(short)@5"]).status, 0)
+        assertError(try workspace.run(["verify", "--replay", "\(short)@4"]),
+                    "Replaying \(short)@4 starts from epoch 3, which was pruned; replay an epoch that follows a kept one (kept epochs: 0, 4, 5).",
+                    status: 1)
+        assertError(try workspace.run(["verify", "--replay", "\(short)@2"]), sentence, status: 1)
     }
 
     func testVerifyFindsAFlippedByteAndReplayPasses() throws {

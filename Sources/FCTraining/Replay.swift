@@ -22,7 +22,13 @@ public enum Replay {
         let owner = stored.ownerRunID == run.id ? run : try store.run(id: stored.ownerRunID)
         let config = try RunConfig.decode(owner.config, run: owner.shortID)
         guard let data = config.data else { throw TrainingError.noData(run: owner.shortID) }
-        let previous = try store.loadCheckpoint(runID: run.id, epoch: stored.epoch - 1)
+        let previous: LoadedCheckpoint
+        do {
+            previous = try store.loadCheckpoint(runID: run.id, epoch: stored.epoch - 1)
+        } catch StoreError.pruned(_, let epoch, let kept) {
+            throw TrainingError.invalid(
+                "Replaying \(name) starts from epoch \(epoch), which was pruned; replay an epoch that follows a kept one (kept epochs: \(kept.map(String.init).joined(separator: ", "))).")
+        }
 
         let classes = data.task == .classification ? max(config.spec.outputSize, 2) : nil
         let full = try DataLoading.reload(data, run: owner.shortID, classes: classes)

@@ -42,9 +42,23 @@ public final class Store {
         self.readOnly = readOnly
         let (seconds, attoseconds) = busyTimeout.components
         let milliseconds = max(0, min(Int64(Int32.max), seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+        try Store.checkHeader(path)
         db = try storeErrors { try Database(path: path, readOnly: readOnly, busyTimeoutMilliseconds: Int32(milliseconds)) }
         try storeErrors {
             try Migrator().prepare(db, path: path, readOnly: readOnly, pageSize: pageSize)
+        }
+    }
+
+    /// A file that exists and is not empty must start with SQLite's header; SQLite
+    /// itself would treat a file shorter than one page as a new, empty database
+    /// and write over it.
+    static func checkHeader(_ path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 16)) ?? Data()
+        guard !head.isEmpty else { return }
+        guard head == Data("SQLite format 3\0".utf8) else {
+            throw StoreError.notAStore(path: path, reason: "it is not an SQLite database")
         }
     }
 

@@ -30,22 +30,9 @@ public enum Replay {
                 "Replaying \(name) starts from epoch \(epoch), which was pruned; replay an epoch that follows a kept one (kept epochs: \(kept.map(String.init).joined(separator: ", "))).")
         }
 
-        let classes = data.task == .classification ? max(config.spec.outputSize, 2) : nil
-        let full = try DataLoading.reload(data, run: owner.shortID, classes: classes)
-        var trainRaw = full, validationRaw: Dataset?
-        switch config.validation {
-        case .file(let source)?:
-            validationRaw = try DataLoading.reload(source, run: owner.shortID, classes: classes)
-        case .split(let fraction)?:
-            let parts = try full.split(validationFraction: fraction, seed: config.training.seed)
-            trainRaw = parts.train
-            validationRaw = parts.validation
-        case nil:
-            break
-        }
         let (state, normalizer) = try CheckpointCoding.state(previous, spec: config.spec)
-        let trainer = try Trainer(config: config.training, train: try normalizer.applied(to: trainRaw),
-                                  validation: try validationRaw.map { try normalizer.applied(to: $0) }, start: .state(state))
+        let (train, validation) = try Workflow.recordedData(config, data: data, run: owner.shortID, normalizer: normalizer)
+        let trainer = try Trainer(config: config.training, train: train, validation: validation, start: .state(state))
         var replayed: TrainingState?
         try trainer.train(epochs: 1) { replayed = $0 }
         guard let replayed else {

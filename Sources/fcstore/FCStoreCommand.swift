@@ -12,6 +12,7 @@ struct FCStoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fcstore",
         abstract: "A persistent model store for fully-connected neural networks.",
+        usage: "fcstore [--store <path>] <subcommand> [<arguments>]",
         discussion: """
             Every epoch of every run is committed to one SQLite file (--store PATH, else \
             $FCSTORE_DB, else ./fcstore.db). A checkpoint reference REF is RUN (its latest \

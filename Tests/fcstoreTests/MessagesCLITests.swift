@@ -158,7 +158,7 @@ final class MessagesCLITests: XCTestCase {
         $FCSTORE_DB, else ./fcstore.db). A checkpoint reference REF is RUN (its latest
         epoch), RUN@EPOCH or RUN@best; RUN is an id prefix or a unique run name.
 
-        USAGE: fcstore <subcommand>
+        USAGE: fcstore [--store <path>] <subcommand> [<arguments>]
 
         OPTIONS:
           --version               Show the version.

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -94,19 +95,9 @@ final class Network {
         var correct = 0
         if spec.loss == .crossEntropy && target == .oneHot {
             // C_r = log Σ_j e^{z_j} − z_label (stable log-softmax, from the forward pass); Δ = (y − t)·scale.
-            let ln = UnsafePointer(logNorm.p)
-            for r in 0..<rows {
-                let yr = y + r * n, dr = d + r * n
-                let k = Int(labels[r])
-                total += Double(ln[r] - zL[r * n + k])
-                var best = 0
-                for j in 0..<n {
-                    dr[j] = yr[j] * scale
-                    if yr[j] > yr[best] { best = j }
-                }
-                dr[k] -= scale
-                if best == k { correct += 1 }
-            }
+            var hits = 0
+            total = fck_softmax_ce_delta(y, zL, logNorm.p, labels, d, rows, n, scale, &hits)
+            correct = hits
             return (total, classify ? correct : 0)
         }
         for r in 0..<rows {
@@ -215,38 +206,20 @@ enum Kernels {
     ) {
         let count = rows * cols
         switch act {
-        case .sigmoid: return VectorMath.biasSigmoid(z, a, bias, rows: rows, cols: cols)
-        case .tanh: return VectorMath.biasTanh(z, a, bias, rows: rows, cols: cols)
-        default: break
-        }
-        for r in 0..<rows {
-            let zr = z + r * cols
-            for j in 0..<cols { zr[j] += bias[j] }
-        }
-        switch act {
-        case .sigmoid, .tanh: break
-        case .relu: for i in 0..<count { a[i] = max(z[i], 0) }
-        case .leakyRelu:
-            for i in 0..<count { let v = z[i]; a[i] = v > 0 ? v : Activation.leakySlope * v }
-        case .identity: a.update(from: z, count: count)
+        case .sigmoid: fck_bias_sigmoid(z, a, bias, rows, cols)
+        case .tanh: fck_bias_tanh(z, a, bias, rows, cols)
         case .softmax:
-            // Row maxima, then one vectorised exp over the whole block, then row sums.
-            for r in 0..<rows {
-                let zr = z + r * cols, ar = a + r * cols
-                var m = zr[0]
-                for j in 1..<cols where zr[j] > m { m = zr[j] }
-                for j in 0..<cols { ar[j] = zr[j] - m }
-                logNorm[r] = m
-            }
-            VectorMath.exp(a, a, count)
-            for r in 0..<rows {
-                let ar = a + r * cols
-                var s: Float = 0
-                for j in 0..<cols { s += ar[j] }
-                let inv = 1 / s
-                for j in 0..<cols { ar[j] *= inv }
-                logNorm[r] += logf(s)
-            }
+            // Row maxima, one vectorised exp over the block, row sums in column order.
+            fck_bias_softmax(z, a, bias, rows, cols, logNorm)
+        case .relu:
+            fck_bias_add(z, bias, rows, cols)
+            for i in 0..<count { a[i] = max(z[i], 0) }
+        case .leakyRelu:
+            fck_bias_add(z, bias, rows, cols)
+            for i in 0..<count { let v = z[i]; a[i] = v > 0 ? v : Activation.leakySlope * v }
+        case .identity:
+            fck_bias_add(z, bias, rows, cols)
+            a.update(from: z, count: count)
         }
     }
 
@@ -268,8 +241,8 @@ enum Kernels {
         a: UnsafePointer<Float>, count: Int
     ) {
         switch act {
-        case .sigmoid: for i in 0..<count { d[i] *= a[i] * (1 - a[i]) }
-        case .tanh: for i in 0..<count { d[i] *= 1 - a[i] * a[i] }
+        case .sigmoid: fck_mul_sigmoid_derivative(d, a, count)
+        case .tanh: fck_mul_tanh_derivative(d, a, count)
         case .relu: for i in 0..<count where !(z[i] > 0) { d[i] = 0 }
         case .leakyRelu: for i in 0..<count where !(z[i] > 0) { d[i] *= Activation.leakySlope }
         case .identity, .softmax: break
@@ -278,11 +251,7 @@ enum Kernels {
 
     /// out[j] = Σ_r m[r, j] for a (rows × cols) matrix.
     static func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
-        out.update(from: m, count: cols)
-        for r in 1..<max(rows, 1) {
-            let row = m + r * cols
-            for j in 0..<cols { out[j] += row[j] }
-        }
+        fck_column_sums(m, rows, cols, out)
     }
 
     /// ||v||₂ accumulated in Double.

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -99,7 +100,7 @@ enum Optimizer {
         let eta = Float(learningRate)
         switch config.kind {
         case .sgd:
-            for i in 0..<count { theta[i] -= eta * g[i] }
+            fck_sgd(theta, g, eta, count)
         case .momentum:
             let v = slots[0].p, mu = Float(config.momentum)
             for i in 0..<count {

@@ -1,0 +1,64 @@
+#ifndef FCSTORE_CKERNELS_H
+#define FCSTORE_CKERNELS_H
+/*
+ * Element-wise kernels of the engine, with runtime CPU dispatch (AVX-512F, AVX2, or
+ * portable C), chosen once per process.
+ *
+ * Every path does the same IEEE operations in the same order, with no fused
+ * multiply-add (the file is compiled with FP_CONTRACT off and uses separate mul/add),
+ * so results are bit-identical on every machine and equal the Swift reference
+ * (`VectorMath`'s scalar functions): vectorising changed speed, not numbers.
+ */
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Which path the dispatcher chose: "avx512f", "avx2" or "portable". */
+const char *fck_isa(void);
+
+/** dst[i] = e^{src[i]} (Cephes expf polynomial, input clamped to [-87.3, 88]). */
+void fck_exp(const float *src, float *dst, long count);
+/** dst[i] = 1 / (1 + e^{-src[i]}). */
+void fck_sigmoid(const float *src, float *dst, long count);
+/** dst[i] = 1 - 2 / (e^{2 src[i]} + 1). */
+void fck_tanh(const float *src, float *dst, long count);
+
+/** For each of rows x cols: z += bias (per column), a = sigmoid(z). */
+void fck_bias_sigmoid(float *z, float *a, const float *bias, long rows, long cols);
+/** For each of rows x cols: z += bias, a = tanh(z). */
+void fck_bias_tanh(float *z, float *a, const float *bias, long rows, long cols);
+/** z += bias per row (no activation). */
+void fck_bias_add(float *z, const float *bias, long rows, long cols);
+
+/** Row softmax after z += bias: a = e^{z - m} / s per row, log_norm[r] = m + logf(s),
+ *  with m the row maximum and s the row sum taken in column order. */
+void fck_bias_softmax(float *z, float *a, const float *bias, long rows, long cols, float *log_norm);
+
+/** delta *= a * (1 - a). */
+void fck_mul_sigmoid_derivative(float *delta, const float *a, long count);
+/** delta *= 1 - a * a. */
+void fck_mul_tanh_derivative(float *delta, const float *a, long count);
+
+/** out[j] = sum over rows r (in order) of m[r * cols + j]. */
+void fck_column_sums(const float *m, long rows, long cols, float *out);
+
+/** theta[i] -= eta * g[i]. */
+void fck_sgd(float *theta, const float *g, float eta, long count);
+
+/** c[i * ldc + j] = (alpha * x[i * incx]) * y[j] for i < m, j < n (an outer product). */
+void fck_outer(long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc);
+
+/**
+ * Softmax + cross-entropy output delta for one-hot labels:
+ * d = y * scale, d[label] -= scale per row; returns sum_r (log_norm[r] - z[r, label]) in
+ * double and counts rows whose argmax(y) (first wins) equals the label into *correct.
+ */
+double fck_softmax_ce_delta(const float *y, const float *z, const float *log_norm, const float *labels,
+                            float *d, long rows, long n, float scale, long *correct);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -246,10 +246,10 @@ static inline void sigmoid_derivative_body(float *restrict d, const float *restr
 static inline void tanh_derivative_body(float *restrict d, const float *restrict a, long n) {
     for (long i = 0; i < n; i++) d[i] = d[i] * (1.0f - a[i] * a[i]);
 }
-static inline void column_sums_body(const float *restrict m, long rows, long cols, float *restrict out) {
+static inline void column_sums_body(const float *restrict m, long rows, long cols, long ld, float *restrict out) {
     for (long j = 0; j < cols; j++) out[j] = m[j];
     for (long r = 1; r < rows; r++) {
-        const float *restrict row = m + r * cols;
+        const float *restrict row = m + r * ld;
         for (long j = 0; j < cols; j++) out[j] = out[j] + row[j];
     }
 }
@@ -277,7 +277,7 @@ static inline void outer_body(long m, long n, float alpha, const float *restrict
 VARIANTS(bias_add, (float *z, const float *bias, long rows, long cols), (z, bias, rows, cols))
 VARIANTS(sigmoid_derivative, (float *d, const float *a, long n), (d, a, n))
 VARIANTS(tanh_derivative, (float *d, const float *a, long n), (d, a, n))
-VARIANTS(column_sums, (const float *m, long rows, long cols, float *out), (m, rows, cols, out))
+VARIANTS(column_sums, (const float *m, long rows, long cols, long ld, float *out), (m, rows, cols, ld, out))
 VARIANTS(sgd, (float *theta, const float *g, float eta, long n), (theta, g, eta, n))
 VARIANTS(outer, (long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc),
          (m, n, alpha, x, incx, y, c, ldc))
@@ -285,7 +285,9 @@ VARIANTS(outer, (long m, long n, float alpha, const float *x, long incx, const f
 void fck_bias_add(float *z, const float *bias, long rows, long cols) { DISPATCH(bias_add, z, bias, rows, cols); }
 void fck_mul_sigmoid_derivative(float *delta, const float *a, long count) { DISPATCH(sigmoid_derivative, delta, a, count); }
 void fck_mul_tanh_derivative(float *delta, const float *a, long count) { DISPATCH(tanh_derivative, delta, a, count); }
-void fck_column_sums(const float *m, long rows, long cols, float *out) { DISPATCH(column_sums, m, rows, cols, out); }
+void fck_column_sums(const float *m, long rows, long cols, long ld, float *out) {
+    DISPATCH(column_sums, m, rows, cols, ld, out);
+}
 void fck_sgd(float *theta, const float *g, float eta, long count) { DISPATCH(sgd, theta, g, eta, count); }
 void fck_outer(long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc) {
     DISPATCH(outer, m, n, alpha, x, incx, y, c, ldc);
@@ -315,14 +317,16 @@ void fck_bias_softmax(float *z, float *a, const float *bias, long rows, long col
 }
 
 double fck_softmax_ce_delta(const float *y, const float *z, const float *log_norm, const float *labels,
-                            float *d, long rows, long n, float scale, long *correct) {
+                            float *d, long rows, long n, float scale, long *correct, double *row_cost) {
     double total = 0;
     long hits = 0;
     for (long r = 0; r < rows; r++) {
         const float *yr = y + r * n;
         float *dr = d + r * n;
         const long k = (long)labels[r];
-        total += (double)(log_norm[r] - z[r * n + k]);
+        const double cost = (double)(log_norm[r] - z[r * n + k]);
+        if (row_cost) row_cost[r] = cost;
+        total += cost;
         long best = 0;
         for (long j = 0; j < n; j++) {
             dr[j] = yr[j] * scale;

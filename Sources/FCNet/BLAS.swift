@@ -45,6 +45,10 @@ public enum BLAS {
         set { fcb_set_parallel_threshold(Int64(newValue)) }
     }
 
+    /// While on, every product runs on one OpenBLAS thread (the engine's own threads split
+    /// the step; see `SplitStep`).
+    static func pinSingleThread(_ on: Bool) { fcb_pin_single_thread(on ? 1 : 0) }
+
     /// C = alpha · op(A) · op(B) + beta · C (row-major); op(A) is m × k, op(B) is k × n.
     /// Callers must have called `load()` (the trainer and model do).
     @inline(__always)

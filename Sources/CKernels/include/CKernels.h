@@ -41,8 +41,8 @@ void fck_mul_sigmoid_derivative(float *delta, const float *a, long count);
 /** delta *= 1 - a * a. */
 void fck_mul_tanh_derivative(float *delta, const float *a, long count);
 
-/** out[j] = sum over rows r (in order) of m[r * cols + j]. */
-void fck_column_sums(const float *m, long rows, long cols, float *out);
+/** out[j] = sum over rows r (in order) of m[r * ld + j], j < cols. */
+void fck_column_sums(const float *m, long rows, long cols, long ld, float *out);
 
 /** theta[i] -= eta * g[i]. */
 void fck_sgd(float *theta, const float *g, float eta, long count);
@@ -56,7 +56,27 @@ void fck_outer(long m, long n, float alpha, const float *x, long incx, const flo
  * double and counts rows whose argmax(y) (first wins) equals the label into *correct.
  */
 double fck_softmax_ce_delta(const float *y, const float *z, const float *log_norm, const float *labels,
-                            float *d, long rows, long n, float scale, long *correct);
+                            float *d, long rows, long n, float scale, long *correct, double *row_cost);
+
+/* ---- a small fork-join pool for the engine's data-parallel training step ---- */
+
+/** A task body: called once per part, part 0 on the calling thread. */
+typedef void (*fck_task)(void *context, long part);
+
+/** Starts worker threads so that jobs of up to `parts` parts can run; returns how many
+ *  parts are available (1 if no thread could be started, at most 64). */
+long fck_pool_reserve(long parts);
+/**
+ * Runs task(context, p) for p = 0..<parts, part 0 on the caller and the others on
+ * persistent worker threads, and returns 0 when all are done; -1 (nothing run) if the
+ * workers could not be started. Calls are serialised by a lock (one job at a time per
+ * process); parts <= 1 just calls task(context, 0). Which part does which work is fixed
+ * by the caller, never by timing, so results do not depend on scheduling.
+ */
+int fck_parallel(long parts, fck_task task, void *context);
+/** Inside a task of `parts` parts (the same value for every part): waits until every part
+ *  has reached this barrier. */
+void fck_barrier(long parts);
 
 #ifdef __cplusplus
 }

@@ -42,7 +42,10 @@ let package = Package(
             path: "Sources/EmbedMigrationsPlugin"
         ),
 
-        .target(name: "FCNet", dependencies: ["COpenBLAS"]),
+        // Element-wise kernels (exp, activations, softmax, update) with runtime AVX-512/AVX2 dispatch.
+        .target(name: "CKernels"),
+
+        .target(name: "FCNet", dependencies: ["COpenBLAS", "CKernels"]),
         .target(
             name: "FCStorage",
             dependencies: ["CSQLite", "CLibCrypto"],

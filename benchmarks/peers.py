@@ -681,16 +681,18 @@ def parse_fcstore(doc):
 
 
 def run_fcstore(path, args, workloads, checkpoint):
-    cmd = [path, "engine", "--json", "--repeats", str(args.repeats)]
     if checkpoint:
-        cmd.append("--checkpoint")
+        cmd = [path, "checkpoint", "--json", "--repeats", str(args.repeats), "--epochs", str(args.ckpt_epochs),
+               "--directory", args.ckpt_dir]
+    else:
+        cmd = [path, "engine", "--json", "--repeats", str(args.repeats)]
     docs, errors = [], []
     # One call for all workloads when all are wanted, else one per workload.
     wanted = [w for w in workloads if w in CKPT_WORKLOADS] if checkpoint else list(workloads)
     everything = set(CKPT_WORKLOADS) if checkpoint else set(WORKLOADS)
     targets = [None] if set(wanted) == everything else wanted
     for w in targets:
-        c = cmd + (["--workload", w] if w else [])
+        c = cmd + (["--workloads", w] if w else [])
         print(f"fcstore: {' '.join(c)}", file=sys.stderr, flush=True)
         try:
             p = subprocess.run(c, capture_output=True, text=True, timeout=args.fcstore_timeout)

@@ -144,7 +144,23 @@ int fcb_max_threads(void) {
 void fcb_set_parallel_threshold(long long madds) { parallel_threshold = madds < 0 ? 0 : madds; }
 long long fcb_parallel_threshold(void) { return parallel_threshold; }
 
+static int pinned_single = 0;  /* set around data-parallel steps: every product on 1 thread */
+
+void fcb_pin_single_thread(int on) {
+    if (fcb_load() != 0) return;
+    if (on) {
+        if (current_threads != 1) {
+            p_set_threads(1);
+            current_threads = 1;
+        }
+        pinned_single = 1;
+    } else {
+        pinned_single = 0;
+    }
+}
+
 static void use_threads(long long madds) {
+    if (pinned_single) return;
     int want = madds >= parallel_threshold ? max_threads : 1;
     if (want != current_threads) {
         p_set_threads(want);

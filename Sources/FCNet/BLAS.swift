@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 
 /// The engine's view of OpenBLAS (see `Sources/COpenBLAS`): loading, the kernel
@@ -26,6 +27,8 @@ public enum BLAS {
         let s = String(cString: fcb_coretype_chosen())
         return s.isEmpty ? nil : s
     }
+    /// The instruction set of the engine's element-wise kernels: `"avx512f"`, `"avx2"` or `"portable"`.
+    public static var elementwiseISA: String { String(cString: fck_isa()) }
     /// The library file that was loaded (`libopenblas.so.0`, or `$FCSTORE_OPENBLAS`).
     public static var library: String { String(cString: fcb_library()) }
 
@@ -42,6 +45,10 @@ public enum BLAS {
         set { fcb_set_parallel_threshold(Int64(newValue)) }
     }
 
+    /// While on, every product runs on one OpenBLAS thread (the engine's own threads split
+    /// the step; see `SplitStep`).
+    static func pinSingleThread(_ on: Bool) { fcb_pin_single_thread(on ? 1 : 0) }
+
     /// C = alpha · op(A) · op(B) + beta · C (row-major); op(A) is m × k, op(B) is k × n.
     /// Callers must have called `load()` (the trainer and model do).
     @inline(__always)
@@ -50,6 +57,12 @@ public enum BLAS {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        if k == 1 && beta == 0 && !transB && m > 1 && n > 1 {
+            // An outer product C = alpha x yᵀ with y contiguous (SGD's dW = δ a_prevᵀ): one
+            // vectorised pass that writes C, no sgemm call.
+            fck_outer(m, n, alpha, a, transA ? 1 : lda, b, c, ldc)
+            return
+        }
         _ = fcb_sgemm(
             transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
             a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

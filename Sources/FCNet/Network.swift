@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -30,6 +31,8 @@ final class Network {
     private let delta: [FloatBuffer]
     /// log Σ_j e^{z^L_j} per row, from a softmax output layer.
     private let logNorm: FloatBuffer
+    /// C_r of each row of the last `outputDelta` (so a split batch sums its cost in row order).
+    let rowCost: UnsafeMutablePointer<Double>
 
     init(spec: NetworkSpec, capacity: Int, target: TargetMode) {
         self.spec = spec
@@ -41,7 +44,11 @@ final class Network {
         a = n.map { FloatBuffer(count: $0 * max(capacity, 1)) }
         delta = n.map { FloatBuffer(count: $0 * max(capacity, 1)) }
         logNorm = FloatBuffer(count: max(capacity, 1))
+        rowCost = .allocate(capacity: max(capacity, 1))
+        rowCost.initialize(repeating: 0, count: max(capacity, 1))
     }
+
+    deinit { rowCost.deallocate() }
 
     /// A^L of the last forward pass: (rows × N_L).
     var output: UnsafeMutablePointer<Float> { a[layout.layerCount - 1].p }
@@ -53,21 +60,22 @@ final class Network {
     /// Forward pass: for l = 1...L, Z^l = A^{l-1} · (W^l)ᵀ + 1 (b^l)ᵀ, A^l = σ_l(Z^l).
     /// - Parameters:
     ///   - parameters: the flat W/b buffer.
-    ///   - x: A^0, (rows × N_0).
-    ///   - rows: B ≤ capacity.
-    func forward(parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int) {
+    ///   - x: A^0 of the whole batch, (B × N_0).
+    ///   - rows: the rows to compute, r0 ..< r0 + rows, with r0 + rows ≤ capacity.
+    ///   - r0: the first row (a part of a batch split over threads; rows are independent).
+    func forward(parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, from r0: Int = 0) {
         let sizes = layout.sizes
-        var input = x
+        var input = x + r0 * sizes[0]
         for l in 1...layout.layerCount {
             let nIn = sizes[l - 1], nOut = sizes[l]
-            let zl = z[l - 1].p, al = a[l - 1].p
+            let zl = z[l - 1].p + r0 * nOut, al = a[l - 1].p + r0 * nOut
             // Z (B × N_l) = A_prev (B × N_{l-1}) · Wᵀ (N_{l-1} × N_l)
             BLAS.gemm(
                 transA: false, transB: true, m: rows, n: nOut, k: nIn,
                 a: input, lda: nIn, b: w + layout.weightOffset[l - 1], ldb: nIn, c: zl, ldc: nOut)
             Kernels.biasActivate(
                 spec.activation(layer: l), z: zl, a: al, bias: w + layout.biasOffset[l - 1],
-                rows: rows, cols: nOut, logNorm: logNorm.p)
+                rows: rows, cols: nOut, logNorm: logNorm.p + r0)
             input = UnsafePointer(al)
         }
     }
@@ -79,34 +87,26 @@ final class Network {
     /// - mse: Δ^L = ((A^L − T) ⊙ σ'(Z^L)) / B; for a softmax output, the Jacobian
     ///   product y ⊙ (g − (g·y)) with g = y − t.
     /// - Parameters:
-    ///   - labels: one per row (class index, or the scalar target).
+    ///   - labels: one per row of the whole batch (class index, or the scalar target).
+    ///   - rows, r0: the rows r0 ..< r0 + rows (see `forward`).
     ///   - scale: the factor applied to Δ^L, normally 1/B.
-    /// - Returns: Σ_r C_r (Double) and the number of rows whose predicted class is the label
-    ///   (classification only; 0 otherwise).
-    func outputDelta(labels: UnsafePointer<Float>, rows: Int, scale: Float, classify: Bool)
+    /// - Returns: Σ_r C_r (Double, also left per row in `rowCost[r]`) and the number of rows
+    ///   whose predicted class is the label (classification only; 0 otherwise).
+    func outputDelta(labels: UnsafePointer<Float>, rows: Int, from r0: Int = 0, scale: Float, classify: Bool)
         -> (loss: Double, correct: Int)
     {
         let L = layout.layerCount
         let n = layout.sizes[L]
-        let y = a[L - 1].p, zL = z[L - 1].p, d = delta[L - 1].p
+        let y = a[L - 1].p + r0 * n, zL = z[L - 1].p + r0 * n, d = delta[L - 1].p + r0 * n
+        let labels = labels + r0, rowCost = self.rowCost + r0
         let act = spec.outputActivation
         var total = 0.0
         var correct = 0
         if spec.loss == .crossEntropy && target == .oneHot {
             // C_r = log Σ_j e^{z_j} − z_label (stable log-softmax, from the forward pass); Δ = (y − t)·scale.
-            let ln = UnsafePointer(logNorm.p)
-            for r in 0..<rows {
-                let yr = y + r * n, dr = d + r * n
-                let k = Int(labels[r])
-                total += Double(ln[r] - zL[r * n + k])
-                var best = 0
-                for j in 0..<n {
-                    dr[j] = yr[j] * scale
-                    if yr[j] > yr[best] { best = j }
-                }
-                dr[k] -= scale
-                if best == k { correct += 1 }
-            }
+            var hits = 0
+            total = fck_softmax_ce_delta(y, zL, logNorm.p + r0, labels, d, rows, n, scale, &hits, rowCost)
+            correct = hits
             return (total, classify ? correct : 0)
         }
         for r in 0..<rows {
@@ -145,6 +145,7 @@ final class Network {
                     }
                 }
             }
+            rowCost[r] = Double(cost)
             total += Double(cost)
             if classify && predictedClass(yr, n) == Int(label) { correct += 1 }
         }
@@ -174,34 +175,65 @@ final class Network {
     // MARK: Backward
 
     /// Backward pass after `outputDelta`, writing the batch-mean gradient into `gradients`
-    /// (same layout as the parameters; every entry is overwritten):
-    /// - dW^l (N_l × N_{l-1}) = (Δ^l)ᵀ (N_l × B) · A^{l-1} (B × N_{l-1});
-    /// - db^l = Σ_rows Δ^l;
-    /// - Δ^{l-1} = σ'(Z^{l-1}) ⊙ (Δ^l · W^l), with Δ^l · W^l: (B × N_l)(N_l × N_{l-1}).
+    /// (same layout as the parameters; every entry is overwritten): `backwardDeltas` then
+    /// `weightGradients` over the whole batch.
     func backward(
         parameters w: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
         x: UnsafePointer<Float>, rows: Int
     ) {
+        backwardDeltas(parameters: w, rows: rows)
+        weightGradients(gradients: g, x: x, rows: rows)
+    }
+
+    /// For l = L ... 2 and the rows r0 ..< r0 + rows:
+    /// Δ^{l-1} = σ'(Z^{l-1}) ⊙ (Δ^l · W^l), with Δ^l · W^l: (rows × N_l)(N_l × N_{l-1}).
+    /// Rows are independent, so a batch may be split over threads by rows.
+    func backwardDeltas(parameters w: UnsafePointer<Float>, rows: Int, from r0: Int = 0) {
         let sizes = layout.sizes
         var l = layout.layerCount
-        while l >= 1 {
+        while l > 1 {
+            let nIn = sizes[l - 1], nOut = sizes[l]
+            let dl = UnsafePointer(delta[l - 1].p + r0 * nOut)
+            let dPrev = delta[l - 2].p + r0 * nIn
+            BLAS.gemm(
+                transA: false, transB: false, m: rows, n: nIn, k: nOut,
+                a: dl, lda: nOut, b: w + layout.weightOffset[l - 1], ldb: nIn, c: dPrev, ldc: nIn)
+            Kernels.multiplyDerivative(
+                spec.hiddenActivation, delta: dPrev, z: z[l - 2].p + r0 * nIn, a: a[l - 2].p + r0 * nIn,
+                count: rows * nIn)
+            l -= 1
+        }
+    }
+
+    /// After `backwardDeltas` over the whole batch of `rows` rows, for l = 1 ... L:
+    /// - dW^l (N_l × N_{l-1}) = (Δ^l)ᵀ (N_l × B) · A^{l-1} (B × N_{l-1});
+    /// - db^l = Σ_rows Δ^l.
+    /// Part `part` of `parts` computes the neurons j ∈ `neurons(l, part, parts)`: rows j of
+    /// dW^l and entries j of db^l, so parts write disjoint, contiguous ranges.
+    func weightGradients(
+        gradients g: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows: Int,
+        part: Int = 0, of parts: Int = 1
+    ) {
+        let sizes = layout.sizes
+        for l in 1...layout.layerCount {
             let nIn = sizes[l - 1], nOut = sizes[l]
             let dl = UnsafePointer(delta[l - 1].p)
             let aPrev = l == 1 ? x : UnsafePointer(a[l - 2].p)
+            let j = neurons(l, part, parts)
+            guard !j.isEmpty else { continue }
             BLAS.gemm(
-                transA: true, transB: false, m: nOut, n: nIn, k: rows,
-                a: dl, lda: nOut, b: aPrev, ldb: nIn, c: g + layout.weightOffset[l - 1], ldc: nIn)
-            Kernels.columnSums(dl, rows: rows, cols: nOut, into: g + layout.biasOffset[l - 1])
-            if l > 1 {
-                let dPrev = delta[l - 2].p
-                BLAS.gemm(
-                    transA: false, transB: false, m: rows, n: nIn, k: nOut,
-                    a: dl, lda: nOut, b: w + layout.weightOffset[l - 1], ldb: nIn, c: dPrev, ldc: nIn)
-                Kernels.multiplyDerivative(
-                    spec.hiddenActivation, delta: dPrev, z: z[l - 2].p, a: a[l - 2].p, count: rows * nIn)
-            }
-            l -= 1
+                transA: true, transB: false, m: j.count, n: nIn, k: rows,
+                a: dl + j.lowerBound, lda: nOut, b: aPrev, ldb: nIn,
+                c: g + layout.weightOffset[l - 1] + j.lowerBound * nIn, ldc: nIn)
+            Kernels.columnSums(
+                dl + j.lowerBound, rows: rows, cols: j.count, ld: nOut, into: g + layout.biasOffset[l - 1] + j.lowerBound)
         }
+    }
+
+    /// The neurons of layer l whose gradients part `part` of `parts` computes.
+    func neurons(_ l: Int, _ part: Int, _ parts: Int) -> Range<Int> {
+        let n = layout.sizes[l]
+        return (n * part / parts)..<(n * (part + 1) / parts)
     }
 }
 
@@ -215,38 +247,20 @@ enum Kernels {
     ) {
         let count = rows * cols
         switch act {
-        case .sigmoid: return VectorMath.biasSigmoid(z, a, bias, rows: rows, cols: cols)
-        case .tanh: return VectorMath.biasTanh(z, a, bias, rows: rows, cols: cols)
-        default: break
-        }
-        for r in 0..<rows {
-            let zr = z + r * cols
-            for j in 0..<cols { zr[j] += bias[j] }
-        }
-        switch act {
-        case .sigmoid, .tanh: break
-        case .relu: for i in 0..<count { a[i] = max(z[i], 0) }
-        case .leakyRelu:
-            for i in 0..<count { let v = z[i]; a[i] = v > 0 ? v : Activation.leakySlope * v }
-        case .identity: a.update(from: z, count: count)
+        case .sigmoid: fck_bias_sigmoid(z, a, bias, rows, cols)
+        case .tanh: fck_bias_tanh(z, a, bias, rows, cols)
         case .softmax:
-            // Row maxima, then one vectorised exp over the whole block, then row sums.
-            for r in 0..<rows {
-                let zr = z + r * cols, ar = a + r * cols
-                var m = zr[0]
-                for j in 1..<cols where zr[j] > m { m = zr[j] }
-                for j in 0..<cols { ar[j] = zr[j] - m }
-                logNorm[r] = m
-            }
-            VectorMath.exp(a, a, count)
-            for r in 0..<rows {
-                let ar = a + r * cols
-                var s: Float = 0
-                for j in 0..<cols { s += ar[j] }
-                let inv = 1 / s
-                for j in 0..<cols { ar[j] *= inv }
-                logNorm[r] += logf(s)
-            }
+            // Row maxima, one vectorised exp over the block, row sums in column order.
+            fck_bias_softmax(z, a, bias, rows, cols, logNorm)
+        case .relu:
+            fck_bias_add(z, bias, rows, cols)
+            for i in 0..<count { a[i] = max(z[i], 0) }
+        case .leakyRelu:
+            fck_bias_add(z, bias, rows, cols)
+            for i in 0..<count { let v = z[i]; a[i] = v > 0 ? v : Activation.leakySlope * v }
+        case .identity:
+            fck_bias_add(z, bias, rows, cols)
+            a.update(from: z, count: count)
         }
     }
 
@@ -268,21 +282,19 @@ enum Kernels {
         a: UnsafePointer<Float>, count: Int
     ) {
         switch act {
-        case .sigmoid: for i in 0..<count { d[i] *= a[i] * (1 - a[i]) }
-        case .tanh: for i in 0..<count { d[i] *= 1 - a[i] * a[i] }
+        case .sigmoid: fck_mul_sigmoid_derivative(d, a, count)
+        case .tanh: fck_mul_tanh_derivative(d, a, count)
         case .relu: for i in 0..<count where !(z[i] > 0) { d[i] = 0 }
         case .leakyRelu: for i in 0..<count where !(z[i] > 0) { d[i] *= Activation.leakySlope }
         case .identity, .softmax: break
         }
     }
 
-    /// out[j] = Σ_r m[r, j] for a (rows × cols) matrix.
-    static func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
-        out.update(from: m, count: cols)
-        for r in 1..<max(rows, 1) {
-            let row = m + r * cols
-            for j in 0..<cols { out[j] += row[j] }
-        }
+    /// out[j] = Σ_r m[r · ld + j] for j < cols (rows in order).
+    static func columnSums(
+        _ m: UnsafePointer<Float>, rows: Int, cols: Int, ld: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        fck_column_sums(m, rows, cols, ld, out)
     }
 
     /// ||v||₂ accumulated in Double.

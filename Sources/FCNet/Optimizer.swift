@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -94,21 +95,22 @@ enum Optimizer {
     static func update(
         _ config: OptimizerConfig, learningRate: Double, step: Int,
         parameters theta: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
-        slots: [FloatBuffer], count: Int
+        slots: [FloatBuffer], count: Int, offset: Int = 0
     ) {
+        // `offset`: theta and g already point at entry `offset`; the slots are indexed from it.
         let eta = Float(learningRate)
         switch config.kind {
         case .sgd:
-            for i in 0..<count { theta[i] -= eta * g[i] }
+            fck_sgd(theta, g, eta, count)
         case .momentum:
-            let v = slots[0].p, mu = Float(config.momentum)
+            let v = slots[0].p + offset, mu = Float(config.momentum)
             for i in 0..<count {
                 let vi = mu * v[i] - eta * g[i]
                 v[i] = vi
                 theta[i] += vi
             }
         case .adam:
-            let m = slots[0].p, v = slots[1].p
+            let m = slots[0].p + offset, v = slots[1].p + offset
             let b1 = Float(config.beta1), b2 = Float(config.beta2)
             let c1 = Float(learningRate / (1 - pow(config.beta1, Double(step))))
             let c2 = Float(1 / (1 - pow(config.beta2, Double(step))))

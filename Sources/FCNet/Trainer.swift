@@ -1,3 +1,5 @@
+import CKernels
+
 /// What to train: the network, the update rule, the batch size and the seed.
 public struct TrainingConfig: Codable, Equatable, Sendable {
     public var spec: NetworkSpec
@@ -69,6 +71,7 @@ public final class Trainer {
     private let xBatch: FloatBuffer
     private let labelBatch: FloatBuffer
     private let order: UnsafeMutablePointer<Int32>
+    private let splitStep: SplitStep
     private var random: Xoshiro256
     private var step: Int
     private var schedulePosition: Int
@@ -122,6 +125,7 @@ public final class Trainer {
         labelBatch = FloatBuffer(count: batch)
         order = .allocate(capacity: train.count)
         order.initialize(repeating: 0, count: train.count)
+        splitStep = SplitStep(net: net, layout: layout, optimizer: config.optimizer)
 
         let fingerprint = train.fingerprint
         let kind = config.optimizer.kind
@@ -251,6 +255,23 @@ public final class Trainer {
         var lossSum = 0.0, correct = 0, offset = 0
         while offset < n {
             let rows = min(batch, n - offset)
+            let parts = splitStep.parts(rows: rows)
+            if parts > 1 {
+                // Gather, forward, Δ, gradients and update, split over `parts` threads.
+                step += 1
+                let (loss, hits) = splitStep.run(
+                    features: f, labels: y, order: shuffled ? UnsafePointer(order) : nil, offset: offset,
+                    xBatch: xBatch.p, labelBatch: labelBatch.p, width: w, rows: rows, parts: parts,
+                    classify: classify, learningRate: lr, step: step, parameters: parameters.p,
+                    gradients: gradients.p, slots: slots)
+                // A non-finite step is discarded with the whole epoch (restore(state)).
+                guard loss.isFinite else { return .diverged }
+                lossSum += loss
+                correct += hits
+                offset += rows
+                if offset < n && shouldStop() { return .stopped }
+                continue
+            }
             var x = f + offset * w, labels = y + offset
             if shuffled {
                 let xb = xBatch.p, lb = labelBatch.p
@@ -410,5 +431,115 @@ extension Trainer {
     @discardableResult
     public func train(epochs: Int, shouldStop: () -> Bool = { false }) throws -> TrainingOutcome {
         try train(epochs: epochs, shouldStop: shouldStop, observer: { _ in })
+    }
+}
+
+/// One training step split over threads (`fck_parallel`). Part p of P:
+/// 1. takes the batch rows B·p/P ..< B·(p+1)/P: gathers them (shuffled epochs), runs the
+///    forward pass, Δ^L and the Δ^l back to layer 1 (rows are independent);
+/// 2. after a barrier, computes its neurons' rows of every dW^l and entries of db^l over the
+///    whole batch (`Network.weightGradients`), and applies the update to exactly those
+///    parameters (the update is element-wise).
+/// Each entry is written by one part in a fixed order, and the cost is summed in row order
+/// afterwards, so results depend on P (the thread setting) but never on timing. Inside the
+/// step OpenBLAS runs every product on one thread.
+final class SplitStep {
+    private let net: Network
+    private let layout: ParameterLayout
+    private let optimizer: OptimizerConfig
+    private let weightCount: Int
+    private var available = 0
+    private let hits: UnsafeMutablePointer<Int>
+    // The step being run (set by `run`, read by the parts).
+    private var features: UnsafePointer<Float>?, allLabels: UnsafePointer<Float>?
+    private var order: UnsafePointer<Int32>?
+    private var offset = 0, width = 0
+    private var xBatch: UnsafeMutablePointer<Float>?, labelBatch: UnsafeMutablePointer<Float>?
+    private var parameters: UnsafeMutablePointer<Float>?, gradients: UnsafeMutablePointer<Float>?
+    private var slots: [FloatBuffer] = []
+    private var rows = 0, count = 1, classify = false, learningRate = 0.0, step = 0
+
+    /// A part gets at least this many rows.
+    static let minimumRows = 16
+    /// Steps with fewer multiply-adds in their forward products (B · Σ N_l N_{l-1}) stay on one thread.
+    static let minimumMultiplyAdds = 1 << 20
+    static let maximumParts = 64
+
+    init(net: Network, layout: ParameterLayout, optimizer: OptimizerConfig) {
+        self.net = net
+        self.layout = layout
+        self.optimizer = optimizer
+        weightCount = (1...layout.layerCount).reduce(0) { $0 + layout.weightCount($1) }
+        hits = .allocate(capacity: Self.maximumParts)
+        hits.initialize(repeating: 0, count: Self.maximumParts)
+    }
+
+    deinit { hits.deallocate() }
+
+    /// How many parts a batch of `rows` rows is split into: 1 below the thresholds above,
+    /// else min(BLAS.maxThreads, rows / minimumRows) — a function of the shapes and the
+    /// thread setting only.
+    func parts(rows: Int) -> Int {
+        let threads = min(BLAS.maxThreads, rows / Self.minimumRows, Self.maximumParts)
+        guard threads > 1, rows * weightCount >= Self.minimumMultiplyAdds else { return 1 }
+        if available < threads { available = fck_pool_reserve(threads) }
+        return min(threads, available)
+    }
+
+    /// Runs one step on the batch rows offset ..< offset + rows (through `order` when given);
+    /// returns Σ_r C_r (summed in row order) and the hits.
+    func run(
+        features: UnsafePointer<Float>, labels: UnsafePointer<Float>, order: UnsafePointer<Int32>?, offset: Int,
+        xBatch: UnsafeMutablePointer<Float>, labelBatch: UnsafeMutablePointer<Float>, width: Int, rows: Int,
+        parts: Int, classify: Bool, learningRate: Double, step: Int,
+        parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>, slots: [FloatBuffer]
+    ) -> (loss: Double, correct: Int) {
+        self.features = features; self.allLabels = labels; self.order = order; self.offset = offset
+        self.xBatch = xBatch; self.labelBatch = labelBatch; self.width = width
+        self.parameters = parameters; self.gradients = gradients; self.slots = slots
+        self.rows = rows; self.count = parts; self.classify = classify
+        self.learningRate = learningRate; self.step = step
+        BLAS.pinSingleThread(true)
+        let status = fck_parallel(parts, { context, part in
+            Unmanaged<SplitStep>.fromOpaque(context!).takeUnretainedValue().part(part)
+        }, Unmanaged.passUnretained(self).toOpaque())
+        BLAS.pinSingleThread(false)
+        precondition(status == 0, "internal: the training threads could not be started")
+        var loss = 0.0, correct = 0
+        for r in 0..<rows { loss += net.rowCost[r] }
+        for p in 0..<parts { correct += hits[p] }
+        return (loss, correct)
+    }
+
+    private func part(_ p: Int) {
+        let r0 = rows * p / count, r1 = rows * (p + 1) / count
+        let w = width
+        var x = features! + offset * w, labels = allLabels! + offset
+        if let order {
+            let xb = xBatch!, lb = labelBatch!, f = features!, y = allLabels!
+            for r in r0..<r1 {
+                let i = Int(order[offset + r])
+                (xb + r * w).update(from: f + i * w, count: w)
+                lb[r] = y[i]
+            }
+            x = UnsafePointer(xb); labels = UnsafePointer(lb)
+        }
+        let theta = parameters!, g = gradients!
+        net.forward(parameters: theta, x: x, rows: r1 - r0, from: r0)
+        hits[p] = net.outputDelta(labels: labels, rows: r1 - r0, from: r0, scale: 1 / Float(rows), classify: classify).correct
+        net.backwardDeltas(parameters: theta, rows: r1 - r0, from: r0)
+        fck_barrier(count)  // every row's Δ and A are ready; W is no longer read
+        net.weightGradients(gradients: g, x: x, rows: rows, part: p, of: count)
+        for l in 1...layout.layerCount {
+            let j = net.neurons(l, p, count), nIn = layout.sizes[l - 1]
+            guard !j.isEmpty else { continue }
+            let wo = layout.weightOffset[l - 1] + j.lowerBound * nIn, bo = layout.biasOffset[l - 1] + j.lowerBound
+            Optimizer.update(
+                optimizer, learningRate: learningRate, step: step, parameters: theta + wo,
+                gradients: g + wo, slots: slots, count: j.count * nIn, offset: wo)
+            Optimizer.update(
+                optimizer, learningRate: learningRate, step: step, parameters: theta + bo,
+                gradients: g + bo, slots: slots, count: j.count, offset: bo)
+        }
     }
 }

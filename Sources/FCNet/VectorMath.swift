@@ -1,3 +1,5 @@
+import CKernels
+
 /// Vectorised element-wise math for the activations: one `exp` written for SIMD vectors so the
 /// compiler emits packed code, used everywhere the engine needs e^x. It is plain arithmetic
 /// (no libm, no fused multiply-add contraction), so the scalar tail gives the same bits as a
@@ -57,67 +59,32 @@ enum VectorMath {
     @inline(__always) static func tanh(_ z: V) -> V { 1 - 2 / (exp(z + z) + 1) }
     @inline(__always) static func tanh(_ z: Float) -> Float { 1 - 2 / (exp(z + z) + 1) }
 
+    // The array versions run in C (`Sources/CKernels`) with AVX-512/AVX2 dispatch: the same
+    // operations in the same order, no FMA, so they give the same bits as the scalar
+    // functions above (VectorMathTests checks every value against them).
+
     /// dst[i] = e^{src[i]}, `count` values (src and dst may be the same).
     static func exp(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
-        var i = 0
-        while i + width <= count {
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: exp(UnsafeRawPointer(src + i).loadUnaligned(as: V.self)), as: V.self)
-            i += width
-        }
-        while i < count { dst[i] = exp(src[i]); i += 1 }
+        fck_exp(src, dst, count)
     }
 
     /// dst[i] = σ(src[i]).
     static func sigmoid(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
-        var i = 0
-        while i + width <= count {
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: sigmoid(UnsafeRawPointer(src + i).loadUnaligned(as: V.self)), as: V.self)
-            i += width
-        }
-        while i < count { dst[i] = sigmoid(src[i]); i += 1 }
+        fck_sigmoid(src, dst, count)
     }
 
     /// dst[i] = tanh(src[i]).
     static func tanh(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int) {
-        var i = 0
-        while i + width <= count {
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: tanh(UnsafeRawPointer(src + i).loadUnaligned(as: V.self)), as: V.self)
-            i += width
-        }
-        while i < count { dst[i] = tanh(src[i]); i += 1 }
-    }
-
-    /// For each of `rows` rows of `cols`: z += b, then a = f(z) — one pass over Z.
-    @inline(__always)
-    static func biasThen(
-        _ z: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>,
-        rows: Int, cols: Int, _ f: (V) -> V, _ f1: (Float) -> Float
-    ) {
-        for r in 0..<rows {
-            let zr = z + r * cols, ar = a + r * cols
-            var j = 0
-            while j + width <= cols {
-                let v = UnsafeRawPointer(zr + j).loadUnaligned(as: V.self) + UnsafeRawPointer(bias + j).loadUnaligned(as: V.self)
-                UnsafeMutableRawPointer(zr + j).storeBytes(of: v, as: V.self)
-                UnsafeMutableRawPointer(ar + j).storeBytes(of: f(v), as: V.self)
-                j += width
-            }
-            while j < cols {
-                let v = zr[j] + bias[j]
-                zr[j] = v
-                ar[j] = f1(v)
-                j += 1
-            }
-        }
+        fck_tanh(src, dst, count)
     }
 
     /// z += b per row, a = σ(z).
     static func biasSigmoid(_ z: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, cols: Int) {
-        biasThen(z, a, bias, rows: rows, cols: cols, sigmoid, sigmoid)
+        fck_bias_sigmoid(z, a, bias, rows, cols)
     }
 
     /// z += b per row, a = tanh(z).
     static func biasTanh(_ z: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, cols: Int) {
-        biasThen(z, a, bias, rows: rows, cols: cols, tanh, tanh)
+        fck_bias_tanh(z, a, bias, rows, cols)
     }
 }

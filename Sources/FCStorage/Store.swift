@@ -45,6 +45,7 @@ public final class Store {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw StoreError.notAStore(path: path, reason: "it is a folder")
         }
+        try Store.checkHeader(path)
         var database = try storeErrors { try Database(path: path, readOnly: readOnly, busyTimeoutMilliseconds: milliseconds) }
         var openedReadOnly = readOnly
         do {
@@ -81,6 +82,19 @@ public final class Store {
         allowed.remove(charactersIn: "?#%")
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         return "file:\(absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute)?immutable=1"
+    }
+
+    /// A file that exists and is not empty must start with SQLite's header; SQLite
+    /// itself would treat a file shorter than one page as a new, empty database
+    /// and write over it.
+    static func checkHeader(_ path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 16)) ?? Data()
+        guard !head.isEmpty else { return }
+        guard head == Data("SQLite format 3\0".utf8) else {
+            throw StoreError.notAStore(path: path, reason: "it is not an SQLite database")
+        }
     }
 
     // MARK: Runs

@@ -22,24 +22,17 @@ public enum Replay {
         let owner = stored.ownerRunID == run.id ? run : try store.run(id: stored.ownerRunID)
         let config = try RunConfig.decode(owner.config, run: owner.shortID)
         guard let data = config.data else { throw TrainingError.noData(run: owner.shortID) }
-        let previous = try store.loadCheckpoint(runID: run.id, epoch: stored.epoch - 1)
-
-        let classes = data.task == .classification ? max(config.spec.outputSize, 2) : nil
-        let full = try DataLoading.reload(data, run: owner.shortID, classes: classes)
-        var trainRaw = full, validationRaw: Dataset?
-        switch config.validation {
-        case .file(let source)?:
-            validationRaw = try DataLoading.reload(source, run: owner.shortID, classes: classes)
-        case .split(let fraction)?:
-            let parts = try full.split(validationFraction: fraction, seed: config.training.seed)
-            trainRaw = parts.train
-            validationRaw = parts.validation
-        case nil:
-            break
+        let previous: LoadedCheckpoint
+        do {
+            previous = try store.loadCheckpoint(runID: run.id, epoch: stored.epoch - 1)
+        } catch StoreError.pruned(_, let epoch, let kept) {
+            throw TrainingError.invalid(
+                "Replaying \(name) starts from epoch \(epoch), which was pruned; replay an epoch that follows a kept one (kept epochs: \(kept.map(String.init).joined(separator: ", "))).")
         }
+
         let (state, normalizer) = try CheckpointCoding.state(previous, spec: config.spec)
-        let trainer = try Trainer(config: config.training, train: try normalizer.applied(to: trainRaw),
-                                  validation: try validationRaw.map { try normalizer.applied(to: $0) }, start: .state(state))
+        let (train, validation) = try Workflow.recordedData(config, data: data, run: owner.shortID, normalizer: normalizer)
+        let trainer = try Trainer(config: config.training, train: train, validation: validation, start: .state(state))
         var replayed: TrainingState?
         try trainer.train(epochs: 1) { replayed = $0 }
         guard let replayed else {

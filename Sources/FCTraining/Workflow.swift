@@ -213,6 +213,26 @@ public enum Workflow {
 
     // MARK: resume
 
+    /// A run's training and validation data as recorded: loaded again from the
+    /// recorded path (or `movedTo`, which must hold the same data), split with the
+    /// run's seed as before, and normalised with the stored normaliser.
+    /// - Throws: `TrainingError.dataChanged` when a file's fingerprint differs.
+    static func recordedData(_ config: RunConfig, data: DataSource, movedTo path: String? = nil, run: String,
+                             normalizer: Normalizer) throws -> (train: Dataset, validation: Dataset?) {
+        let classes = data.task == .classification ? max(config.spec.outputSize, 2) : nil
+        let full = try DataLoading.reload(data, from: path, run: run, classes: classes)
+        var train = full, validation: Dataset?
+        switch config.validation {
+        case .file(let source)?:
+            validation = try DataLoading.reload(source, run: run, classes: classes)
+        case .split(let fraction)?:
+            (train, validation) = try full.split(validationFraction: fraction, seed: config.training.seed)
+        case nil:
+            break
+        }
+        return (try normalizer.applied(to: train), try validation.map { try normalizer.applied(to: $0) })
+    }
+
     public struct ResumePlan {
         public var trainer: RunTrainer
         /// True when the run itself continues; false when a fork was created.
@@ -259,24 +279,9 @@ public enum Workflow {
         // `target` all the same.
         config.epochs = target
 
-        // Data as recorded (or moved, with the same fingerprint), split as before.
         let spec = config.spec
-        let classes = data.task == .classification ? max(spec.outputSize, 2) : nil
-        let full = try DataLoading.reload(data, from: dataPath, run: run.shortID, classes: classes)
-        var trainRaw = full, validationRaw: Dataset?
-        switch config.validation {
-        case .file(let source)?:
-            validationRaw = try DataLoading.reload(source, run: run.shortID, classes: classes)
-        case .split(let fraction)?:
-            let parts = try full.split(validationFraction: fraction, seed: config.training.seed)
-            trainRaw = parts.train
-            validationRaw = parts.validation
-        case nil:
-            break
-        }
         let (state, normalizer) = try CheckpointCoding.state(checkpoint, spec: spec)
-        let train = try normalizer.applied(to: trainRaw)
-        let validation = try validationRaw.map { try normalizer.applied(to: $0) }
+        let (train, validation) = try recordedData(config, data: data, movedTo: dataPath, run: run.shortID, normalizer: normalizer)
         let trainer = try Trainer(config: config.training, train: train, validation: validation, start: .state(state))
 
         let targetRun: RunRecord

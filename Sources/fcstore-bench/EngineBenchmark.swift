@@ -16,6 +16,9 @@ struct EngineBenchmark: ParsableCommand {
             """)
 
     @Option(help: "Comma-separated workloads.") var workloads = "W1,W2,W3,W4"
+    @Option(name: .customLong("workload"), help: "One workload (as peers.py passes it); overrides --workloads.")
+    var workload: String?
+    @Option(help: "Epochs per timed unit of W1 and W3 (default 1), for multi-epoch timing.") var epochs: Int?
     @Option(help: "Timed repeats per workload (the median is reported).") var repeats = 3
     @Option(help: "Untimed runs per workload before the timed ones.") var warmup = 1
     @Option(help: "Most BLAS threads per product (default: OpenBLAS's own default).") var threads: Int?
@@ -36,16 +39,24 @@ struct EngineBenchmark: ParsableCommand {
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1.") }
         guard warmup >= 0 else { throw ValidationError("--warmup cannot be negative.") }
-        for w in workloads.split(separator: ",") where !Self.all.contains(where: { $0.name == w }) {
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1.") }
+        for w in selectedNames where !Self.all.contains(where: { $0.name == w }) {
             throw ValidationError("Unknown workload \"\(w)\"; choose from W1, W2, W3, W4.")
         }
+    }
+
+    private var selectedNames: [Substring] { (workload ?? workloads).split(separator: ",") }
+
+    /// W1 and W3 train `--epochs` epochs per timed unit when given.
+    private func epochCount(_ w: Workload) -> Int {
+        (w.name == "W1" || w.name == "W3") ? (epochs ?? w.epochs) : w.epochs
     }
 
     func run() throws {
         try BLAS.load()
         if let threads { BLAS.maxThreads = threads }
         if let parallelThreshold { BLAS.parallelThreshold = parallelThreshold }
-        let selected = Self.all.filter { w in workloads.split(separator: ",").contains { $0 == w.name } }
+        let selected = Self.all.filter { w in selectedNames.contains { $0 == w.name } }
         var results: [[String: Any]] = []
         for w in selected {
             let data = try Self.syntheticData(w)
@@ -57,7 +68,7 @@ struct EngineBenchmark: ParsableCommand {
                 let trainer = try Trainer(config: config, train: data)
                 let clock = ContinuousClock()
                 let start = clock.now
-                try trainer.train(epochs: w.epochs)
+                try trainer.train(epochs: epochCount(w))
                 let d = (clock.now - start).components
                 if run >= warmup { times.append(Double(d.seconds) + Double(d.attoseconds) * 1e-18) }
                 last = trainer.state
@@ -68,13 +79,16 @@ struct EngineBenchmark: ParsableCommand {
             if !json {
                 print(String(format: "%@  median %.3f s  (%@)  train_loss %.4f  %.0f samples/s", w.name, median,
                              times.map { String(format: "%.3f", $0) }.joined(separator: " "), loss,
-                             Double(w.samples * w.epochs) / median))
+                             Double(w.samples * epochCount(w)) / median))
             }
-            results.append(["name": w.name, "median_s": median, "samples": times, "train_loss": loss])
+            results.append([
+                "name": w.name, "median_s": median, "min_s": sorted[0], "samples": times, "train_loss": loss,
+                "epochs": epochCount(w),
+            ])
         }
         let gflops = try BLAS.sgemmRate(m: 256, n: 1024, k: 1024)
         let blas: [String: Any] = [
-            "core": BLAS.coreName, "threads": BLAS.maxThreads, "sgemm_gflops": gflops,
+            "core": BLAS.coreName, "elementwise_isa": BLAS.elementwiseISA, "threads": BLAS.maxThreads, "sgemm_gflops": gflops,
             "parallel_threshold": BLAS.parallelThreshold, "config": BLAS.configuration,
             "coretype_set_by_fcstore": BLAS.chosenCoreType ?? NSNull(),
         ]

@@ -12,6 +12,7 @@ struct FCStoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fcstore",
         abstract: "A persistent model store for fully-connected neural networks.",
+        usage: "fcstore [--store <path>] <subcommand> [<arguments>]",
         discussion: """
             Every epoch of every run is committed to one SQLite file (--store PATH, else \
             $FCSTORE_DB, else ./fcstore.db). A checkpoint reference REF is RUN (its latest \
@@ -34,20 +35,39 @@ struct FCStoreCommand: ParsableCommand {
         do {
             command = try parseAsRoot(arguments)
         } catch {
-            exit(withError: error)
+            exitParsing(error, arguments: arguments)
         }
         do {
             try command.run()
         } catch let error as ExitCode {
             exit(withError: error)
         } catch let error as ValidationError {
-            exit(withError: error)
+            exitParsing(error, arguments: arguments)
         } catch let error as CleanExit {
+            exit(withError: error)
+        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            // `fcstore help` and `--help` parse to a help command whose run() throws the
+            // parser's own (internal) help request: let the parser print it.
             exit(withError: error)
         } catch {
             Console.err("error: \(String(describing: error))")
             Foundation.exit(ExitStatus.failure)
         }
+    }
+
+    /// Help and version go to stdout as the parser prints them; a usage error is
+    /// one line on stderr like every other error (the parser would add the usage
+    /// block), pointing at the subcommand's help, with the parser's exit status.
+    static func exitParsing(_ error: Error, arguments: [String]) -> Never {
+        let status = exitCode(for: error)
+        var text = message(for: error).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+        guard status != .success, !text.isEmpty else { exit(withError: error) }
+        let names = configuration.subcommands.map { $0._commandName }
+        let help = arguments.first(where: names.contains).map { "fcstore \($0) --help" } ?? "fcstore --help"
+        if !text.hasSuffix(".") { text += "." }
+        Console.err("error: \(text) Run '\(help)' for usage.")
+        Foundation.exit(status.rawValue)
     }
 
     /// `fcstore --store PATH COMMAND ...` is the documented form, but the option

@@ -43,7 +43,7 @@ struct Resume: ParsableCommand {
         overrides.schedule = optimizerOptions.schedule?.schedule
         overrides.batchSize = optimizerOptions.batch
         overrides.name = name
-        let store = try self.store.open()
+        let store = try self.store.openExisting()
         let plan = try Workflow.resume(
             store, run: ref.run, epoch: ref.selector, epochs: epochs, overrides: overrides,
             fork: fork || name != nil, dataPath: data, owner: Owner.current, isAlive: Owner.isAlive)

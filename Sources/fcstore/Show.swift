@@ -51,9 +51,18 @@ struct Show: ParsableCommand {
 
     func run() throws {
         let store = try self.store.openExisting()
-        let (run, checkpoint) = try Workflow.checkpoint(store, run: ref.run, epoch: ref.selector)
-        let config = try RunConfig.decode(run.config, run: run.shortID)
+        let run = try store.resolveRun(ref.run)
         let checkpoints = try store.checkpoints(runID: run.id)
+        // show needs only the selected epoch's number and digest: a pruned epoch
+        // (tensors released, metrics and digest kept) can still be shown.
+        let checkpoint: (epoch: Int, digestHex: String)
+        if case .number(let epoch) = ref.selector, let summary = checkpoints.first(where: { $0.epoch == epoch && $0.pruned }) {
+            checkpoint = (summary.epoch, summary.digestHex)
+        } else {
+            let loaded = try Workflow.checkpoint(store, run: run.id, epoch: ref.selector).checkpoint
+            checkpoint = (loaded.epoch, loaded.digestHex)
+        }
+        let config = try RunConfig.decode(run.config, run: run.shortID)
         var lineage: [Runs.ParentJSON] = []
         var cursor = run.parent
         while let parent = cursor, lineage.count < 1000 {

@@ -2,6 +2,7 @@ import ArgumentParser
 import FCNet
 import FCStorage
 import FCTraining
+import Foundation
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -112,8 +113,18 @@ struct Train: ParsableCommand {
         request.normalization = normalize
         request.initFrom = initFrom.map { ($0.run, $0.selector) }
 
-        let store = try self.store.open()
-        let trainer = try Workflow.startRun(store, request, owner: Owner.current)
+        // The first train creates the store; if the run cannot even start (bad data,
+        // say), take the new empty store back rather than leave a stray file.
+        let created = !FileManager.default.fileExists(atPath: self.store.path)
+        let trainer: RunTrainer
+        do {
+            trainer = try Workflow.startRun(try self.store.open(), request, owner: Owner.current)
+        } catch {
+            if created {
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: self.store.path + suffix) }
+            }
+            throw error
+        }
         try TrainingDriver.run(trainer, verb: "training")
     }
 }

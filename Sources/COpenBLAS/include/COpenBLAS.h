@@ -37,6 +37,10 @@ int fcb_max_threads(void);
 /** Products with fewer than this many multiply-adds (M*N*K) run on one thread. */
 void fcb_set_parallel_threshold(long long madds);
 long long fcb_parallel_threshold(void);
+/** on != 0: OpenBLAS runs every product on one thread, whatever its size, until called
+ *  with 0 (used while the engine splits a training step over its own threads, which call
+ *  fcb_sgemm concurrently). Call from one thread, outside concurrent fcb_sgemm calls. */
+void fcb_pin_single_thread(int on);
 
 /**
  * C = alpha * op(A) op(B) + beta * C, row-major; op(A) is M x K, op(B) is K x N.

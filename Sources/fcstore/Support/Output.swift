@@ -100,6 +100,7 @@ enum Format {
 
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "-" }
+        if seconds < 10 { return String(format: "%.2fs", seconds) }
         if seconds < 60 { return String(format: "%.1fs", seconds) }
         let total = Int(seconds.rounded())
         if total < 3600 { return String(format: "%dm%02ds", total / 60, total % 60) }

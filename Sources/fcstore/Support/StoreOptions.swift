@@ -26,7 +26,15 @@ struct JSONOption: ParsableArguments {
 extension StoreOptions {
     /// Opens (creating and migrating if needed) the store.
     func open(readOnly: Bool = false) throws -> Store {
-        try Store(path: path, readOnly: readOnly)
+        try refuseFolder()
+        return try Store(path: path, readOnly: readOnly)
+    }
+
+    private func refuseFolder() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw CLIError("\(path) is a folder; the store is a file: pass --store PATH/fcstore.db (or set FCSTORE_DB).")
+        }
     }
 
     /// Opens an existing store for reading; a missing file is an error rather than a new store.
@@ -34,6 +42,7 @@ extension StoreOptions {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CLIError("No store at \(path); train a run first, or pass --store PATH (or set FCSTORE_DB).")
         }
+        try refuseFolder()
         return try Store(path: path)
     }
 }

@@ -1,0 +1,60 @@
+import XCTest
+@testable import FCNet
+
+/// The data-parallel step (`SplitStep`): same bits on every run with the same thread
+/// setting, and the same training as one thread up to float rounding.
+final class SplitStepTests: XCTestCase {
+    static func data(rows: Int, width: Int, seed: UInt64) throws -> Dataset {
+        var rng = Xoshiro256(seed: seed)
+        var x = [Float](repeating: 0, count: rows * width), y = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+            let c = Int(rng.next() % 4)
+            y[r] = Float(c)
+            for j in 0..<width { x[r * width + j] = Float(rng.nextUnit()) + (j % 4 == c ? 1 : 0) }
+        }
+        return try Dataset(features: x, labels: y, width: width)
+    }
+
+    func train(threads: Int, optimizer: OptimizerConfig, batch: Int?) throws -> TrainingState {
+        let saved = BLAS.maxThreads
+        defer { BLAS.maxThreads = saved }
+        try BLAS.load()
+        BLAS.maxThreads = threads
+        let data = try Self.data(rows: 1000, width: 48, seed: 11)
+        // 1000 rows × (48·64 + 64·32 + 32·4) weights ≥ 2^20 multiply-adds: split with 2 threads.
+        let spec = NetworkSpec(inputSize: 48, layerSizes: [64, 32, 4])
+        let trainer = try Trainer(
+            config: TrainingConfig(spec: spec, optimizer: optimizer, batchSize: batch, seed: 2), train: data)
+        XCTAssertEqual(try trainer.train(epochs: 3), .completed)
+        return trainer.state
+    }
+
+    func testSplitStepIsDeterministicAndMatchesOneThread() throws {
+        for (optimizer, batch) in [(OptimizerConfig(kind: .sgd, learningRate: 0.5), Int?.none),
+                                   (OptimizerConfig(kind: .adam, learningRate: 0.01), 500)] {
+            let a = try train(threads: 2, optimizer: optimizer, batch: batch)
+            let b = try train(threads: 2, optimizer: optimizer, batch: batch)
+            let one = try train(threads: 1, optimizer: optimizer, batch: batch)
+            XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "same setting, same bits")
+            XCTAssertEqual(a.metrics["train_loss"], b.metrics["train_loss"])
+            XCTAssertEqual(a.metrics["train_accuracy"], b.metrics["train_accuracy"])
+            for (p, q) in zip(a.parameters, one.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4) }
+            XCTAssertEqual(a.metrics["train_loss"]!, one.metrics["train_loss"]!, accuracy: 1e-5)
+        }
+    }
+
+    func testPartsFollowTheThresholds() throws {
+        try BLAS.load()
+        let saved = BLAS.maxThreads
+        defer { BLAS.maxThreads = saved }
+        BLAS.maxThreads = 2
+        let spec = NetworkSpec(inputSize: 48, layerSizes: [64, 32, 4])
+        let split = SplitStep(net: Network(spec: spec, capacity: 1000, target: .oneHot), layout: ParameterLayout(spec),
+                              optimizer: .init())
+        XCTAssertEqual(split.parts(rows: 1000), 2)
+        XCTAssertEqual(split.parts(rows: 1), 1)
+        XCTAssertEqual(split.parts(rows: 100), 1, "below 2^20 multiply-adds")
+        BLAS.maxThreads = 1
+        XCTAssertEqual(split.parts(rows: 1000), 1)
+    }
+}

@@ -31,7 +31,7 @@ final class ReliabilityTests: XCTestCase {
     /// tensor of every epoch, Adam moments included) to an uninterrupted run.
     func testSIGKILLLosesNoReportedEpochAndResumeIsBitIdentical() throws {
         let data = try Reliability.digits(rows: 128, in: directory)
-        let epochs = 8
+        let epochs = 16
         let referenceStore = directory.appendingPathComponent("reference.db").path
         let reference = try Reliability.run(["--store", referenceStore] + trainArguments(data, epochs: epochs), in: directory)
         XCTAssertEqual(reference.status, 0, reference.stderr)
@@ -55,7 +55,8 @@ final class ReliabilityTests: XCTestCase {
             if wasRunning {
                 kills += 1
                 XCTAssertEqual(result.status, SIGKILL, "killed process status \(result.status)")
-            } else {
+            } else if !result.stderr.contains("is already at epoch \(epochs)") {
+                // (A kill after the last commit leaves nothing to resume: that is fine.)
                 XCTAssertEqual(result.status, 0, result.stderr)
             }
             if runID == nil, let line = result.stderr.split(separator: "\n").first(where: { $0.hasPrefix("training run ") }) {
@@ -70,7 +71,7 @@ final class ReliabilityTests: XCTestCase {
             if let last = reported.max() {
                 XCTAssertEqual(try Reliability.run(["--store", store, "show", "\(runID)@\(last)"], in: directory).status, 0)
             }
-            if listed.last == epochs, !wasRunning { break }
+            if listed.last == epochs { break }
         }
         XCTAssertGreaterThanOrEqual(kills, 3)
         let runPrefix = try XCTUnwrap(runID)
@@ -232,7 +233,7 @@ final class ReliabilityTests: XCTestCase {
             for arguments in [["runs"], ["train", "--data", data, "--layers", "4,10", "--epochs", "1"]] {
                 let outcome = try Reliability.run(["--store", path] + arguments, in: directory)
                 Reliability.assertRefused(outcome, "\(path) \(arguments[0])")
-                XCTAssertTrue(outcome.stderr.contains("is not an fcstore store"), outcome.stderr)
+                XCTAssertTrue(outcome.stderr.contains(path == folder.path ? "is a folder" : "is not an fcstore store"), outcome.stderr)
             }
         }
         XCTAssertEqual(try String(contentsOf: text, encoding: .utf8), "hello\n")

@@ -261,6 +261,11 @@ public enum Workflow {
         let inPlace = (selector == .latest || checkpoint.epoch == latest) && !overrides.changesTraining && !forceFork
         let target = epochs ?? config.epochs
         guard target > checkpoint.epoch else {
+            // A process killed after committing its last epoch, before marking the run
+            // completed, leaves it "running" with a dead owner: settle that now.
+            if inPlace, run.status == .running, checkpoint.epoch >= config.epochs, !(run.owner.map(isAlive) ?? false) {
+                try store.setStatus(runID: run.id, .completed)
+            }
             throw TrainingError.nothingToDo(run: run.shortID, epoch: checkpoint.epoch, target: target)
         }
 

@@ -265,6 +265,15 @@ static inline void outer_body(long m, long n, float alpha, const float *restrict
     }
 }
 
+static inline void outer_acc_body(long m, long n, float alpha, const float *restrict x, long incx,
+                                  const float *restrict y, float *restrict c, long ldc) {
+    for (long i = 0; i < m; i++) {
+        const float xi = alpha * x[i * incx];
+        float *restrict ci = c + i * ldc;
+        for (long j = 0; j < n; j++) ci[j] = ci[j] + xi * y[j];
+    }
+}
+
 #if FCK_X86
 #define VARIANTS(name, params, args)                                   \
     AVX512 static void name##_avx512 params { name##_body args; }      \
@@ -281,6 +290,8 @@ VARIANTS(column_sums, (const float *m, long rows, long cols, long ld, float *out
 VARIANTS(sgd, (float *theta, const float *g, float eta, long n), (theta, g, eta, n))
 VARIANTS(outer, (long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc),
          (m, n, alpha, x, incx, y, c, ldc))
+VARIANTS(outer_acc, (long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc),
+         (m, n, alpha, x, incx, y, c, ldc))
 
 void fck_bias_add(float *z, const float *bias, long rows, long cols) { DISPATCH(bias_add, z, bias, rows, cols); }
 void fck_mul_sigmoid_derivative(float *delta, const float *a, long count) { DISPATCH(sigmoid_derivative, delta, a, count); }
@@ -291,6 +302,9 @@ void fck_column_sums(const float *m, long rows, long cols, long ld, float *out) 
 void fck_sgd(float *theta, const float *g, float eta, long count) { DISPATCH(sgd, theta, g, eta, count); }
 void fck_outer(long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc) {
     DISPATCH(outer, m, n, alpha, x, incx, y, c, ldc);
+}
+void fck_outer_acc(long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc) {
+    DISPATCH(outer_acc, m, n, alpha, x, incx, y, c, ldc);
 }
 
 /* ---- softmax and its cross-entropy delta (per row; exp vectorised) ------- */

@@ -57,10 +57,14 @@ public enum BLAS {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        if k == 1 && beta == 0 && !transB && m > 1 && n > 1 {
-            // An outer product C = alpha x yᵀ with y contiguous (SGD's dW = δ a_prevᵀ): one
-            // vectorised pass that writes C, no sgemm call.
-            fck_outer(m, n, alpha, a, transA ? 1 : lda, b, c, ldc)
+        if k == 1 && (beta == 0 || beta == 1) && !transB && m > 1 && n > 1 {
+            // An outer product C = alpha x yᵀ (+ C) with y contiguous (SGD's dW = δ a_prevᵀ, or
+            // the fused update W += −η δ a_prevᵀ): one vectorised pass over C, no sgemm call.
+            if beta == 0 {
+                fck_outer(m, n, alpha, a, transA ? 1 : lda, b, c, ldc)
+            } else {
+                fck_outer_acc(m, n, alpha, a, transA ? 1 : lda, b, c, ldc)
+            }
             return
         }
         _ = fcb_sgemm(

@@ -210,9 +210,15 @@ final class Network {
     /// - db^l = Σ_rows Δ^l.
     /// Part `part` of `parts` computes the neurons j ∈ `neurons(l, part, parts)`: rows j of
     /// dW^l and entries j of db^l, so parts write disjoint, contiguous ranges.
+    ///
+    /// With `sgdStep` (plain SGD, learning rate η, parameters θ) the update is applied here
+    /// instead of leaving dW^l in `gradients`: W^l += −η (Δ^l)ᵀ A^{l-1} is one product with
+    /// alpha = −η and beta = 1 (no gradient pass); db^l still goes through `gradients`
+    /// (b −= η db, as `Optimizer.update`). The dW^l entries of `gradients` are then not written.
     func weightGradients(
         gradients g: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows: Int,
-        part: Int = 0, of parts: Int = 1
+        part: Int = 0, of parts: Int = 1,
+        sgdStep: (eta: Float, parameters: UnsafeMutablePointer<Float>)? = nil
     ) {
         let sizes = layout.sizes
         for l in 1...layout.layerCount {
@@ -221,12 +227,19 @@ final class Network {
             let aPrev = l == 1 ? x : UnsafePointer(a[l - 2].p)
             let j = neurons(l, part, parts)
             guard !j.isEmpty else { continue }
-            BLAS.gemm(
-                transA: true, transB: false, m: j.count, n: nIn, k: rows,
-                a: dl + j.lowerBound, lda: nOut, b: aPrev, ldb: nIn,
-                c: g + layout.weightOffset[l - 1] + j.lowerBound * nIn, ldc: nIn)
-            Kernels.columnSums(
-                dl + j.lowerBound, rows: rows, cols: j.count, ld: nOut, into: g + layout.biasOffset[l - 1] + j.lowerBound)
+            let wo = layout.weightOffset[l - 1] + j.lowerBound * nIn, bo = layout.biasOffset[l - 1] + j.lowerBound
+            if let (eta, theta) = sgdStep {
+                BLAS.gemm(
+                    transA: true, transB: false, m: j.count, n: nIn, k: rows, alpha: -eta,
+                    a: dl + j.lowerBound, lda: nOut, b: aPrev, ldb: nIn, beta: 1, c: theta + wo, ldc: nIn)
+                Kernels.columnSums(dl + j.lowerBound, rows: rows, cols: j.count, ld: nOut, into: g + bo)
+                fck_sgd(theta + bo, g + bo, eta, j.count)
+            } else {
+                BLAS.gemm(
+                    transA: true, transB: false, m: j.count, n: nIn, k: rows,
+                    a: dl + j.lowerBound, lda: nOut, b: aPrev, ldb: nIn, c: g + wo, ldc: nIn)
+                Kernels.columnSums(dl + j.lowerBound, rows: rows, cols: j.count, ld: nOut, into: g + bo)
+            }
         }
     }
 

@@ -253,6 +253,7 @@ public final class Trainer {
             random.shuffle(order, count: n)
         }
         var lossSum = 0.0, correct = 0, offset = 0
+        let fuseSGD = config.optimizer.kind == .sgd
         while offset < n {
             let rows = min(batch, n - offset)
             let parts = splitStep.parts(rows: rows)
@@ -263,7 +264,7 @@ public final class Trainer {
                     features: f, labels: y, order: shuffled ? UnsafePointer(order) : nil, offset: offset,
                     xBatch: xBatch.p, labelBatch: labelBatch.p, width: w, rows: rows, parts: parts,
                     classify: classify, learningRate: lr, step: step, parameters: parameters.p,
-                    gradients: gradients.p, slots: slots)
+                    gradients: gradients.p, slots: slots, fuseSGD: fuseSGD && offset + rows < n)
                 // A non-finite step is discarded with the whole epoch (restore(state)).
                 guard loss.isFinite else { return .diverged }
                 lossSum += loss
@@ -287,11 +288,18 @@ public final class Trainer {
             guard loss.isFinite else { return .diverged }
             lossSum += loss
             correct += hits
-            net.backward(parameters: parameters.p, gradients: gradients.p, x: x, rows: rows)
             step += 1
-            Optimizer.update(
-                config.optimizer, learningRate: lr, step: step, parameters: parameters.p,
-                gradients: gradients.p, slots: slots, count: layout.count)
+            net.backwardDeltas(parameters: parameters.p, rows: rows)
+            if fuseSGD && offset + rows < n {
+                // Plain SGD, not the epoch's last batch (whose dW feeds grad_norm): the update
+                // is folded into the dW products.
+                net.weightGradients(gradients: gradients.p, x: x, rows: rows, sgdStep: (Float(lr), parameters.p))
+            } else {
+                net.weightGradients(gradients: gradients.p, x: x, rows: rows)
+                Optimizer.update(
+                    config.optimizer, learningRate: lr, step: step, parameters: parameters.p,
+                    gradients: gradients.p, slots: slots, count: layout.count)
+            }
             offset += rows
             if offset < n && shouldStop() { return .stopped }
         }
@@ -439,7 +447,8 @@ extension Trainer {
 ///    forward pass, Δ^L and the Δ^l back to layer 1 (rows are independent);
 /// 2. after a barrier, computes its neurons' rows of every dW^l and entries of db^l over the
 ///    whole batch (`Network.weightGradients`), and applies the update to exactly those
-///    parameters (the update is element-wise).
+///    parameters (the update is element-wise; for plain SGD outside the epoch's last batch it
+///    is folded into the dW products, W += −η ΔᵀA with beta = 1).
 /// Each entry is written by one part in a fixed order, and the cost is summed in row order
 /// afterwards, so results depend on P (the thread setting) but never on timing. Inside the
 /// step OpenBLAS runs every product on one thread.
@@ -458,6 +467,8 @@ final class SplitStep {
     private var parameters: UnsafeMutablePointer<Float>?, gradients: UnsafeMutablePointer<Float>?
     private var slots: [FloatBuffer] = []
     private var rows = 0, count = 1, classify = false, learningRate = 0.0, step = 0
+    /// Plain SGD folded into the dW products (`Network.weightGradients(sgdStep:)`).
+    private var fuseSGD = false
 
     /// A part gets at least this many rows.
     static let minimumRows = 16
@@ -492,8 +503,10 @@ final class SplitStep {
         features: UnsafePointer<Float>, labels: UnsafePointer<Float>, order: UnsafePointer<Int32>?, offset: Int,
         xBatch: UnsafeMutablePointer<Float>, labelBatch: UnsafeMutablePointer<Float>, width: Int, rows: Int,
         parts: Int, classify: Bool, learningRate: Double, step: Int,
-        parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>, slots: [FloatBuffer]
+        parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>, slots: [FloatBuffer],
+        fuseSGD: Bool = false
     ) -> (loss: Double, correct: Int) {
+        self.fuseSGD = fuseSGD
         self.features = features; self.allLabels = labels; self.order = order; self.offset = offset
         self.xBatch = xBatch; self.labelBatch = labelBatch; self.width = width
         self.parameters = parameters; self.gradients = gradients; self.slots = slots
@@ -529,6 +542,10 @@ final class SplitStep {
         hits[p] = net.outputDelta(labels: labels, rows: r1 - r0, from: r0, scale: 1 / Float(rows), classify: classify).correct
         net.backwardDeltas(parameters: theta, rows: r1 - r0, from: r0)
         fck_barrier(count)  // every row's Δ and A are ready; W is no longer read
+        if fuseSGD {
+            net.weightGradients(gradients: g, x: x, rows: rows, part: p, of: count, sgdStep: (Float(learningRate), theta))
+            return
+        }
         net.weightGradients(gradients: g, x: x, rows: rows, part: p, of: count)
         for l in 1...layout.layerCount {
             let j = net.neurons(l, p, count), nIn = layout.sizes[l - 1]

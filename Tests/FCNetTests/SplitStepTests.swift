@@ -31,6 +31,7 @@ final class SplitStepTests: XCTestCase {
 
     func testSplitStepIsDeterministicAndMatchesOneThread() throws {
         for (optimizer, batch) in [(OptimizerConfig(kind: .sgd, learningRate: 0.5), Int?.none),
+                                   (OptimizerConfig(kind: .sgd, learningRate: 0.5), 250),
                                    (OptimizerConfig(kind: .adam, learningRate: 0.01), 500)] {
             let a = try train(threads: 2, optimizer: optimizer, batch: batch)
             let b = try train(threads: 2, optimizer: optimizer, batch: batch)
@@ -40,6 +41,18 @@ final class SplitStepTests: XCTestCase {
             XCTAssertEqual(a.metrics["train_accuracy"], b.metrics["train_accuracy"])
             for (p, q) in zip(a.parameters, one.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4) }
             XCTAssertEqual(a.metrics["train_loss"]!, one.metrics["train_loss"]!, accuracy: 1e-5)
+        }
+    }
+
+    /// Mini-batch SGD folds the update into the dW products (except in an epoch's last batch);
+    /// momentum with μ = 0 takes the separate update pass and is the same rule.
+    func testFusedSGDMatchesTheSeparateUpdate() throws {
+        for threads in [1, 2] {
+            let fused = try train(threads: threads, optimizer: .init(kind: .sgd, learningRate: 0.5), batch: 250)
+            let separate = try train(threads: threads, optimizer: .init(kind: .momentum, learningRate: 0.5, momentum: 0), batch: 250)
+            for (p, q) in zip(fused.parameters, separate.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4) }
+            XCTAssertEqual(fused.metrics["train_loss"]!, separate.metrics["train_loss"]!, accuracy: 1e-5)
+            XCTAssertEqual(fused.metrics["grad_norm.1"]!, separate.metrics["grad_norm.1"]!, accuracy: 1e-4)
         }
     }
 

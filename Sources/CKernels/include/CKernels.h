@@ -49,6 +49,8 @@ void fck_sgd(float *theta, const float *g, float eta, long count);
 
 /** c[i * ldc + j] = (alpha * x[i * incx]) * y[j] for i < m, j < n (an outer product). */
 void fck_outer(long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc);
+/** c[i * ldc + j] += (alpha * x[i * incx]) * y[j] (an outer product added to c, e.g. a fused SGD step). */
+void fck_outer_acc(long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc);
 
 /**
  * Softmax + cross-entropy output delta for one-hot labels:

@@ -1,5 +1,7 @@
 import ArgumentParser
+import FCNet
 import FCStorage
+import FCTraining
 import Foundation
 
 /// `fcstore-bench scale`: builds a store of many runs × many epochs of a small
@@ -61,6 +63,9 @@ struct ScaleBenchmark: ParsableCommand {
         func tensor(_ shape: [Int]) throws -> TensorValue {
             try TensorValue(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &random) })
         }
+        let spec = NetworkSpec(inputSize: sizes[0], layerSizes: Array(sizes.dropFirst()))
+        let config = try RunConfig(training: TrainingConfig(spec: spec), epochs: epochs, data: nil, validation: nil,
+                                   normalization: .none).json()
         var previous: RunRecord?
         let started = Date()
         for index in 0..<runs {
@@ -69,11 +74,11 @@ struct ScaleBenchmark: ParsableCommand {
             var firstEpoch = 0
             if index % 10 == 9, let parent = previous {
                 let before = size()
-                run = try db.forkRun(from: parent.id, atEpoch: forkAt, name: "run-\(index)", config: "{}", seed: UInt64(index))
+                run = try db.forkRun(from: parent.id, atEpoch: forkAt, name: "run-\(index)", config: config, seed: UInt64(index))
                 if index == 9 { print("a fork adds \(size() - before) bytes to the file") }
                 firstEpoch = forkAt + 1
             } else {
-                run = try db.createRun(name: "run-\(index)", config: "{}", seed: UInt64(index))
+                run = try db.createRun(name: "run-\(index)", config: config, seed: UInt64(index))
             }
             for epoch in firstEpoch...epochs {
                 var tensors: [CheckpointTensor] = []

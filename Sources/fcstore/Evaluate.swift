@@ -11,14 +11,7 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: JSONOption
 
-    @Argument(help: ArgumentHelp("A run, RUN@EPOCH or RUN@best.", valueName: "ref"))
-    var ref: CheckpointRef
-
-    @Option(help: ArgumentHelp("Labelled data: a CSV file or an IDX image file.", valueName: "file"))
-    var data: String
-
-    @Option(help: ArgumentHelp("The label column, if it is not 'label' or the last.", valueName: "column"))
-    var label: String?
+    @OptionGroup var input: ModelDataOptions
 
     struct EvaluationJSON: Encodable {
         var model: String
@@ -39,21 +32,19 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        let store = try self.store.openExisting()
-        let (run, _, checkpoint, model) = try Workflow.model(store, run: ref.run, epoch: ref.selector)
-        let classify = model.spec.loss != .mse || model.spec.outputSize > 1
-        let (data, labelled) = try DataLoading.loadForModel(path: self.data, labelColumn: label, inputSize: model.spec.inputSize,
-                                                            task: classify ? .classification : .regression)
-        guard labelled else {
-            throw CLIError("\((self.data as NSString).lastPathComponent) has no label column; evaluate needs labelled data (use predict for unlabelled rows).")
+        let loaded = try input.load(from: store.openExisting())
+        let (model, data, classify) = (loaded.model, loaded.data, loaded.classify)
+        let file = (input.data as NSString).lastPathComponent
+        guard loaded.labelled else {
+            throw CLIError("\(file) has no label column; evaluate needs labelled data (use predict for unlabelled rows).")
         }
         if classify, let top = data.labels.max(), Int(top) >= max(model.spec.outputSize, 2) {
-            throw CLIError("\((self.data as NSString).lastPathComponent) has the label \(Int(top)), but the model has \(max(model.spec.outputSize, 2)) classes.")
+            throw CLIError("\(file) has the label \(Int(top)), but the model has \(max(model.spec.outputSize, 2)) classes.")
         }
         let evaluation = try model.evaluate(data)
-        let name = "\(run.shortID)@\(checkpoint.epoch)"
+        let name = loaded.shortName
         if output.json {
-            try Console.json(EvaluationJSON(model: "\(run.id)@\(checkpoint.epoch)", rows: evaluation.count, loss: evaluation.loss,
+            try Console.json(EvaluationJSON(model: loaded.checkpoint, rows: evaluation.count, loss: evaluation.loss,
                                             accuracy: evaluation.accuracy, confusion: evaluation.confusion))
             return
         }

@@ -16,14 +16,7 @@ struct Predict: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @OptionGroup var output: JSONOption
 
-    @Argument(help: ArgumentHelp("A run, RUN@EPOCH or RUN@best.", valueName: "ref"))
-    var ref: CheckpointRef
-
-    @Option(help: ArgumentHelp("A CSV file (with or without a label column) or an IDX image file.", valueName: "file"))
-    var data: String
-
-    @Option(help: ArgumentHelp("The label column of the data, if it is not 'label' or the last.", valueName: "column"))
-    var label: String?
+    @OptionGroup var input: ModelDataOptions
 
     struct PredictionsJSON: Encodable {
         var model: String
@@ -37,11 +30,8 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let store = try self.store.openExisting()
-        let (run, _, checkpoint, model) = try Workflow.model(store, run: ref.run, epoch: ref.selector)
-        let classify = model.spec.loss != .mse || model.spec.outputSize > 1
-        let (data, _) = try DataLoading.loadForModel(path: self.data, labelColumn: label, inputSize: model.spec.inputSize,
-                                                     task: classify ? .classification : .regression)
+        let loaded = try input.load(from: store.openExisting())
+        let (model, data, classify) = (loaded.model, loaded.data, loaded.classify)
         let outputs = try model.predict(features: data.features, count: data.count)
         let width = model.spec.outputSize
         func predictedClass(_ row: ArraySlice<Float>) -> Int? {
@@ -56,7 +46,7 @@ struct Predict: ParsableCommand {
                 let row = outputs[(r * width)..<((r + 1) * width)]
                 return PredictionJSON(row: r, class: predictedClass(row), outputs: Array(row))
             }
-            try Console.json(PredictionsJSON(model: "\(run.id)@\(checkpoint.epoch)", predictions: rows))
+            try Console.json(PredictionsJSON(model: loaded.checkpoint, predictions: rows))
             return
         }
         var text = ""

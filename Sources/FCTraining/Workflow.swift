@@ -75,6 +75,22 @@ public enum Workflow {
         }
     }
 
+    /// The listing entry an epoch selector picks among a run's checkpoints, without
+    /// loading any tensor (for `show`): `best` is the lowest `val_loss`, else the lowest
+    /// `train_loss`, the earliest epoch on ties — as `checkpoint(_:run:epoch:)` picks.
+    public static func select(_ epoch: EpochSelector, in summaries: [CheckpointSummary]) -> CheckpointSummary? {
+        switch epoch {
+        case .latest:
+            return summaries.last
+        case .number(let number):
+            return summaries.first { $0.epoch == number }
+        case .best:
+            let metric = summaries.contains { $0.metrics["val_loss"].map { !$0.isNaN } ?? false } ? "val_loss" : "train_loss"
+            return summaries.filter { $0.metrics[metric].map { !$0.isNaN } ?? false }
+                .min { ($0.metrics[metric]!, $0.epoch) < ($1.metrics[metric]!, $1.epoch) }
+        }
+    }
+
     /// The run's configuration and a runnable model of one of its checkpoints.
     public static func model(_ store: Store, run text: String, epoch: EpochSelector) throws -> (run: RunRecord, config: RunConfig, checkpoint: LoadedCheckpoint, model: Model) {
         let (run, checkpoint) = try checkpoint(store, run: text, epoch: epoch)
@@ -254,7 +270,7 @@ public enum Workflow {
         let (run, checkpoint) = try checkpoint(store, run: text, epoch: selector)
         var config = try RunConfig.decode(run.config, run: run.shortID)
         guard let data = config.data else { throw TrainingError.noData(run: run.shortID) }
-        let latest = try store.latestCheckpoint(runID: run.id).epoch
+        let latest = try store.checkpoints(runID: run.id).last?.epoch ?? checkpoint.epoch
         // `resume RUN` means the run itself, even if another process appended an
         // epoch between the two reads above: deciding by the epochs alone would
         // quietly fork from a stale epoch instead of meeting that process's claim.

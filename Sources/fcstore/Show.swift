@@ -53,15 +53,14 @@ struct Show: ParsableCommand {
         let store = try self.store.openExisting()
         let run = try store.resolveRun(ref.run)
         let checkpoints = try store.checkpoints(runID: run.id)
-        // show needs only the selected epoch's number and digest: a pruned epoch
-        // (tensors released, metrics and digest kept) can still be shown.
-        let checkpoint: (epoch: Int, digestHex: String)
-        if case .number(let epoch) = ref.selector, let summary = checkpoints.first(where: { $0.epoch == epoch && $0.pruned }) {
-            checkpoint = (summary.epoch, summary.digestHex)
-        } else {
-            let loaded = try Workflow.checkpoint(store, run: run.id, epoch: ref.selector).checkpoint
-            checkpoint = (loaded.epoch, loaded.digestHex)
+        // show needs only the selected epoch's number and digest, not its tensors: a
+        // pruned epoch (tensors released, metrics and digest kept) can be shown too.
+        guard let selected = Workflow.select(ref.selector, in: checkpoints) else {
+            // Not in the listing: let the store say why (no such epoch, no checkpoints).
+            _ = try Workflow.checkpoint(store, run: run.id, epoch: ref.selector)
+            throw CLIError("Run \(run.shortID) has no checkpoint \(ref).")
         }
+        let checkpoint = (epoch: selected.epoch, digestHex: selected.digestHex)
         let config = try RunConfig.decode(run.config, run: run.shortID)
         var lineage: [Runs.ParentJSON] = []
         var cursor = run.parent

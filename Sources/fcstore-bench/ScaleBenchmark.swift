@@ -37,17 +37,25 @@ struct ScaleBenchmark: ParsableCommand {
         for arguments in [["runs"], ["runs", "--json"], ["show", last.run.shortID], ["show", "\(last.run.shortID)@50", "--json"]] {
             var times: [Double] = []
             for _ in 0..<repeats {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: binary)
-                process.arguments = ["--store", store] + arguments
-                process.standardOutput = FileHandle.nullDevice
-                process.standardError = FileHandle.nullDevice
+                // posix_spawn + waitpid: Foundation's Process.waitUntilExit polls in 50 ms steps.
+                let argv = [binary, "--store", store] + arguments
+                var cArguments = argv.map { strdup($0) } + [nil]
+                defer { for pointer in cArguments { free(pointer) } }
+                var actions = posix_spawn_file_actions_t()
+                posix_spawn_file_actions_init(&actions)
+                posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+                posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+                defer { posix_spawn_file_actions_destroy(&actions) }
+                var pid: pid_t = 0
                 let start = Date()
-                try process.run()
-                process.waitUntilExit()
+                guard posix_spawn(&pid, binary, &actions, nil, &cArguments, environ) == 0 else {
+                    throw ValidationError("Cannot start \(binary).")
+                }
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
                 times.append(Date().timeIntervalSince(start))
-                guard process.terminationStatus == 0 else {
-                    throw ValidationError("fcstore \(arguments.joined(separator: " ")) failed with status \(process.terminationStatus).")
+                guard status == 0 else {
+                    throw ValidationError("fcstore \(arguments.joined(separator: " ")) failed (wait status \(status)).")
                 }
             }
             let sorted = times.sorted()

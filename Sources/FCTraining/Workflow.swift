@@ -28,7 +28,7 @@ public enum Workflow {
         public var epochs: Int
         public var seed: UInt64
         public var name: String?
-        /// nil: `minmax`... no: nil means the default (`standard`, or the `--init` model's own).
+        /// nil for the default: `standard`, or the `--init` model's own normalisation.
         public var normalization: Normalizer.Kind?
         public var initFrom: (run: String, epoch: EpochSelector)?
 

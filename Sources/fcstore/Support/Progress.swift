@@ -29,8 +29,10 @@ final class ProgressReporter {
         let width = 24
         let filled = min(width, Int(fraction * Double(width)))
         let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
-        let text = String(format: "epoch %d/%d [%@] %d/%d  loss %.4f  %.0f samples/s  ETA %@",
-                          epoch, totalEpochs, bar, batch, batches, loss, rate, Format.duration(remaining))
+        // The loss shown is the last committed epoch's (none before the first).
+        let lossText = loss.isFinite ? String(format: "  loss %.4f", loss) : ""
+        let text = String(format: "epoch %d/%d [%@] %d/%d%@  %.0f samples/s  ETA %@",
+                          epoch, totalEpochs, bar, batch, batches, lossText, rate, Format.duration(remaining))
         Console.errRaw("\r\u{1B}[2K" + text)
         drewLine = true
     }

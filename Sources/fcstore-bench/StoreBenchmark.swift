@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCNet
 import FCStorage
 import Foundation
 
@@ -38,7 +39,7 @@ struct StoreBenchmark: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("bench.db").path
 
-        var generator = BenchGenerator(seed: 20_261_129)
+        var generator = Xoshiro256(seed: 20_261_129)
         let inputs = try (0..<checkpoints).map { epoch in try makeCheckpoint(epoch: epoch, generator: &generator) }
         let bytes = inputs[0].tensors.reduce(0) { $0 + $1.value.byteCount }
         let megabytes = Double(bytes) / 1_000_000
@@ -75,7 +76,7 @@ struct StoreBenchmark: ParsableCommand {
                      Double(fileBytes) / 1e6, Double(walBytes) / 1e6, megabytes * Double(checkpoints)))
     }
 
-    private func makeCheckpoint(epoch: Int, generator: inout BenchGenerator) throws -> CheckpointInput {
+    private func makeCheckpoint(epoch: Int, generator: inout Xoshiro256) throws -> CheckpointInput {
         var tensors: [CheckpointTensor] = []
         for layer in 1..<sizes.count {
             let rows = sizes[layer], columns = sizes[layer - 1]
@@ -103,19 +104,8 @@ struct StoreBenchmark: ParsableCommand {
     }
 }
 
-/// SplitMix64 producing floats in [-1, 1).
-private struct BenchGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension Xoshiro256 {
+    /// Floats in [-1, 1) for benchmark tensors.
     mutating func floats(_ count: Int) -> [Float] {
         (0..<count).map { _ in Float(Int32(truncatingIfNeeded: next() >> 32)) / 2_147_483_648 }
     }

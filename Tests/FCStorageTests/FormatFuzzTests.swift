@@ -21,7 +21,7 @@ final class FormatFuzzTests: XCTestCase {
         try fuzzMembers(members, seed: 3)
     }
 
-    private func mutate(_ bytes: [UInt8], hotRegion: Range<Int>, random: inout FormatTestRandom) -> [UInt8] {
+    private func mutate(_ bytes: [UInt8], hotRegion: Range<Int>, random: inout SplitMix64) -> [UInt8] {
         var bytes = bytes
         for _ in 0..<Int.random(in: 1...4, using: &random) {
             let region = Bool.random(using: &random) && !hotRegion.isEmpty ? hotRegion : 0..<max(bytes.count, 1)
@@ -42,7 +42,7 @@ final class FormatFuzzTests: XCTestCase {
     }
 
     private func fuzz(_ valid: [UInt8], hotRegion: Range<Int>, seed: UInt64, _ decode: ([UInt8]) throws -> Void) throws {
-        var random = FormatTestRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         var accepted = 0, refused = 0
         for _ in 0..<Self.mutationsPerFormat {
             let bytes = mutate(valid, hotRegion: hotRegion, random: &random)
@@ -62,7 +62,7 @@ final class FormatFuzzTests: XCTestCase {
     /// Mutates one member at a time and rebuilds the archive with correct CRCs,
     /// so the mutations reach the .npy and metadata parsers.
     private func fuzzMembers(_ members: [(name: String, data: ArraySlice<UInt8>)], seed: UInt64) throws {
-        var random = FormatTestRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         for _ in 0..<Self.mutationsPerFormat / 2 {
             var copy = members.map { (name: $0.name, data: Array($0.data)) }
             let index = Int.random(in: copy.indices, using: &random)

@@ -23,7 +23,7 @@ final class FormatInteropTests: XCTestCase {
             ("activations", FormatFixtures.randomModel([5, 6, 6, 4, 4, 2], activations: ["tanh", "relu", "leaky-relu", "identity", "sigmoid"],
                                                        normalization: false, loss: "binary-cross-entropy", metadata: [:], seed: 12)),
         ]
-        var random = FormatTestRandom(seed: 13)
+        var random = SplitMix64(seed: 13)
         var entries: [String] = []
         for (name, model) in models {
             try Data(Safetensors.encode(model)).write(to: directory.appendingPathComponent(name + ".safetensors"))

@@ -3,7 +3,7 @@ import XCTest
 
 final class FormatRoundTripTests: XCTestCase {
     func testSafetensorsRoundTripsRandomShapes() throws {
-        var random = FormatTestRandom(seed: 42)
+        var random = SplitMix64(seed: 42)
         for trial in 0..<40 {
             let depth = Int.random(in: 1...4, using: &random)
             let sizes = (0...depth).map { _ in Int.random(in: 1...9, using: &random) }
@@ -20,7 +20,7 @@ final class FormatRoundTripTests: XCTestCase {
     }
 
     func testNPZRoundTripsRandomShapes() throws {
-        var random = FormatTestRandom(seed: 7)
+        var random = SplitMix64(seed: 7)
         for trial in 0..<40 {
             let depth = Int.random(in: 1...4, using: &random)
             let sizes = (0...depth).map { _ in Int.random(in: 1...9, using: &random) }

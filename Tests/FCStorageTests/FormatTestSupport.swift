@@ -1,25 +1,12 @@
 import XCTest
 @testable import FCStorage
 
-/// SplitMix64: a tiny seeded generator so every test input is reproducible.
-struct FormatTestRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 enum FormatFixtures {
     /// A model with the given sizes [N_0, N_1, ..., N_L] and random float32 values.
     static func randomModel(_ sizes: [Int], activations: [String]? = nil, normalization: Bool = true,
                             loss: String? = "cross-entropy", metadata: [String: String] = ["source.run": "r-1", "epoch": "3"],
                             seed: UInt64 = 1) -> ModelFile {
-        var random = FormatTestRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         let L = sizes.count - 1
         let names = activations ?? (Array(repeating: "sigmoid", count: L - 1) + ["softmax"])
         var layers: [ModelFile.Layer] = []

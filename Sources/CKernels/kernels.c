@@ -253,6 +253,15 @@ static inline void column_sums_body(const float *restrict m, long rows, long col
         for (long j = 0; j < cols; j++) out[j] = out[j] + row[j];
     }
 }
+static inline void column_sums_acc_body(const float *restrict m, long rows, long cols, long ld, float *restrict out) {
+    for (long r = 0; r < rows; r++) {
+        const float *restrict row = m + r * ld;
+        for (long j = 0; j < cols; j++) out[j] = out[j] + row[j];
+    }
+}
+static inline void add_body(float *restrict dst, const float *restrict src, long n) {
+    for (long i = 0; i < n; i++) dst[i] = dst[i] + src[i];
+}
 static inline void sgd_body(float *restrict theta, const float *restrict g, float eta, long n) {
     for (long i = 0; i < n; i++) theta[i] = theta[i] - eta * g[i];
 }
@@ -287,6 +296,8 @@ VARIANTS(bias_add, (float *z, const float *bias, long rows, long cols), (z, bias
 VARIANTS(sigmoid_derivative, (float *d, const float *a, long n), (d, a, n))
 VARIANTS(tanh_derivative, (float *d, const float *a, long n), (d, a, n))
 VARIANTS(column_sums, (const float *m, long rows, long cols, long ld, float *out), (m, rows, cols, ld, out))
+VARIANTS(column_sums_acc, (const float *m, long rows, long cols, long ld, float *out), (m, rows, cols, ld, out))
+VARIANTS(add, (float *dst, const float *src, long n), (dst, src, n))
 VARIANTS(sgd, (float *theta, const float *g, float eta, long n), (theta, g, eta, n))
 VARIANTS(outer, (long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc),
          (m, n, alpha, x, incx, y, c, ldc))
@@ -299,6 +310,10 @@ void fck_mul_tanh_derivative(float *delta, const float *a, long count) { DISPATC
 void fck_column_sums(const float *m, long rows, long cols, long ld, float *out) {
     DISPATCH(column_sums, m, rows, cols, ld, out);
 }
+void fck_column_sums_acc(const float *m, long rows, long cols, long ld, float *out) {
+    DISPATCH(column_sums_acc, m, rows, cols, ld, out);
+}
+void fck_add(float *dst, const float *src, long count) { DISPATCH(add, dst, src, count); }
 void fck_sgd(float *theta, const float *g, float eta, long count) { DISPATCH(sgd, theta, g, eta, count); }
 void fck_outer(long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc) {
     DISPATCH(outer, m, n, alpha, x, incx, y, c, ldc);

@@ -22,6 +22,7 @@ static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static int load_status = -1;
 static char load_error[512] = "OpenBLAS has not been loaded.";
 static char chosen_coretype[32] = "";
+static int small_blocks = 0;  /* the SkylakeX core: cut few-row NT products into column blocks (fcb_sgemm) */
 static char library_name[256] = "";
 static sgemm_fn p_sgemm;
 static sgemv_fn p_sgemv;
@@ -109,6 +110,7 @@ static void load_once_body(void) {
     }
     max_threads = p_get_threads();
     if (max_threads < 1) max_threads = 1;
+    small_blocks = p_corename && strcmp(p_corename(), "SkylakeX") == 0;
     current_threads = max_threads;
     load_error[0] = '\0';
     load_status = 0;
@@ -212,6 +214,22 @@ int fcb_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                 for (int j = 0; j < n; j++) ci[j] = xi * b[j * inc_y];
         }
         return 0;
+    }
+    if (small_blocks && !trans_a && trans_b && m <= 64 && n > 32 && current_threads == 1) {
+        /* OpenBLAS's SkylakeX kernels multiply products of at most 10^6 multiply-adds whose N
+           is 16 or 32 without packing A and B, and for a few rows against many neurons that
+           runs 20-40% faster than the packed path (W1's first layer: 32 x 128 x 784 at 75
+           GFLOP/s, as four 32 x 32 x 784 blocks at 104). So such a product, on one thread,
+           is cut into column blocks that qualify: each block of C is its own product; the
+           values summed for each entry stay the same. */
+        const int nb = (long long)m * 32 * k <= 1000000 ? 32 : (long long)m * 16 * k <= 1000000 ? 16 : 0;
+        if (nb > 0) {
+            for (int j = 0; j < n; j += nb) {
+                const int w = n - j < nb ? n - j : nb;
+                p_sgemm(RowMajor, NoTrans, Trans, m, w, k, alpha, a, lda, b + (long)j * ldb, ldb, beta, c + j, ldc);
+            }
+            return 0;
+        }
     }
     p_sgemm(RowMajor, trans_a ? Trans : NoTrans, trans_b ? Trans : NoTrans, m, n, k, alpha,
             a, lda, b, ldb, beta, c, ldc);

@@ -313,6 +313,13 @@ void fck_column_sums(const float *m, long rows, long cols, long ld, float *out) 
 void fck_column_sums_acc(const float *m, long rows, long cols, long ld, float *out) {
     DISPATCH(column_sums_acc, m, rows, cols, ld, out);
 }
+void fck_prefetch_rows(const float *base, const int32_t *rows, long count, long width) {
+    for (long r = 0; r < count; r++) {
+        const char *row = (const char *)(base + (long)rows[r] * width);
+        const long bytes = width * (long)sizeof(float);
+        for (long o = 0; o < bytes; o += 64) __builtin_prefetch(row + o, 0, 2);
+    }
+}
 void fck_add(float *dst, const float *src, long count) { DISPATCH(add, dst, src, count); }
 void fck_sgd(float *theta, const float *g, float eta, long count) { DISPATCH(sgd, theta, g, eta, count); }
 void fck_outer(long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc) {

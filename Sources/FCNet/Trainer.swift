@@ -261,7 +261,7 @@ public final class Trainer {
                 // Gather, forward, Δ, gradients and update, split over `parts` threads.
                 step += 1
                 let (loss, hits) = splitStep.run(
-                    features: f, labels: y, order: shuffled ? UnsafePointer(order) : nil, offset: offset,
+                    features: f, labels: y, order: shuffled ? UnsafePointer(order) : nil, epochRows: n, offset: offset,
                     xBatch: xBatch.p, labelBatch: labelBatch.p, width: w, rows: rows, parts: parts,
                     classify: classify, learningRate: lr, step: step, parameters: parameters.p,
                     gradients: gradients.p, slots: slots, fuseSGD: fuseSGD && offset + rows < n)
@@ -478,7 +478,7 @@ final class SplitStep {
     // The step being run (set by `run`, read by the parts).
     private var features: UnsafePointer<Float>?, allLabels: UnsafePointer<Float>?
     private var order: UnsafePointer<Int32>?
-    private var offset = 0, width = 0
+    private var offset = 0, width = 0, epochRows = 0
     private var xBatch: UnsafeMutablePointer<Float>?, labelBatch: UnsafeMutablePointer<Float>?
     private var parameters: UnsafeMutablePointer<Float>?, gradients: UnsafeMutablePointer<Float>?
     private var slots: [FloatBuffer] = []
@@ -542,14 +542,15 @@ final class SplitStep {
     /// Runs one step on the batch rows offset ..< offset + rows (through `order` when given);
     /// returns Σ_r C_r (summed in row order) and the hits.
     func run(
-        features: UnsafePointer<Float>, labels: UnsafePointer<Float>, order: UnsafePointer<Int32>?, offset: Int,
-        xBatch: UnsafeMutablePointer<Float>, labelBatch: UnsafeMutablePointer<Float>, width: Int, rows: Int,
+        features: UnsafePointer<Float>, labels: UnsafePointer<Float>, order: UnsafePointer<Int32>?,
+        epochRows: Int, offset: Int, xBatch: UnsafeMutablePointer<Float>, labelBatch: UnsafeMutablePointer<Float>, width: Int, rows: Int,
         parts: Int, classify: Bool, learningRate: Double, step: Int,
         parameters: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>, slots: [FloatBuffer],
         fuseSGD: Bool = false
     ) -> (loss: Double, correct: Int) {
         self.fuseSGD = fuseSGD
         self.features = features; self.allLabels = labels; self.order = order; self.offset = offset
+        self.epochRows = epochRows
         self.xBatch = xBatch; self.labelBatch = labelBatch; self.width = width
         self.parameters = parameters; self.gradients = gradients; self.slots = slots
         self.rows = rows; self.count = parts; self.classify = classify
@@ -578,7 +579,8 @@ final class SplitStep {
             return
         }
         let r0 = rows * p / count, r1 = rows * (p + 1) / count
-        let (x, labels) = gather(r0, r1)
+        // Ahead: this part's rows of the next batch (of the same size, except at the end).
+        let (x, labels) = gather(r0, r1, ahead: (offset + rows + r0)..<(offset + rows + r1))
         let theta = parameters!, g = gradients!
         // What of the current layer's A (or Δ) this part may read without a barrier.
         var ready = order == nil ? Ready.all : .ownRows
@@ -642,9 +644,11 @@ final class SplitStep {
         }
     }
 
-    /// Gathers the batch rows r0 ..< r1 into `xBatch`/`labelBatch` in a shuffled epoch;
-    /// returns A^0 and the labels of the whole batch.
-    private func gather(_ r0: Int, _ r1: Int) -> (x: UnsafePointer<Float>, labels: UnsafePointer<Float>) {
+    /// Gathers the batch rows r0 ..< r1 into `xBatch`/`labelBatch` in a shuffled epoch and
+    /// prefetches the rows at epoch positions `ahead`; returns A^0 and the labels of the whole batch.
+    private func gather(
+        _ r0: Int, _ r1: Int, ahead: Range<Int>
+    ) -> (x: UnsafePointer<Float>, labels: UnsafePointer<Float>) {
         let w = width
         guard let order else { return (features! + offset * w, allLabels! + offset) }
         let xb = xBatch!, lb = labelBatch!, f = features!, y = allLabels!
@@ -653,6 +657,11 @@ final class SplitStep {
             (xb + r * w).update(from: f + i * w, count: w)
             lb[r] = y[i]
         }
+        // The rows this part gathers next (`ahead`, positions in the epoch's order), from
+        // memory into cache while these compute: a shuffled data set larger than the cache
+        // is otherwise read row by row at memory latency.
+        let next = ahead.clamped(to: 0..<epochRows)
+        if !next.isEmpty { fck_prefetch_rows(f, order + next.lowerBound, next.count, w) }
         return (UnsafePointer(xb), UnsafePointer(lb))
     }
 
@@ -667,7 +676,7 @@ final class SplitStep {
         var c0 = r0
         while c0 < r1 {
             let c1 = min(c0 + chunk, r1)
-            let (x, labels) = gather(c0, c1)
+            let (x, labels) = gather(c0, c1, ahead: (offset + c1)..<(offset + min(c1 + chunk, r1)))
             net.forward(parameters: theta, x: x, rows: c1 - c0, from: c0)
             hitCount += net.outputDelta(
                 labels: labels, rows: c1 - c0, from: c0, scale: 1 / Float(rows), classify: classify).correct

@@ -10,6 +10,7 @@
  * (`VectorMath`'s scalar functions): vectorising changed speed, not numbers.
  */
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,6 +46,9 @@ void fck_mul_tanh_derivative(float *delta, const float *a, long count);
 void fck_column_sums(const float *m, long rows, long cols, long ld, float *out);
 /** out[j] += m[0 * ld + j], then m[1 * ld + j], ... (rows in order), j < cols. */
 void fck_column_sums_acc(const float *m, long rows, long cols, long ld, float *out);
+/** Asks the CPU to fetch rows rows[0 ..< count] (each `width` floats, from `base`) into its
+ *  L2 cache ahead of use; no effect on any value. */
+void fck_prefetch_rows(const float *base, const int32_t *rows, long count, long width);
 /** dst[i] += src[i]. */
 void fck_add(float *dst, const float *src, long count);
 

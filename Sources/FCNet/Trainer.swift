@@ -282,6 +282,9 @@ public final class Trainer {
                     lb[r] = y[i]
                 }
                 x = UnsafePointer(xb); labels = UnsafePointer(lb)
+                // The next batch's rows, into cache while this one computes (see SplitStep.gather).
+                let ahead = min(rows, n - offset - rows)
+                if ahead > 0 { fck_prefetch_rows(f, order + offset + rows, ahead, w) }
             }
             net.forward(parameters: parameters.p, x: x, rows: rows)
             let (loss, hits) = net.outputDelta(labels: labels, rows: rows, scale: 1 / Float(rows), classify: classify)

@@ -156,6 +156,52 @@ final class MigrationTests: StoreTestCase {
         XCTAssertThrowsError(try Migrator(files: [("0001_a.sql", ""), ("0003_c.sql", "")]))
     }
 
+    /// `type name sql` of every schema object but SQLite's own and schema_migrations.
+    private func schema(_ db: Database) throws -> [String] {
+        var objects: [String] = []
+        try db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name")
+            .forEachRow { objects.append("\($0.string(at: 0)) \($0.string(at: 1)) \($0.string(at: 2))") }
+        return objects
+    }
+
+    /// A store written by schema version 1 (fcstore before 0002) is upgraded
+    /// at its first writable open: the index appears, the rows are untouched,
+    /// and the listing says the same as before.
+    func testAVersion1StoreUpgradesAndListsTheSame() throws {
+        let path = path()
+        let listed: [String]
+        do {
+            let lineage = try Lineage(path: path)
+            _ = try lineage.store.forkRun(from: lineage.fork.id, atEpoch: 2, name: "leaf", config: "{}", seed: 5)
+            listed = try lineage.store.runs().map(ListingTests.describe)
+        }
+        // Turn the file into what version 1 wrote: migration 0002 neither applied nor recorded.
+        do {
+            let db = try raw(path)
+            try db.execute("DROP INDEX metrics_val_loss; DELETE FROM schema_migrations WHERE version = 2; PRAGMA user_version = 1")
+            let version1 = try Database(path: ":memory:", readOnly: false, busyTimeoutMilliseconds: 0)
+            try version1.execute(Migrations.embedded[0].sql)
+            XCTAssertEqual(try schema(db), try schema(version1))
+        }
+        let rows = try contentDump(path)
+        let untouched = try bytes(of: path)
+        let error = storeError { try Store(path: path, readOnly: true) }
+        XCTAssertEqual(error?.description, "The store \(path) has schema version 1 and needs migrating to 2; open it once without read-only access.")
+        XCTAssertEqual(try bytes(of: path), untouched)
+
+        let store = try Store(path: path)
+        let db = try raw(path)
+        XCTAssertEqual(try int(db, "PRAGMA user_version"), 2)
+        XCTAssertEqual(try int(db, "SELECT count(*) FROM schema_migrations"), 2)
+        XCTAssertEqual(try db.scalar("SELECT checksum FROM schema_migrations WHERE version = 2")?.string,
+                       SHA256Hasher.hex(SHA256Hasher.hash(Migrations.embedded[1].sql)))
+        XCTAssertEqual(try int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'metrics_val_loss'"), 1)
+        XCTAssertEqual(try contentDump(path), rows)
+        XCTAssertEqual(try store.runs().map(ListingTests.describe), listed)
+        XCTAssertEqual(try store.verify(), [])
+        XCTAssertEqual(try db.scalar("PRAGMA integrity_check")?.string, "ok")
+    }
+
     func testReadOnlyOpenReadsButDoesNotWrite() throws {
         let path = path()
         let run = try Store(path: path).createRun(name: "r", config: "{}", seed: 3)

@@ -131,6 +131,10 @@ final class Database {
     /// Whether the connection is inside an explicit transaction (`sqlite3_get_autocommit`).
     var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
 
+    /// Whether the main database cannot be written, e.g. a read-write open of
+    /// a file without write permission (`sqlite3_db_readonly`).
+    var isReadOnly: Bool { sqlite3_db_readonly(handle, "main") == 1 }
+
     // MARK: Transactions
 
     /// Runs `body` in a write transaction started with `BEGIN IMMEDIATE` (so the

@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import XCTest
 @testable import FCStorage
@@ -164,9 +165,9 @@ final class MigrationTests: StoreTestCase {
         return objects
     }
 
-    /// A store written by schema version 1 (fcstore before 0002) is upgraded
-    /// at its first writable open: the index appears, the rows are untouched,
-    /// and the listing says the same as before.
+    /// A store written by schema version 1 (fcstore before 0002) is read as
+    /// it is when opened read-only, and upgraded at its first writable open:
+    /// the index appears, the rows are untouched, and the listing says the same.
     func testAVersion1StoreUpgradesAndListsTheSame() throws {
         let path = path()
         let listed: [String]
@@ -184,9 +185,21 @@ final class MigrationTests: StoreTestCase {
             XCTAssertEqual(try schema(db), try schema(version1))
         }
         let rows = try contentDump(path)
+        // Read-only, it is read as it is (the index only makes the listing faster).
         let untouched = try bytes(of: path)
-        let error = storeError { try Store(path: path, readOnly: true) }
-        XCTAssertEqual(error?.description, "The store \(path) has schema version 1 and needs migrating to 2; open it once without read-only access.")
+        do {
+            let reader = try Store(path: path, readOnly: true)
+            XCTAssertEqual(try reader.runs().map(ListingTests.describe), listed)
+            XCTAssertEqual(try reader.verify(), [])
+        }
+        // Opened for writing but not writable (a file without write permission,
+        // which SQLite then opens read-only): also read as it is, not migrated.
+        do {
+            let notWritable = try Database(path: path, flags: SQLITE_OPEN_READONLY, busyTimeoutMilliseconds: 0)
+            XCTAssertTrue(notWritable.isReadOnly)
+            try Migrator().prepare(notWritable, path: path, readOnly: false, pageSize: Store.defaultPageSize)
+            XCTAssertEqual(try int(notWritable, "PRAGMA user_version"), 1)
+        }
         XCTAssertEqual(try bytes(of: path), untouched)
 
         let store = try Store(path: path)
@@ -210,6 +223,11 @@ final class MigrationTests: StoreTestCase {
         let error = storeError { try reader.setStatus(runID: run.id, .completed) }
         guard case let .sqlite(sqliteError)? = error else { return XCTFail("\(String(describing: error))") }
         XCTAssertEqual(sqliteError.code, 8) // SQLITE_READONLY
+        // A file with no schema yet cannot be read without migrating it.
+        let empty = self.path("empty.db")
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertEqual(storeError { try Store(path: empty, readOnly: true) }?.description,
+                       "The store \(empty) has schema version 0 and needs migrating to \(Migrations.latestVersion); open it once without read-only access.")
         // A missing file is not created in read-only mode.
         XCTAssertNotNil(storeError { try Store(path: self.path("missing.db"), readOnly: true) })
         XCTAssertFalse(FileManager.default.fileExists(atPath: self.path("missing.db")))

@@ -45,6 +45,12 @@ struct Migrator {
     /// `PRAGMA application_id` of every fcstore file: 'FCST'.
     static let applicationID: Int64 = 0x4643_5354
 
+    /// The oldest schema this build reads as it is when it may not write (a
+    /// read-only open, a file or folder without write permission). Migration
+    /// 0002 only adds an index, so a version 1 store reads the same, a little
+    /// slower; raise this when a migration changes what the queries need.
+    static let oldestReadableVersion = 1
+
     let migrations: [Migration]
     var latestVersion: Int { migrations.last?.version ?? 0 }
 
@@ -58,7 +64,8 @@ struct Migrator {
     /// any schema (reads only); refuse foreign, newer or modified stores; only
     /// then set `page_size` (new files), `journal_mode=WAL`, `synchronous=FULL`,
     /// `foreign_keys=ON`, `secure_delete=FAST`, and apply each pending migration
-    /// in its own `BEGIN IMMEDIATE` transaction with `PRAGMA user_version`.
+    /// in its own `BEGIN IMMEDIATE` transaction with `PRAGMA user_version`
+    /// (unless the file cannot be written and is at least `oldestReadableVersion`).
     func prepare(_ db: Database, path: String, readOnly: Bool, pageSize: Int) throws {
         let applicationID: Int64
         let userVersion: Int64
@@ -82,7 +89,7 @@ struct Migrator {
         }
         if schemaObjects > 0 { try verifyApplied(db) }
         if readOnly {
-            guard userVersion == Int64(latestVersion) else {
+            guard userVersion == Int64(latestVersion) || userVersion >= Int64(Self.oldestReadableVersion) else {
                 throw StoreError.needsMigration(path: path, version: Int(userVersion), latest: latestVersion)
             }
             try db.execute("PRAGMA foreign_keys = ON")
@@ -102,6 +109,11 @@ struct Migrator {
         }
         try db.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST")
 
+        if userVersion < Int64(latestVersion), userVersion >= Int64(Self.oldestReadableVersion), db.isReadOnly {
+            // A file this process may not write: read it as it is; the first
+            // open that may write migrates it.
+            return
+        }
         for migration in migrations where Int64(migration.version) > userVersion {
             try apply(migration, to: db)
         }

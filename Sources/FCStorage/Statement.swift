@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 
 /// A value bound to or read from SQLite.
 enum SQLValue: Equatable {
@@ -113,6 +114,17 @@ final class Statement {
         guard let text = sqlite3_column_text(handle, index) else { return "" }
         let count = Int(sqlite3_column_bytes(handle, index))
         return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
+    }
+
+    /// Whether column `index` holds exactly the UTF-8 bytes of `text`, compared
+    /// in place: a scan can see where a repeated key changes without making a
+    /// String for every row.
+    func text(at index: Int32, equals text: String) -> Bool {
+        let count = Int(sqlite3_column_bytes(handle, index))
+        guard count == text.utf8.count else { return false }
+        guard count > 0, let column = sqlite3_column_text(handle, index) else { return count == 0 }
+        return text.utf8.withContiguousStorageIfAvailable { memcmp($0.baseAddress!, column, count) == 0 }
+            ?? text.utf8.elementsEqual(UnsafeBufferPointer(start: column, count: count))
     }
 
     func optionalString(at index: Int32) -> String? {

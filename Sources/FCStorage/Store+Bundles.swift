@@ -170,8 +170,9 @@ extension Store {
     /// store's 1 GB tensor cap. Then, before anything is written:
     /// `PRAGMA quick_check` first, application_id and user_version (newer is
     /// refused), the schema (every table, column, index and view) equal to
-    /// this build's, `foreign_key_check`, and the full `verify` (run and
-    /// checkpoint digests, chain links, shapes against sizes, every blob re-hashed).
+    /// what this build's migrations create at that version, `foreign_key_check`,
+    /// and the full `verify` (run and checkpoint digests, chain links, shapes
+    /// against sizes, every blob re-hashed).
     ///
     /// The merge is ONE transaction: a run new here is added (its name
     /// suffixed "-2", "-3"... when another run has it, reported in `renamed`);
@@ -254,19 +255,22 @@ extension Store {
             guard version <= latest else {
                 throw refuse("it was written by a newer fcstore (schema version \(version); this build reads up to \(latest)). Upgrade fcstore to import it")
             }
-            guard version == latest else {
-                throw refuse("it has schema version \(version), and this build imports bundles of version \(latest) only")
+            guard version >= 1 else {
+                throw refuse("it has schema version \(version), and this build imports bundles of versions 1 to \(latest)")
             }
-            try checkSchema(of: bundle, refuse: refuse)
+            // An older bundle is read as it is: its schema must be exactly that
+            // version's. (The migrations after 0001 add indexes; the rows an
+            // import reads do not change.)
+            try checkSchema(of: bundle, version: Int(version), refuse: refuse)
             return bundle
         }
     }
 
     /// Refuses a bundle whose tables, columns, indexes or views differ from
-    /// those the embedded migrations create.
-    private func checkSchema(of bundle: Database, refuse: (String) -> StoreError) throws {
+    /// those the embedded migrations 1...`version` create.
+    private func checkSchema(of bundle: Database, version: Int, refuse: (String) -> StoreError) throws {
         let reference = try Database(path: ":memory:", readOnly: false, busyTimeoutMilliseconds: 0)
-        for migration in try Migrator().migrations { try reference.execute(migration.sql) }
+        for migration in try Migrator().migrations where migration.version <= version { try reference.execute(migration.sql) }
         func objects(_ db: Database) throws -> [String: (type: String, sql: String)] {
             var result: [String: (type: String, sql: String)] = [:]
             try db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE name <> 'schema_migrations' AND name NOT LIKE 'sqlite_%'")

@@ -3,59 +3,122 @@
 extension Store {
     /// All runs, oldest first, with figures for a listing. Inherited epochs
     /// count for forks (see `RunSummary`).
-    public func runs() throws -> [RunSummary] {
+    ///
+    /// The same few statements however many runs there are: the runs; each
+    /// run's own first and last epoch (two seeks in the `(run_id, epoch)`
+    /// index); every epoch's `val_loss` in one scan of the partial index
+    /// `metrics_val_loss` (migration 0002); and, with `latestMetrics`, two
+    /// reused statements for each run's last epoch. Lookups go in index order,
+    /// so each index is walked once from front to back: with 64 KiB pages a
+    /// lookup elsewhere costs a 64 KiB read.
+    /// - Parameter latestMetrics: false leaves `RunSummary.latestMetrics` empty
+    ///   and skips reading them, for listings that do not show them.
+    public func runs(latestMetrics: Bool = true) throws -> [RunSummary] {
         try storeErrors {
             try db.readTransaction {
                 var records: [RunRecord] = []
                 let statement = try db.prepare("SELECT \(Store.runColumns) FROM runs ORDER BY created_at, id")
                 try statement.forEachRow { records.append(Store.runRecord($0)) }
                 let byID = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                let own = try ownEpochs()
+                let validation = try validationLosses()
 
-                var own: [String: (count: Int, last: Int)] = [:]
-                let counts = try db.prepare("SELECT run_id, count(*), max(epoch) FROM checkpoints GROUP BY run_id")
-                try counts.forEachRow { own[$0.string(at: 0)] = ($0.int(at: 1), $0.int(at: 2)) }
-
-                let bestStatement = try db.prepare("""
-                    SELECT c.epoch, m.value FROM checkpoints AS c JOIN metrics AS m ON m.checkpoint_id = c.id
-                    WHERE c.run_id = ? AND c.epoch BETWEEN ? AND ? AND m.name = 'val_loss' AND m.value IS NOT NULL
-                    ORDER BY m.value, c.epoch LIMIT 1
-                    """)
-                return try records.map { record in
+                var lastRows: [CheckpointLocation?] = []
+                var summaries = try records.map { record in
                     let segments = try lineage(of: record.id, runs: byID)
                     // Epochs are consecutive from 0, so the last visible one is the own
                     // last epoch, else the fork point (when the parent still has it).
-                    var lastEpoch: Int?
+                    var last: CheckpointLocation?
                     for segment in segments {
                         if let owned = own[segment.ownerRunID], owned.last >= segment.lower {
-                            lastEpoch = min(owned.last, segment.upper)
+                            last = CheckpointLocation(runID: segment.ownerRunID, epoch: min(owned.last, segment.upper))
                             break
                         }
                     }
+                    lastRows.append(last)
+                    // The lowest val_loss the run sees; the earliest epoch among equals.
                     var best: (epoch: Int, value: Double)?
                     for segment in segments {
-                        try bestStatement.bind([.text(segment.ownerRunID), .integer(Int64(segment.lower)),
-                                                .integer(Int64(clamping: segment.upper))])
-                        if try bestStatement.step() {
-                            let candidate = (epoch: bestStatement.int(at: 0), value: bestStatement.double(at: 1))
+                        for candidate in validation[segment.ownerRunID] ?? []
+                        where segment.lower <= candidate.epoch && candidate.epoch <= segment.upper {
                             if best == nil || candidate.value < best!.value
                                 || (candidate.value == best!.value && candidate.epoch < best!.epoch) {
                                 best = candidate
                             }
                         }
-                        try bestStatement.reset()
                     }
-                    var latestMetrics: [String: Double] = [:]
-                    if let lastEpoch, let row = try? checkpointRow(runID: record.id, epoch: lastEpoch) {
-                        latestMetrics = try metrics(checkpointID: row.id)
-                    }
-                    return RunSummary(run: record, firstEpoch: lastEpoch == nil ? nil : 0, lastEpoch: lastEpoch,
-                                      checkpointCount: lastEpoch.map { $0 + 1 } ?? 0,
-                                      ownCheckpointCount: own[record.id]?.count ?? 0,
-                                      latestMetrics: latestMetrics, bestValidationLoss: best?.value,
+                    return RunSummary(run: record, firstEpoch: last == nil ? nil : 0, lastEpoch: last?.epoch,
+                                      checkpointCount: last.map { $0.epoch + 1 } ?? 0,
+                                      ownCheckpointCount: own[record.id].map { $0.last - $0.first + 1 } ?? 0,
+                                      latestMetrics: [:], bestValidationLoss: best?.value,
                                       bestValidationEpoch: best?.epoch)
                 }
+                if latestMetrics {
+                    for (index, metrics) in try metrics(at: lastRows) { summaries[index].latestMetrics = metrics }
+                }
+                return summaries
             }
         }
+    }
+
+    /// Each run's own first and last epoch (a run's own epochs are consecutive:
+    /// appendCheckpoint enforces it, verify checks it), in run id order.
+    private func ownEpochs() throws -> [String: (first: Int, last: Int)] {
+        var result: [String: (first: Int, last: Int)] = [:]
+        let statement = try db.prepare("""
+            SELECT id, (SELECT min(epoch) FROM checkpoints WHERE run_id = runs.id),
+                       (SELECT max(epoch) FROM checkpoints WHERE run_id = runs.id)
+            FROM runs ORDER BY id
+            """)
+        try statement.forEachRow { row in
+            if let first = row.optionalInt(at: 1), let last = row.optionalInt(at: 2) { result[row.string(at: 0)] = (first, last) }
+        }
+        return result
+    }
+
+    /// The metrics of the checkpoint at each location, by index in `locations`:
+    /// row ids looked up in (run, epoch) order, then metrics read in row id order.
+    private func metrics(at locations: [CheckpointLocation?]) throws -> [(index: Int, metrics: [String: Double])] {
+        let wanted = locations.enumerated().compactMap { index, location in location.map { (index: index, location: $0) } }
+            .sorted { ($0.location.runID, $0.location.epoch) < ($1.location.runID, $1.location.epoch) }
+        let findRow = try db.prepare("SELECT id FROM checkpoints WHERE run_id = ? AND epoch = ?")
+        var rows: [(index: Int, id: Int64)] = []
+        for (index, location) in wanted {
+            try findRow.bind([.text(location.runID), .integer(Int64(location.epoch))])
+            if try findRow.step() { rows.append((index, findRow.int64(at: 0))) }
+        }
+        let readMetrics = try db.prepare("SELECT name, value FROM metrics WHERE checkpoint_id = ?")
+        return try rows.sorted { $0.id < $1.id }.map { row in
+            var metrics: [String: Double] = [:]
+            try readMetrics.bind([.integer(row.id)])
+            try readMetrics.forEachRow { metrics[$0.string(at: 0)] = $0.isNull(at: 1) ? .nan : $0.double(at: 1) }
+            return (row.index, metrics)
+        }
+    }
+
+    /// Every checkpoint's validation loss (NaN left out), by the run that owns
+    /// the row, in one statement: the partial index `metrics_val_loss` in
+    /// checkpoint order, each entry joined to its checkpoint by rowid.
+    private func validationLosses() throws -> [String: [(epoch: Int, value: Double)]] {
+        var result: [String: [(epoch: Int, value: Double)]] = [:]
+        let statement = try db.prepare("""
+            SELECT c.run_id, c.epoch, m.value FROM metrics AS m JOIN checkpoints AS c ON c.id = m.checkpoint_id
+            WHERE m.name = 'val_loss' AND m.value IS NOT NULL
+            """)
+        // One run's checkpoints mostly follow each other in id order: collect
+        // them, and make a String of the run id only where it changes.
+        var owner = ""
+        var rows: [(epoch: Int, value: Double)] = []
+        try statement.forEachRow { row in
+            if !row.text(at: 0, equals: owner) {
+                if !rows.isEmpty { result[owner, default: []] += rows }
+                owner = row.string(at: 0)
+                rows.removeAll(keepingCapacity: true)
+            }
+            rows.append((row.int(at: 1), row.double(at: 2)))
+        }
+        if !rows.isEmpty { result[owner, default: []] += rows }
+        return result
     }
 
     /// The checkpoints `runID` sees, epoch order, inherited ones marked.

@@ -27,7 +27,8 @@ public final class Store {
     /// pending migrations.
     /// - Parameters:
     ///   - path: the SQLite file.
-    ///   - readOnly: open with `SQLITE_OPEN_READONLY`; the file must exist and be fully migrated.
+    ///   - readOnly: open with `SQLITE_OPEN_READONLY`; the file must exist, at a schema version
+    ///     this build reads without migrating (`Migrator.oldestReadableVersion` or later).
     ///   - busyTimeout: how long a write waits for another writer's lock before failing.
     /// - Throws: `StoreError.notAStore` for a file that is not SQLite or belongs
     ///   to another application, `.newerStore` for a schema newer than this

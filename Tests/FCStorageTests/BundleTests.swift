@@ -174,6 +174,31 @@ final class BundleTests: StoreTestCase {
         return altered
     }
 
+    /// A bundle exported by fcstore before migration 0002 (schema version 1)
+    /// still imports; one that claims version 1 with version 2's index does not.
+    func testAVersion1BundleImports() throws {
+        let lineage = try Lineage(path: path("origin.db"))
+        let current = path("current.fcbundle")
+        _ = try lineage.store.exportBundle(runIDs: [lineage.fork.id], to: current)
+        let version1 = try altered(current, "version1.fcbundle") {
+            try $0.execute("DROP INDEX metrics_val_loss; DELETE FROM schema_migrations WHERE version = 2; PRAGMA user_version = 1")
+        }
+        let target = try Store(path: path("target.db"))
+        let imported = try target.importBundle(from: version1)
+        XCTAssertEqual(Set(imported.runsAdded), [lineage.base.id, lineage.fork.id])
+        XCTAssertEqual(try describe(target, lineage.fork.id), try describe(lineage.store, lineage.fork.id))
+        // The fork lists the same; the base came only up to the fork point.
+        func listed(_ store: Store) throws -> String? {
+            try store.runs().first { $0.run.id == lineage.fork.id }.map(ListingTests.describe)
+        }
+        XCTAssertEqual(try listed(target), try listed(lineage.store))
+        XCTAssertEqual(try target.verify(), [])
+
+        let mislabelled = try altered(current, "mislabelled.fcbundle") { try $0.execute("PRAGMA user_version = 1") }
+        try assertRefused(mislabelled, into: try Store(path: path("other.db")),
+                          reasonContains: "it has an object metrics_val_loss that fcstore's schema does not define")
+    }
+
     func testHostileBundlesAreRefusedAndLeaveTheStoreUnchanged() throws {
         let lineage = try Lineage(path: path("origin.db"))
         let good = path("good.fcbundle")

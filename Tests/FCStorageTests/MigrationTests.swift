@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import XCTest
 @testable import FCStorage
@@ -156,6 +157,64 @@ final class MigrationTests: StoreTestCase {
         XCTAssertThrowsError(try Migrator(files: [("0001_a.sql", ""), ("0003_c.sql", "")]))
     }
 
+    /// `type name sql` of every schema object but SQLite's own and schema_migrations.
+    private func schema(_ db: Database) throws -> [String] {
+        var objects: [String] = []
+        try db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name")
+            .forEachRow { objects.append("\($0.string(at: 0)) \($0.string(at: 1)) \($0.string(at: 2))") }
+        return objects
+    }
+
+    /// A store written by schema version 1 (fcstore before 0002) is read as
+    /// it is when opened read-only, and upgraded at its first writable open:
+    /// the index appears, the rows are untouched, and the listing says the same.
+    func testAVersion1StoreUpgradesAndListsTheSame() throws {
+        let path = path()
+        let listed: [String]
+        do {
+            let lineage = try Lineage(path: path)
+            _ = try lineage.store.forkRun(from: lineage.fork.id, atEpoch: 2, name: "leaf", config: "{}", seed: 5)
+            listed = try lineage.store.runs().map(ListingTests.describe)
+        }
+        // Turn the file into what version 1 wrote: migration 0002 neither applied nor recorded.
+        do {
+            let db = try raw(path)
+            try db.execute("DROP INDEX metrics_val_loss; DELETE FROM schema_migrations WHERE version = 2; PRAGMA user_version = 1")
+            let version1 = try Database(path: ":memory:", readOnly: false, busyTimeoutMilliseconds: 0)
+            try version1.execute(Migrations.embedded[0].sql)
+            XCTAssertEqual(try schema(db), try schema(version1))
+        }
+        let rows = try contentDump(path)
+        // Read-only, it is read as it is (the index only makes the listing faster).
+        let untouched = try bytes(of: path)
+        do {
+            let reader = try Store(path: path, readOnly: true)
+            XCTAssertEqual(try reader.runs().map(ListingTests.describe), listed)
+            XCTAssertEqual(try reader.verify(), [])
+        }
+        // Opened for writing but not writable (a file without write permission,
+        // which SQLite then opens read-only): also read as it is, not migrated.
+        do {
+            let notWritable = try Database(path: path, flags: SQLITE_OPEN_READONLY, busyTimeoutMilliseconds: 0)
+            XCTAssertTrue(notWritable.isReadOnly)
+            try Migrator().prepare(notWritable, path: path, readOnly: false, pageSize: Store.defaultPageSize)
+            XCTAssertEqual(try int(notWritable, "PRAGMA user_version"), 1)
+        }
+        XCTAssertEqual(try bytes(of: path), untouched)
+
+        let store = try Store(path: path)
+        let db = try raw(path)
+        XCTAssertEqual(try int(db, "PRAGMA user_version"), 2)
+        XCTAssertEqual(try int(db, "SELECT count(*) FROM schema_migrations"), 2)
+        XCTAssertEqual(try db.scalar("SELECT checksum FROM schema_migrations WHERE version = 2")?.string,
+                       SHA256Hasher.hex(SHA256Hasher.hash(Migrations.embedded[1].sql)))
+        XCTAssertEqual(try int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'metrics_val_loss'"), 1)
+        XCTAssertEqual(try contentDump(path), rows)
+        XCTAssertEqual(try store.runs().map(ListingTests.describe), listed)
+        XCTAssertEqual(try store.verify(), [])
+        XCTAssertEqual(try db.scalar("PRAGMA integrity_check")?.string, "ok")
+    }
+
     func testReadOnlyOpenReadsButDoesNotWrite() throws {
         let path = path()
         let run = try Store(path: path).createRun(name: "r", config: "{}", seed: 3)
@@ -164,6 +223,11 @@ final class MigrationTests: StoreTestCase {
         let error = storeError { try reader.setStatus(runID: run.id, .completed) }
         guard case let .sqlite(sqliteError)? = error else { return XCTFail("\(String(describing: error))") }
         XCTAssertEqual(sqliteError.code, 8) // SQLITE_READONLY
+        // A file with no schema yet cannot be read without migrating it.
+        let empty = self.path("empty.db")
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertEqual(storeError { try Store(path: empty, readOnly: true) }?.description,
+                       "The store \(empty) has schema version 0 and needs migrating to \(Migrations.latestVersion); open it once without read-only access.")
         // A missing file is not created in read-only mode.
         XCTAssertNotNil(storeError { try Store(path: self.path("missing.db"), readOnly: true) })
         XCTAssertFalse(FileManager.default.fileExists(atPath: self.path("missing.db")))

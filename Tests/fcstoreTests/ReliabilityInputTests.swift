@@ -98,8 +98,18 @@ final class ReliabilityInputTests: XCTestCase {
         let validSafetensors = [UInt8](FileManager.default.contents(atPath: safetensors)!)
         let validNPZ = [UInt8](FileManager.default.contents(atPath: npz)!)
         let validBundle = [UInt8](FileManager.default.contents(atPath: bundle)!)
+        // A flipped bit among the metric rows (the last bytes of the metrics
+        // table's one page hold its cells): SQLite's structure check passes,
+        // the digests must not. (Pages of indexes the import never reads
+        // would be a harmless place to flip.)
         var flippedBundle = validBundle
-        flippedBundle[validBundle.count - 100] ^= 0x40
+        do {
+            let db = try Database(path: bundle, readOnly: true, busyTimeoutMilliseconds: 1000)
+            let page = try XCTUnwrap(db.scalar("PRAGMA page_size")?.int64)
+            let root = try XCTUnwrap(db.scalar("SELECT rootpage FROM sqlite_schema WHERE name = 'metrics'")?.int64)
+            XCTAssertEqual(try db.scalar("SELECT count(*) FROM dbstat WHERE name = 'metrics'")?.int64, 1, "metrics fits one page")
+            flippedBundle[Int(root * page) - 100] ^= 0x40
+        }
 
         // A bundle whose tensor bytes were changed but whose SQLite pages are valid.
         let tamperedBundle = directory.appendingPathComponent("tampered.fcbundle").path

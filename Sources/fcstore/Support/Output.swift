@@ -29,6 +29,21 @@ enum Console {
     }
 }
 
+extension KeyedEncodingContainer {
+    /// Encodes `value`, or null when it is nil, through the concrete overloads.
+    mutating func encodeOrNull(_ value: String?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    }
+
+    mutating func encodeOrNull(_ value: Int?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    }
+
+    mutating func encodeOrNull(_ value: Double?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    }
+}
+
 /// A plain text table: a header row, then rows, columns padded to their widest cell.
 /// Numeric-looking columns are right-aligned.
 struct TextTable {
@@ -49,7 +64,7 @@ struct TextTable {
             for (index, cell) in row.prefix(columns).enumerated() {
                 widths[index] = max(widths[index], cell.count)
                 guard !cell.isEmpty, cell != "-" else { continue }
-                if Double(cell.replacingOccurrences(of: "%", with: "")) == nil {
+                if !TextTable.isNumber(cell) {
                     numeric[index] = false
                 } else {
                     anyNumber[index] = true
@@ -69,6 +84,13 @@ struct TextTable {
             return text
         }
         return ([line(headers)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// Whether `cell` reads as a number once its "%" signs are dropped ("12.5%", "0.1063@19" does not).
+    static func isNumber(_ cell: String) -> Bool {
+        // Most cells have no "%": parse them as they are, without building a new String.
+        guard cell.utf8.contains(UInt8(ascii: "%")) else { return Double(cell) != nil }
+        return Double(String(String.UnicodeScalarView(cell.unicodeScalars.filter { $0 != "%" }))) != nil
     }
 }
 

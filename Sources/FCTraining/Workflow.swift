@@ -268,6 +268,7 @@ public enum Workflow {
         fork forceFork: Bool, dataPath: String?, owner: String, isAlive: (String) -> Bool
     ) throws -> ResumePlan {
         let (run, checkpoint) = try checkpoint(store, run: text, epoch: selector)
+        PhaseTimings.mark("checkpoint-loaded")
         var config = try RunConfig.decode(run.config, run: run.shortID)
         guard let data = config.data else { throw TrainingError.noData(run: run.shortID) }
         let latest = try store.checkpoints(runID: run.id).last?.epoch ?? checkpoint.epoch
@@ -302,8 +303,11 @@ public enum Workflow {
 
         let spec = config.spec
         let (state, normalizer) = try CheckpointCoding.state(checkpoint, spec: spec)
+        PhaseTimings.mark("data-begin")
         let (train, validation) = try recordedData(config, data: data, movedTo: dataPath, run: run.shortID, normalizer: normalizer)
+        PhaseTimings.mark("data-end")
         let trainer = try Trainer(config: config.training, train: train, validation: validation, start: .state(state))
+        PhaseTimings.mark("trainer-ready")
 
         let targetRun: RunRecord
         if inPlace {
@@ -318,6 +322,7 @@ public enum Workflow {
             targetRun = try store.forkRun(from: run.id, atEpoch: checkpoint.epoch, name: overrides.name,
                                            config: try config.json(), seed: config.training.seed, status: .running, owner: owner)
         }
+        PhaseTimings.mark("run-claimed")
         let runTrainer = RunTrainer(store: store, run: targetRun, config: config, normalizer: normalizer, trainer: trainer,
                                     trainingSamples: train.count, startEpoch: checkpoint.epoch, writesInitialCheckpoint: false)
         return ResumePlan(trainer: runTrainer, inPlace: inPlace, from: (run, checkpoint.epoch))

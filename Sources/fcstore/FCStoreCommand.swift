@@ -26,6 +26,7 @@ struct FCStoreCommand: ParsableCommand {
     )
 
     static func main() {
+        PhaseTimings.start()
         let arguments = hoistingStoreOption(Array(CommandLine.arguments.dropFirst()))
         if arguments == ["--version"] || arguments == ["version"] {
             print(versionText)
@@ -37,6 +38,7 @@ struct FCStoreCommand: ParsableCommand {
         } catch {
             exitParsing(error, arguments: arguments)
         }
+        PhaseTimings.mark("parsed")
         do {
             try command.run()
         } catch let error as ExitCode {

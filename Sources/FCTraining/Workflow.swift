@@ -231,22 +231,39 @@ public enum Workflow {
 
     /// A run's training and validation data as recorded: loaded again from the
     /// recorded path (or `movedTo`, which must hold the same data), split with the
-    /// run's seed as before, and normalised with the stored normaliser.
-    /// - Throws: `TrainingError.dataChanged` when a file's fingerprint differs.
+    /// run's seed as before, and normalised with the stored normaliser. The
+    /// normalised training set carries its fingerprint, which the trainer checks
+    /// against the checkpoint's.
+    ///
+    /// Each fingerprint is one serial pass over the data, so two threads share the
+    /// work: without a split, `Dataset.normalize(with:)` fingerprints the file's
+    /// values and the normalised ones a block apart, in place; with a split, one
+    /// thread checks the file's fingerprint while the other splits, normalises and
+    /// fingerprints the training part.
+    /// - Throws: `TrainingError.dataChanged` when a file's fingerprint differs (before
+    ///   any other error of the data).
     static func recordedData(_ config: RunConfig, data: DataSource, movedTo path: String? = nil, run: String,
                              normalizer: Normalizer) throws -> (train: Dataset, validation: Dataset?) {
         let classes = data.task == .classification ? max(config.spec.outputSize, 2) : nil
-        let full = try DataLoading.reload(data, from: path, run: run, classes: classes)
-        var train = full, validation: Dataset?
-        switch config.validation {
-        case .file(let source)?:
-            validation = try DataLoading.reload(source, run: run, classes: classes)
-        case .split(let fraction)?:
-            (train, validation) = try full.split(validationFraction: fraction, seed: config.training.seed)
-        case nil:
-            break
+        var full = try DataLoading.reread(data, from: path, classes: classes)
+        guard case .split(let fraction)? = config.validation else {
+            let original = try full.normalize(with: normalizer)
+            guard original == data.fingerprint else {
+                throw TrainingError.dataChanged(path: path ?? data.path, run: run)
+            }
+            guard case .file(let source)? = config.validation else { return (full, nil) }
+            return (full, try normalizer.applied(to: DataLoading.reload(source, run: run, classes: classes)))
         }
-        return (try normalizer.applied(to: train), try validation.map { try normalizer.applied(to: $0) })
+        let (checked, prepared) = Concurrently.run({
+            try DataLoading.check(full, matches: data, from: path, run: run)
+        }, {
+            let (train, validation) = try full.split(validationFraction: fraction, seed: config.training.seed)
+            var normalized = try normalizer.applied(to: train)
+            normalized.cacheFingerprint()
+            return (normalized, try normalizer.applied(to: validation))
+        })
+        try checked.get()
+        return try prepared.get()
     }
 
     public struct ResumePlan {

@@ -284,7 +284,7 @@ public enum Workflow {
         _ store: Store, run text: String, epoch selector: EpochSelector, epochs: Int?, overrides: Overrides,
         fork forceFork: Bool, dataPath: String?, owner: String, isAlive: (String) -> Bool
     ) throws -> ResumePlan {
-        let (run, checkpoint) = try checkpoint(store, run: text, epoch: selector)
+        var (run, checkpoint) = try checkpoint(store, run: text, epoch: selector)
         PhaseTimings.mark("checkpoint-loaded")
         var config = try RunConfig.decode(run.config, run: run.shortID)
         guard let data = config.data else { throw TrainingError.noData(run: run.shortID) }
@@ -320,6 +320,8 @@ public enum Workflow {
 
         let spec = config.spec
         let (state, normalizer) = try CheckpointCoding.state(checkpoint, spec: spec)
+        // The state holds its own copy: freed now, the tensors' memory serves the data.
+        checkpoint.tensors = []
         PhaseTimings.mark("data-begin")
         let (train, validation) = try recordedData(config, data: data, movedTo: dataPath, run: run.shortID, normalizer: normalizer)
         PhaseTimings.mark("data-end")

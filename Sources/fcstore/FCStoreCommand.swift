@@ -27,6 +27,7 @@ struct FCStoreCommand: ParsableCommand {
 
     static func main() {
         PhaseTimings.start()
+        HeapPolicy.keepFreedMemory()
         let arguments = hoistingStoreOption(Array(CommandLine.arguments.dropFirst()))
         if arguments == ["--version"] || arguments == ["version"] {
             print(versionText)

@@ -9,9 +9,21 @@ import Foundation
 /// dynamic loader and the Swift runtime have run by then; `fcstore-bench resume`
 /// measures that part from its own `posix_spawn`). `clock_ns` is
 /// `CLOCK_MONOTONIC`, the same clock in every process, so another program can
-/// place the phases on its own time line. Phases are printed in the order they
-/// end; `resume` prints `main`, `parsed`, `store-opened`, `checkpoint-loaded`,
-/// `data-begin`, `data-end`, `trainer-ready`, `run-claimed`, `training-started`.
+/// place the phases on its own time line. Each line is printed as its phase ends;
+/// `resume` prints, in order:
+///
+/// - `main`: `fcstore`'s first statement (ms 0);
+/// - `parsed`: the arguments are parsed;
+/// - `store-opened`: the store is open and its schema checked;
+/// - `checkpoint-loaded`: the checkpoint is read, every tensor's SHA-256 checked and
+///   the engine's state decoded;
+/// - `data-begin`, `data-end`: data loading (read, parse, split, normalise, and both
+///   fingerprints: the file's, checked against the run's record, and the normalised
+///   training set's, which the trainer checks against the checkpoint's);
+/// - `trainer-ready`: the engine's trainer is built (OpenBLAS loaded, buffers allocated);
+/// - `run-claimed`: the run is claimed, or the fork committed;
+/// - `training-started`: the engine's first poll of the stop flag, right before the
+///   first epoch's shuffle and first batch.
 ///
 /// Off (the variable unset, or anything but `1`), `mark` is one test of a
 /// constant: nothing is read, formatted or written.

@@ -253,6 +253,15 @@ static inline void column_sums_body(const float *restrict m, long rows, long col
         for (long j = 0; j < cols; j++) out[j] = out[j] + row[j];
     }
 }
+static inline void column_sums_acc_body(const float *restrict m, long rows, long cols, long ld, float *restrict out) {
+    for (long r = 0; r < rows; r++) {
+        const float *restrict row = m + r * ld;
+        for (long j = 0; j < cols; j++) out[j] = out[j] + row[j];
+    }
+}
+static inline void add_body(float *restrict dst, const float *restrict src, long n) {
+    for (long i = 0; i < n; i++) dst[i] = dst[i] + src[i];
+}
 static inline void sgd_body(float *restrict theta, const float *restrict g, float eta, long n) {
     for (long i = 0; i < n; i++) theta[i] = theta[i] - eta * g[i];
 }
@@ -287,6 +296,8 @@ VARIANTS(bias_add, (float *z, const float *bias, long rows, long cols), (z, bias
 VARIANTS(sigmoid_derivative, (float *d, const float *a, long n), (d, a, n))
 VARIANTS(tanh_derivative, (float *d, const float *a, long n), (d, a, n))
 VARIANTS(column_sums, (const float *m, long rows, long cols, long ld, float *out), (m, rows, cols, ld, out))
+VARIANTS(column_sums_acc, (const float *m, long rows, long cols, long ld, float *out), (m, rows, cols, ld, out))
+VARIANTS(add, (float *dst, const float *src, long n), (dst, src, n))
 VARIANTS(sgd, (float *theta, const float *g, float eta, long n), (theta, g, eta, n))
 VARIANTS(outer, (long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc),
          (m, n, alpha, x, incx, y, c, ldc))
@@ -299,6 +310,10 @@ void fck_mul_tanh_derivative(float *delta, const float *a, long count) { DISPATC
 void fck_column_sums(const float *m, long rows, long cols, long ld, float *out) {
     DISPATCH(column_sums, m, rows, cols, ld, out);
 }
+void fck_column_sums_acc(const float *m, long rows, long cols, long ld, float *out) {
+    DISPATCH(column_sums_acc, m, rows, cols, ld, out);
+}
+void fck_add(float *dst, const float *src, long count) { DISPATCH(add, dst, src, count); }
 void fck_sgd(float *theta, const float *g, float eta, long count) { DISPATCH(sgd, theta, g, eta, count); }
 void fck_outer(long m, long n, float alpha, const float *x, long incx, const float *y, float *c, long ldc) {
     DISPATCH(outer, m, n, alpha, x, incx, y, c, ldc);
@@ -330,10 +345,49 @@ void fck_bias_softmax(float *z, float *a, const float *bias, long rows, long col
     }
 }
 
+#if FCK_X86
+/* The same values as the loop below for rows of at most 16 outputs, one masked vector per row:
+ * d = y * scale, and the first index of the row maximum (a row with a NaN takes the loop's
+ * path, whose comparisons NaN never wins). */
+AVX512 static long softmax_ce_rows_avx512(const float *y, float *d, const float *labels, long rows, long n,
+                                          float scale) {
+    const __mmask16 k = tail_mask(n);
+    const __m512 s = _mm512_set1_ps(scale);
+    long hits = 0;
+    for (long r = 0; r < rows; r++) {
+        const __m512 v = _mm512_maskz_loadu_ps(k, y + r * n);
+        _mm512_mask_storeu_ps(d + r * n, k, _mm512_mul_ps(v, s));
+        long best;
+        if (_mm512_mask_cmp_ps_mask(k, v, v, _CMP_UNORD_Q)) {
+            best = 0;
+            for (long j = 0; j < n; j++) if (y[r * n + j] > y[r * n + best]) best = j;
+        } else {
+            const float m = _mm512_mask_reduce_max_ps(k, v);
+            best = __builtin_ctz((unsigned)_mm512_mask_cmp_ps_mask(k, v, _mm512_set1_ps(m), _CMP_EQ_OQ));
+        }
+        const long label = (long)labels[r];
+        d[r * n + label] = d[r * n + label] - scale;
+        if (best == label) hits++;
+    }
+    return hits;
+}
+#endif
+
 double fck_softmax_ce_delta(const float *y, const float *z, const float *log_norm, const float *labels,
                             float *d, long rows, long n, float scale, long *correct, double *row_cost) {
     double total = 0;
     long hits = 0;
+#if FCK_X86
+    if (n <= 16 && isa() == LEVEL_AVX512) {
+        for (long r = 0; r < rows; r++) {
+            const double cost = (double)(log_norm[r] - z[r * n + (long)labels[r]]);
+            if (row_cost) row_cost[r] = cost;
+            total += cost;
+        }
+        *correct = softmax_ce_rows_avx512(y, d, labels, rows, n, scale);
+        return total;
+    }
+#endif
     for (long r = 0; r < rows; r++) {
         const float *yr = y + r * n;
         float *dr = d + r * n;

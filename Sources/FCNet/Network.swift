@@ -64,19 +64,40 @@ final class Network {
     ///   - rows: the rows to compute, r0 ..< r0 + rows, with r0 + rows ≤ capacity.
     ///   - r0: the first row (a part of a batch split over threads; rows are independent).
     func forward(parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, from r0: Int = 0) {
-        let sizes = layout.sizes
-        var input = x + r0 * sizes[0]
-        for l in 1...layout.layerCount {
-            let nIn = sizes[l - 1], nOut = sizes[l]
-            let zl = z[l - 1].p + r0 * nOut, al = a[l - 1].p + r0 * nOut
-            // Z (B × N_l) = A_prev (B × N_{l-1}) · Wᵀ (N_{l-1} × N_l)
-            BLAS.gemm(
-                transA: false, transB: true, m: rows, n: nOut, k: nIn,
-                a: input, lda: nIn, b: w + layout.weightOffset[l - 1], ldb: nIn, c: zl, ldc: nOut)
+        for l in 1...layout.layerCount { forwardLayer(l, parameters: w, x: x, rows: rows, from: r0) }
+    }
+
+    /// Layer l of the forward pass for the rows r0 ..< r0 + rows (A^{l-1} of those rows must be ready).
+    func forwardLayer(_ l: Int, parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, from r0: Int) {
+        let nIn = layout.sizes[l - 1], nOut = layout.sizes[l]
+        let input = (l == 1 ? x : UnsafePointer(a[l - 2].p)) + r0 * nIn
+        let zl = z[l - 1].p + r0 * nOut, al = a[l - 1].p + r0 * nOut
+        // Z (B × N_l) = A_prev (B × N_{l-1}) · Wᵀ (N_{l-1} × N_l)
+        BLAS.gemm(
+            transA: false, transB: true, m: rows, n: nOut, k: nIn,
+            a: input, lda: nIn, b: w + layout.weightOffset[l - 1], ldb: nIn, c: zl, ldc: nOut)
+        Kernels.biasActivate(
+            spec.activation(layer: l), z: zl, a: al, bias: w + layout.biasOffset[l - 1],
+            rows: rows, cols: nOut, logNorm: logNorm.p + r0)
+    }
+
+    /// Layer l of the forward pass for the neurons j of all `rows` rows of the batch:
+    /// Z^l[:, j] = A^{l-1} · (W^l[j, :])ᵀ + b^l[j], A^l[:, j] = σ_l(Z^l[:, j]) (A^{l-1} of every
+    /// row must be ready). Element-wise activations only (not softmax).
+    func forwardLayer(_ l: Int, parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, neurons j: Range<Int>) {
+        let nIn = layout.sizes[l - 1], nOut = layout.sizes[l]
+        let act = spec.activation(layer: l)
+        precondition(act != .softmax, "internal: a softmax layer is computed by rows")
+        guard !j.isEmpty else { return }
+        let input = l == 1 ? x : UnsafePointer(a[l - 2].p)
+        let zl = z[l - 1].p + j.lowerBound, al = a[l - 1].p + j.lowerBound
+        BLAS.gemm(
+            transA: false, transB: true, m: rows, n: j.count, k: nIn,
+            a: input, lda: nIn, b: w + layout.weightOffset[l - 1] + j.lowerBound * nIn, ldb: nIn, c: zl, ldc: nOut)
+        let bias = w + layout.biasOffset[l - 1] + j.lowerBound
+        for r in 0..<rows {
             Kernels.biasActivate(
-                spec.activation(layer: l), z: zl, a: al, bias: w + layout.biasOffset[l - 1],
-                rows: rows, cols: nOut, logNorm: logNorm.p + r0)
-            input = UnsafePointer(al)
+                act, z: zl + r * nOut, a: al + r * nOut, bias: bias, rows: 1, cols: j.count, logNorm: logNorm.p + r)
         }
     }
 
@@ -189,19 +210,40 @@ final class Network {
     /// Δ^{l-1} = σ'(Z^{l-1}) ⊙ (Δ^l · W^l), with Δ^l · W^l: (rows × N_l)(N_l × N_{l-1}).
     /// Rows are independent, so a batch may be split over threads by rows.
     func backwardDeltas(parameters w: UnsafePointer<Float>, rows: Int, from r0: Int = 0) {
-        let sizes = layout.sizes
         var l = layout.layerCount
         while l > 1 {
-            let nIn = sizes[l - 1], nOut = sizes[l]
-            let dl = UnsafePointer(delta[l - 1].p + r0 * nOut)
-            let dPrev = delta[l - 2].p + r0 * nIn
-            BLAS.gemm(
-                transA: false, transB: false, m: rows, n: nIn, k: nOut,
-                a: dl, lda: nOut, b: w + layout.weightOffset[l - 1], ldb: nIn, c: dPrev, ldc: nIn)
-            Kernels.multiplyDerivative(
-                spec.hiddenActivation, delta: dPrev, z: z[l - 2].p + r0 * nIn, a: a[l - 2].p + r0 * nIn,
-                count: rows * nIn)
+            backwardLayer(l, parameters: w, rows: rows, from: r0)
             l -= 1
+        }
+    }
+
+    /// Δ^{l-1} = σ'(Z^{l-1}) ⊙ (Δ^l · W^l) for the rows r0 ..< r0 + rows (Δ^l of those rows ready).
+    func backwardLayer(_ l: Int, parameters w: UnsafePointer<Float>, rows: Int, from r0: Int) {
+        let nIn = layout.sizes[l - 1], nOut = layout.sizes[l]
+        let dl = UnsafePointer(delta[l - 1].p + r0 * nOut)
+        let dPrev = delta[l - 2].p + r0 * nIn
+        BLAS.gemm(
+            transA: false, transB: false, m: rows, n: nIn, k: nOut,
+            a: dl, lda: nOut, b: w + layout.weightOffset[l - 1], ldb: nIn, c: dPrev, ldc: nIn)
+        Kernels.multiplyDerivative(
+            spec.hiddenActivation, delta: dPrev, z: z[l - 2].p + r0 * nIn, a: a[l - 2].p + r0 * nIn,
+            count: rows * nIn)
+    }
+
+    /// Δ^{l-1}[:, j] = σ'(Z^{l-1}[:, j]) ⊙ (Δ^l · W^l[:, j]) for all `rows` rows and the neurons j
+    /// of layer l − 1 (Δ^l of every row must be ready).
+    func backwardLayer(_ l: Int, parameters w: UnsafePointer<Float>, rows: Int, neurons j: Range<Int>) {
+        let nIn = layout.sizes[l - 1], nOut = layout.sizes[l]
+        guard !j.isEmpty else { return }
+        let dPrev = delta[l - 2].p + j.lowerBound
+        BLAS.gemm(
+            transA: false, transB: false, m: rows, n: j.count, k: nOut,
+            a: delta[l - 1].p, lda: nOut, b: w + layout.weightOffset[l - 1] + j.lowerBound, ldb: nIn,
+            c: dPrev, ldc: nIn)
+        let zp = z[l - 2].p + j.lowerBound, ap = a[l - 2].p + j.lowerBound
+        for r in 0..<rows {
+            Kernels.multiplyDerivative(
+                spec.hiddenActivation, delta: dPrev + r * nIn, z: zp + r * nIn, a: ap + r * nIn, count: j.count)
         }
     }
 
@@ -239,6 +281,32 @@ final class Network {
                     transA: true, transB: false, m: j.count, n: nIn, k: rows,
                     a: dl + j.lowerBound, lda: nOut, b: aPrev, ldb: nIn, c: g + wo, ldc: nIn)
                 Kernels.columnSums(dl + j.lowerBound, rows: rows, cols: j.count, ld: nOut, into: g + bo)
+            }
+        }
+    }
+
+    /// The gradient contribution of the rows r0 ..< r0 + rows (after `backwardDeltas` over
+    /// them), for l = 1 ... L: dW^l (+)= (Δ^l_rows)ᵀ A^{l-1}_rows and db^l (+)= Σ_rows Δ^l_rows,
+    /// into `g` (the parameter layout). `first` overwrites g, otherwise the products are added
+    /// (beta = 1), so a part of a batch can sum its rows chunk by chunk (`SplitStep`'s row mode).
+    /// - Parameter x: A^0 of the whole batch.
+    func accumulateGradients(
+        into g: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows: Int, from r0: Int, first: Bool
+    ) {
+        let sizes = layout.sizes
+        for l in 1...layout.layerCount {
+            let nIn = sizes[l - 1], nOut = sizes[l]
+            let dl = UnsafePointer(delta[l - 1].p + r0 * nOut)
+            let aPrev = (l == 1 ? x : UnsafePointer(a[l - 2].p)) + r0 * nIn
+            BLAS.gemm(
+                transA: true, transB: false, m: nOut, n: nIn, k: rows,
+                a: dl, lda: nOut, b: aPrev, ldb: nIn, beta: first ? 0 : 1,
+                c: g + layout.weightOffset[l - 1], ldc: nIn)
+            let bias = g + layout.biasOffset[l - 1]
+            if first {
+                fck_column_sums(dl, rows, nOut, nOut, bias)
+            } else {
+                fck_column_sums_acc(dl, rows, nOut, nOut, bias)
             }
         }
     }

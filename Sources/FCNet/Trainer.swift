@@ -442,23 +442,39 @@ extension Trainer {
     }
 }
 
-/// One training step split over threads (`fck_parallel`). Part p of P:
+/// One training step split over threads (`fck_parallel`), in one of two modes chosen from
+/// the shapes and the thread setting (`mode(rows:parts:)`).
+///
+/// Neuron mode (batches of a few hundred rows or fewer, or large networks). Part p of P:
 /// 1. takes the batch rows B·p/P ..< B·(p+1)/P: gathers them (shuffled epochs), runs the
 ///    forward pass, Δ^L and the Δ^l back to layer 1 (rows are independent);
 /// 2. after a barrier, computes its neurons' rows of every dW^l and entries of db^l over the
 ///    whole batch (`Network.weightGradients`), and applies the update to exactly those
 ///    parameters (the update is element-wise; for plain SGD outside the epoch's last batch it
 ///    is folded into the dW products, W += −η ΔᵀA with beta = 1).
+///
+/// Row mode (at least `rowModeMinimumRows` rows per part and a small network: data-parallel
+/// with a gradient reduction). Part p of P:
+/// 1. walks its rows in chunks of `chunkRows(_:)` rows, each chunk small enough to stay in the
+///    core's cache: gather, forward, Δ, and the chunk's dW/db added to the part's own gradient
+///    buffer (`Network.accumulateGradients`; part 0's buffer is `gradients`);
+/// 2. after a barrier, sums the P buffers in part order over its slice of the parameters
+///    and applies the update to that slice.
+///
 /// Each entry is written by one part in a fixed order, and the cost is summed in row order
 /// afterwards, so results depend on P (the thread setting) but never on timing. Inside the
 /// step OpenBLAS runs every product on one thread.
 final class SplitStep {
+    enum Mode: Equatable { case neurons, rows }
+
     private let net: Network
     private let layout: ParameterLayout
     private let optimizer: OptimizerConfig
     private let weightCount: Int
     private var available = 0
     private let hits: UnsafeMutablePointer<Int>
+    /// Row mode: the gradient buffers of parts 1 ..< P (part 0 uses `gradients`).
+    private var partGradients: [FloatBuffer] = []
     // The step being run (set by `run`, read by the parts).
     private var features: UnsafePointer<Float>?, allLabels: UnsafePointer<Float>?
     private var order: UnsafePointer<Int32>?
@@ -467,7 +483,8 @@ final class SplitStep {
     private var parameters: UnsafeMutablePointer<Float>?, gradients: UnsafeMutablePointer<Float>?
     private var slots: [FloatBuffer] = []
     private var rows = 0, count = 1, classify = false, learningRate = 0.0, step = 0
-    /// Plain SGD folded into the dW products (`Network.weightGradients(sgdStep:)`).
+    private var mode = Mode.neurons
+    private(set) var splitForward: [Bool], splitBackward: [Bool]
     private var fuseSGD = false
 
     /// A part gets at least this many rows.
@@ -475,6 +492,14 @@ final class SplitStep {
     /// Steps with fewer multiply-adds in their forward products (B · Σ N_l N_{l-1}) stay on one thread.
     static let minimumMultiplyAdds = 1 << 20
     static let maximumParts = 64
+    /// Row mode needs at least this many rows per part ...
+    static let rowModeMinimumRows = 256
+    /// ... and at most this many parameters (the reduction reads P copies of them per step).
+    static let rowModeMaximumParameters = 1 << 16
+    /// A row-mode chunk keeps A^0 and every layer's Z, A and Δ within about this many bytes.
+    static let chunkBytes = 1 << 20
+    /// Neuron mode splits a layer's product by neurons from this many multiply-adds.
+    static let neuronSplitMultiplyAdds = 1 << 22
 
     init(net: Network, layout: ParameterLayout, optimizer: OptimizerConfig) {
         self.net = net
@@ -483,6 +508,8 @@ final class SplitStep {
         weightCount = (1...layout.layerCount).reduce(0) { $0 + layout.weightCount($1) }
         hits = .allocate(capacity: Self.maximumParts)
         hits.initialize(repeating: 0, count: Self.maximumParts)
+        splitForward = Array(repeating: false, count: layout.layerCount + 1)
+        splitBackward = Array(repeating: false, count: layout.layerCount + 1)
     }
 
     deinit { hits.deallocate() }
@@ -495,6 +522,21 @@ final class SplitStep {
         guard threads > 1, rows * weightCount >= Self.minimumMultiplyAdds else { return 1 }
         if available < threads { available = fck_pool_reserve(threads) }
         return min(threads, available)
+    }
+
+    /// Row mode when each of the `parts` parts gets at least `rowModeMinimumRows` rows and the
+    /// network has at most `rowModeMaximumParameters` parameters; neuron mode otherwise.
+    func chooseMode(rows: Int, parts: Int) -> Mode {
+        rows / parts >= Self.rowModeMinimumRows && layout.count <= Self.rowModeMaximumParameters ? .rows : .neurons
+    }
+
+    /// Rows per row-mode chunk: the largest power of two from 16 to 1024 whose A^0 and
+    /// Z/A/Δ rows of every layer fit in `chunkBytes` (a function of the shapes only).
+    func chunkRows() -> Int {
+        let floatsPerRow = layout.sizes[0] + 3 * layout.sizes.dropFirst().reduce(0, +)
+        var chunk = 1024
+        while chunk > 16 && chunk * floatsPerRow * MemoryLayout<Float>.size > Self.chunkBytes { chunk /= 2 }
+        return chunk
     }
 
     /// Runs one step on the batch rows offset ..< offset + rows (through `order` when given);
@@ -512,6 +554,12 @@ final class SplitStep {
         self.parameters = parameters; self.gradients = gradients; self.slots = slots
         self.rows = rows; self.count = parts; self.classify = classify
         self.learningRate = learningRate; self.step = step
+        mode = chooseMode(rows: rows, parts: parts)
+        if mode == .rows {
+            while partGradients.count < parts - 1 { partGradients.append(FloatBuffer(count: layout.count)) }
+        } else {
+            planNeuronSplits(rows: rows, parts: parts)
+        }
         BLAS.pinSingleThread(true)
         let status = fck_parallel(parts, { context, part in
             Unmanaged<SplitStep>.fromOpaque(context!).takeUnretainedValue().part(part)
@@ -525,22 +573,41 @@ final class SplitStep {
     }
 
     private func part(_ p: Int) {
-        let r0 = rows * p / count, r1 = rows * (p + 1) / count
-        let w = width
-        var x = features! + offset * w, labels = allLabels! + offset
-        if let order {
-            let xb = xBatch!, lb = labelBatch!, f = features!, y = allLabels!
-            for r in r0..<r1 {
-                let i = Int(order[offset + r])
-                (xb + r * w).update(from: f + i * w, count: w)
-                lb[r] = y[i]
-            }
-            x = UnsafePointer(xb); labels = UnsafePointer(lb)
+        if mode == .rows {
+            rowPart(p)
+            return
         }
+        let r0 = rows * p / count, r1 = rows * (p + 1) / count
+        let (x, labels) = gather(r0, r1)
         let theta = parameters!, g = gradients!
-        net.forward(parameters: theta, x: x, rows: r1 - r0, from: r0)
+        // What of the current layer's A (or Δ) this part may read without a barrier.
+        var ready = order == nil ? Ready.all : .ownRows
+        for l in 1...layout.layerCount {
+            if splitForward[l] {
+                if ready != .all { fck_barrier(count) }
+                net.forwardLayer(l, parameters: theta, x: x, rows: rows, neurons: net.neurons(l, p, count))
+                ready = .ownColumns
+            } else {
+                if ready == .ownColumns { fck_barrier(count) }
+                net.forwardLayer(l, parameters: theta, x: x, rows: r1 - r0, from: r0)
+                ready = .ownRows
+            }
+        }
         hits[p] = net.outputDelta(labels: labels, rows: r1 - r0, from: r0, scale: 1 / Float(rows), classify: classify).correct
-        net.backwardDeltas(parameters: theta, rows: r1 - r0, from: r0)
+        ready = .ownRows
+        var l = layout.layerCount
+        while l > 1 {
+            if splitBackward[l] {
+                if ready != .all { fck_barrier(count) }
+                net.backwardLayer(l, parameters: theta, rows: rows, neurons: net.neurons(l - 1, p, count))
+                ready = .ownColumns
+            } else {
+                if ready == .ownColumns { fck_barrier(count) }
+                net.backwardLayer(l, parameters: theta, rows: r1 - r0, from: r0)
+                ready = .ownRows
+            }
+            l -= 1
+        }
         fck_barrier(count)  // every row's Δ and A are ready; W is no longer read
         if fuseSGD {
             net.weightGradients(gradients: g, x: x, rows: rows, part: p, of: count, sgdStep: (Float(learningRate), theta))
@@ -558,5 +625,64 @@ final class SplitStep {
                 optimizer, learningRate: learningRate, step: step, parameters: theta + bo,
                 gradients: g + bo, slots: slots, count: j.count, offset: bo)
         }
+    }
+
+    private enum Ready { case all, ownRows, ownColumns }
+
+    /// Neuron mode: whether layer l's forward product (`splitForward[l]`) and the product giving
+    /// Δ^{l-1} (`splitBackward[l]`) are split by neurons over all rows instead of by rows. Large
+    /// products only (≥ `neuronSplitMultiplyAdds`, ≥ 16 neurons per part, not the output
+    /// layer); the split costs a barrier where the next product needs every row.
+    func planNeuronSplits(rows: Int, parts: Int) {
+        let sizes = layout.sizes, L = layout.layerCount
+        for l in 1...L {
+            let big = rows * sizes[l] * sizes[l - 1] >= Self.neuronSplitMultiplyAdds
+            splitForward[l] = big && l < L && sizes[l] >= 16 * parts
+            splitBackward[l] = big && l > 1 && sizes[l - 1] >= 16 * parts
+        }
+    }
+
+    /// Gathers the batch rows r0 ..< r1 into `xBatch`/`labelBatch` in a shuffled epoch;
+    /// returns A^0 and the labels of the whole batch.
+    private func gather(_ r0: Int, _ r1: Int) -> (x: UnsafePointer<Float>, labels: UnsafePointer<Float>) {
+        let w = width
+        guard let order else { return (features! + offset * w, allLabels! + offset) }
+        let xb = xBatch!, lb = labelBatch!, f = features!, y = allLabels!
+        for r in r0..<r1 {
+            let i = Int(order[offset + r])
+            (xb + r * w).update(from: f + i * w, count: w)
+            lb[r] = y[i]
+        }
+        return (UnsafePointer(xb), UnsafePointer(lb))
+    }
+
+    /// Row mode, part p: its rows chunk by chunk into its gradient buffer, a barrier, then the
+    /// reduction and update of its slice of the parameters.
+    private func rowPart(_ p: Int) {
+        let r0 = rows * p / count, r1 = rows * (p + 1) / count
+        let theta = parameters!
+        let g = p == 0 ? gradients! : partGradients[p - 1].p
+        let chunk = chunkRows()
+        var hitCount = 0
+        var c0 = r0
+        while c0 < r1 {
+            let c1 = min(c0 + chunk, r1)
+            let (x, labels) = gather(c0, c1)
+            net.forward(parameters: theta, x: x, rows: c1 - c0, from: c0)
+            hitCount += net.outputDelta(
+                labels: labels, rows: c1 - c0, from: c0, scale: 1 / Float(rows), classify: classify).correct
+            net.backwardDeltas(parameters: theta, rows: c1 - c0, from: c0)
+            net.accumulateGradients(into: g, x: x, rows: c1 - c0, from: c0, first: c0 == r0)
+            c0 = c1
+        }
+        hits[p] = hitCount
+        fck_barrier(count)  // every part's gradient sum is complete; W is no longer read
+        let i0 = layout.count * p / count, i1 = layout.count * (p + 1) / count
+        guard i1 > i0 else { return }
+        let total = gradients! + i0
+        for q in 1..<count { fck_add(total, partGradients[q - 1].p + i0, i1 - i0) }
+        Optimizer.update(
+            optimizer, learningRate: learningRate, step: step, parameters: theta + i0,
+            gradients: total, slots: slots, count: i1 - i0, offset: i0)
     }
 }

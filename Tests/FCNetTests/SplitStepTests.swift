@@ -15,14 +15,16 @@ final class SplitStepTests: XCTestCase {
         return try Dataset(features: x, labels: y, width: width)
     }
 
-    func train(threads: Int, optimizer: OptimizerConfig, batch: Int?) throws -> TrainingState {
+    func train(
+        threads: Int, optimizer: OptimizerConfig, batch: Int?,
+        spec: NetworkSpec = NetworkSpec(inputSize: 48, layerSizes: [64, 32, 4]), rows: Int = 1000
+    ) throws -> TrainingState {
         let saved = BLAS.maxThreads
         defer { BLAS.maxThreads = saved }
         try BLAS.load()
         BLAS.maxThreads = threads
-        let data = try Self.data(rows: 1000, width: 48, seed: 11)
         // 1000 rows × (48·64 + 64·32 + 32·4) weights ≥ 2^20 multiply-adds: split with 2 threads.
-        let spec = NetworkSpec(inputSize: 48, layerSizes: [64, 32, 4])
+        let data = try Self.data(rows: rows, width: spec.inputSize, seed: 11)
         let trainer = try Trainer(
             config: TrainingConfig(spec: spec, optimizer: optimizer, batchSize: batch, seed: 2), train: data)
         XCTAssertEqual(try trainer.train(epochs: 3), .completed)
@@ -41,6 +43,52 @@ final class SplitStepTests: XCTestCase {
             XCTAssertEqual(a.metrics["train_accuracy"], b.metrics["train_accuracy"])
             for (p, q) in zip(a.parameters, one.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4) }
             XCTAssertEqual(a.metrics["train_loss"]!, one.metrics["train_loss"]!, accuracy: 1e-5)
+        }
+    }
+
+    /// Row mode (data-parallel, chunked, with a reduction of the parts' gradients): shuffled
+    /// mini-batches of 1,200 rows are 600 rows per part in chunks of 256, 256 and 88 rows.
+    func testRowModeIsDeterministicAndMatchesOneThread() throws {
+        let spec = NetworkSpec(inputSize: 200, layerSizes: [128, 32, 4])
+        let split = SplitStep(net: Network(spec: spec, capacity: 1200, target: .oneHot), layout: ParameterLayout(spec),
+                              optimizer: .init())
+        XCTAssertEqual(split.chooseMode(rows: 1200, parts: 2), .rows)
+        XCTAssertEqual(split.chooseMode(rows: 400, parts: 2), .neurons, "200 rows per part")
+        XCTAssertEqual(split.chunkRows(), 256)
+        for optimizer in [OptimizerConfig(kind: .sgd, learningRate: 0.5), OptimizerConfig(kind: .adam, learningRate: 0.01)] {
+            let a = try train(threads: 2, optimizer: optimizer, batch: 1200, spec: spec, rows: 2400)
+            let b = try train(threads: 2, optimizer: optimizer, batch: 1200, spec: spec, rows: 2400)
+            let one = try train(threads: 1, optimizer: optimizer, batch: 1200, spec: spec, rows: 2400)
+            XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "same setting, same bits")
+            XCTAssertEqual(a.metrics["train_loss"], b.metrics["train_loss"])
+            XCTAssertEqual(a.metrics["grad_norm.1"], b.metrics["grad_norm.1"])
+            XCTAssertNotEqual(a.parameters, one.parameters, "two parts sum in another order than one thread")
+            for (p, q) in zip(a.parameters, one.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4) }
+            XCTAssertEqual(a.metrics["train_loss"]!, one.metrics["train_loss"]!, accuracy: 1e-5)
+            XCTAssertEqual(a.metrics["train_accuracy"]!, one.metrics["train_accuracy"]!, accuracy: 1e-3)
+            XCTAssertEqual(a.metrics["grad_norm.1"]!, one.metrics["grad_norm.1"]!, accuracy: 1e-4)
+        }
+    }
+
+    /// Neuron mode with large layers: the forward products of layers 1 and 2 and the product
+    /// giving Δ^1 are split by neurons over all rows (with barriers between), the rest by rows.
+    func testNeuronSplitLayersAreDeterministicAndMatchOneThread() throws {
+        let spec = NetworkSpec(inputSize: 200, layerSizes: [512, 256, 4])
+        let split = SplitStep(net: Network(spec: spec, capacity: 400, target: .oneHot), layout: ParameterLayout(spec),
+                              optimizer: .init())
+        XCTAssertEqual(split.chooseMode(rows: 400, parts: 2), .neurons)
+        split.planNeuronSplits(rows: 400, parts: 2)
+        XCTAssertEqual(split.splitForward, [false, true, true, false])
+        XCTAssertEqual(split.splitBackward, [false, false, true, false])
+        for optimizer in [OptimizerConfig(kind: .sgd, learningRate: 0.5), OptimizerConfig(kind: .momentum, learningRate: 0.1)] {
+            let a = try train(threads: 2, optimizer: optimizer, batch: 400, spec: spec, rows: 800)
+            let b = try train(threads: 2, optimizer: optimizer, batch: 400, spec: spec, rows: 800)
+            let one = try train(threads: 1, optimizer: optimizer, batch: 400, spec: spec, rows: 800)
+            XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "same setting, same bits")
+            XCTAssertEqual(a.metrics["train_loss"], b.metrics["train_loss"])
+            for (p, q) in zip(a.parameters, one.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4) }
+            XCTAssertEqual(a.metrics["train_loss"]!, one.metrics["train_loss"]!, accuracy: 1e-5)
+            XCTAssertEqual(a.metrics["train_accuracy"]!, one.metrics["train_accuracy"]!, accuracy: 1e-3)
         }
     }
 

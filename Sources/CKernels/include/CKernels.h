@@ -43,6 +43,10 @@ void fck_mul_tanh_derivative(float *delta, const float *a, long count);
 
 /** out[j] = sum over rows r (in order) of m[r * ld + j], j < cols. */
 void fck_column_sums(const float *m, long rows, long cols, long ld, float *out);
+/** out[j] += m[0 * ld + j], then m[1 * ld + j], ... (rows in order), j < cols. */
+void fck_column_sums_acc(const float *m, long rows, long cols, long ld, float *out);
+/** dst[i] += src[i]. */
+void fck_add(float *dst, const float *src, long count);
 
 /** theta[i] -= eta * g[i]. */
 void fck_sgd(float *theta, const float *g, float eta, long count);

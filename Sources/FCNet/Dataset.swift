@@ -1,5 +1,3 @@
-import Dispatch
-
 /// A data set in memory: `count` samples of `width` features, row-major, and one label each.
 public struct Dataset: Equatable, Sendable {
     /// What the labels are.
@@ -136,9 +134,9 @@ public struct Dataset: Equatable, Sendable {
     /// the normalised data's fingerprint is computed on the way and kept (as by
     /// `cacheFingerprint()`). No copy of the features is made.
     ///
-    /// Each fingerprint is one serial pass, so two threads share the work block by block:
-    /// one fingerprints the original values, the other normalises each block the first has
-    /// passed and fingerprints the result.
+    /// Each fingerprint is a serial chain of multiplications, latency-bound; one pass
+    /// runs both chains side by side with the normalisation, so the processor overlaps
+    /// them and both cost about what one alone does.
     /// - Throws: `FCNetError.invalidConfiguration` when the normaliser's width differs.
     public mutating func normalize(with normalizer: Normalizer) throws -> String {
         try normalizer.check(width: width)
@@ -148,30 +146,8 @@ public struct Dataset: Equatable, Sendable {
         }
         var before = FingerprintHasher(task: task, width: width, count: count)
         var after = before
-        let rowsPerBlock = max(1, (1 << 16) / width)
-        let blocks = (count + rowsPerBlock - 1) / rowsPerBlock
-        let width = width, total = features.count
-        let passed = DispatchSemaphore(value: 0)
         features.withUnsafeMutableBufferPointer { f in
-            let base = UnsafeSendablePointer(f.baseAddress!)
-            func block(_ b: Int) -> (start: Int, count: Int) {
-                let start = b * rowsPerBlock * width
-                return (start, min(rowsPerBlock * width, total - start))
-            }
-            _ = Concurrently.run({
-                for b in 0..<blocks {
-                    let (start, n) = block(b)
-                    before.add(UnsafeBufferPointer(start: base.pointer + start, count: n))
-                    passed.signal()
-                }
-            }, {
-                for b in 0..<blocks {
-                    passed.wait()
-                    let (start, n) = block(b)
-                    normalizer.transform(UnsafePointer(base.pointer + start), into: base.pointer + start, count: n)
-                    after.add(UnsafeBufferPointer(start: base.pointer + start, count: n))
-                }
-            })
+            FingerprintHasher.normalize(f, shift: normalizer.shift, scale: normalizer.scale, before: &before, after: &after)
         }
         labels.withUnsafeBufferPointer { before.add($0); after.add($0) }
         fingerprintCache.value = after.hex
@@ -199,18 +175,38 @@ struct FingerprintHasher {
         self.h = h
     }
 
+    /// x' = (x − shift) ⊙ scale over row-major `features`, in place (the bits of
+    /// `Normalizer.apply`), feeding each x to `before` and each x' to `after`.
+    static func normalize(_ features: UnsafeMutableBufferPointer<Float>, shift: [Float], scale: [Float],
+                          before: inout FingerprintHasher, after: inout FingerprintHasher) {
+        guard let base = features.baseAddress else { return }
+        var hb = before.h, ha = after.h
+        shift.withUnsafeBufferPointer { s in
+            scale.withUnsafeBufferPointer { c in
+                let width = s.count, total = features.count
+                var row = 0
+                while row < total {
+                    let x = base + row, n = min(width, total - row)
+                    for j in 0..<n {
+                        let v = x[j]
+                        hb = (hb ^ UInt64(v.bitPattern)) &* Self.prime
+                        let y = (v - s[j]) * c[j]
+                        x[j] = y
+                        ha = (ha ^ UInt64(y.bitPattern)) &* Self.prime
+                    }
+                    row += width
+                }
+            }
+        }
+        before.h = hb
+        after.h = ha
+    }
+
     /// 16 lowercase hex digits.
     var hex: String {
         let hex = String(h, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
-}
-
-/// A pointer handed to the other thread of `Concurrently.run`, which writes only blocks
-/// this thread no longer touches.
-private struct UnsafeSendablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }
 
 /// Feature normalisation x' = (x − shift) ⊙ scale, fitted on the training set and kept

@@ -245,11 +245,10 @@ public enum Workflow {
     /// normalised training set carries its fingerprint, which the trainer checks
     /// against the checkpoint's.
     ///
-    /// Each fingerprint is one serial pass over the data, so two threads share the
-    /// work: without a split, `Dataset.normalize(with:)` fingerprints the file's
-    /// values and the normalised ones a block apart, in place; with a split, one
-    /// thread checks the file's fingerprint while the other splits, normalises and
-    /// fingerprints the training part.
+    /// Without a split, `Dataset.normalize(with:)` normalises in place and computes
+    /// both fingerprints (the file's values and the normalised ones) in the same pass;
+    /// with a split, one thread checks the file's fingerprint while the other splits,
+    /// normalises and fingerprints the training part.
     /// - Throws: `TrainingError.dataChanged` when a file's fingerprint differs (before
     ///   any other error of the data).
     static func recordedData(_ config: RunConfig, data: DataSource, movedTo path: String? = nil, run: String,

@@ -57,7 +57,7 @@ final class DatasetFingerprintTests: XCTestCase {
         XCTAssertEqual(part.fingerprint, Self.reference(part))
     }
 
-    /// One block, several blocks and blocks of one row (width above the block size).
+    /// One row, many rows, and a few very wide rows, for every kind of normaliser.
     func testNormalizeInPlaceMatchesAppliedAndBothFingerprints() throws {
         for (rows, width) in [(1, 3), (50, 3), (60_000, 3), (3, 70_000)] {
             for kind in Normalizer.Kind.allCases {

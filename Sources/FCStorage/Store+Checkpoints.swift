@@ -214,26 +214,17 @@ extension Store {
         try loadCheckpoint(runID: runID, epoch: epoch) { $0 }
     }
 
-    /// Loads the checkpoint `runID` sees at `epoch` and returns what `decode` makes of
-    /// it, once every tensor matched its SHA-256. The work overlaps: each tensor is
-    /// hashed on another thread as soon as it is read, and `decode` runs while the last
-    /// ones are still being hashed; nothing it returns escapes unverified.
-    /// - Throws: as `loadCheckpoint(runID:epoch:)`; a corrupt tensor before any error of `decode`.
+    /// Loads the checkpoint `runID` sees at `epoch`, re-hashes every tensor, and returns
+    /// what `decode` makes of it: `decode` sees verified tensors only, and the tensors
+    /// are released when this returns (`resume` keeps only the engine's copy).
+    /// - Throws: as `loadCheckpoint(runID:epoch:)`, then whatever `decode` throws.
     public func loadCheckpoint<T>(runID: String, epoch: Int, decoding decode: (LoadedCheckpoint) throws -> T) throws -> T {
-        let hasher = TensorHashing.Pipeline()
-        let read: (checkpoint: LoadedCheckpoint, hashes: [[UInt8]])
-        do {
-            read = try readCheckpoint(runID: runID, epoch: epoch, eachTensor: hasher.add)
-        } catch {
-            _ = hasher.finish()
-            throw error
+        let (checkpoint, hashes) = try readCheckpoint(runID: runID, epoch: epoch)
+        let actual = TensorHashing.hashes(of: checkpoint.tensors.map(\.value))
+        for (index, tensor) in checkpoint.tensors.enumerated() where actual[index] != hashes[index] {
+            throw StoreError.corruptTensor(runID: checkpoint.ownerRunID, epoch: epoch, layer: tensor.layer, role: tensor.role)
         }
-        let decoded = Result { try decode(read.checkpoint) }
-        let actual = hasher.finish()
-        for (index, tensor) in read.checkpoint.tensors.enumerated() where actual[index] != read.hashes[index] {
-            throw StoreError.corruptTensor(runID: read.checkpoint.ownerRunID, epoch: epoch, layer: tensor.layer, role: tensor.role)
-        }
-        return try decoded.get()
+        return try decode(checkpoint)
     }
 
     /// The last epoch `runID` sees.
@@ -285,10 +276,8 @@ extension Store {
         try loadCheckpoint(runID: runID, epoch: bestEpoch(runID: runID, metric: metric, lowerIsBetter: lowerIsBetter))
     }
 
-    /// Reads a checkpoint and the recorded hash of each tensor, without verifying;
-    /// `eachTensor` is given each tensor as soon as it is read.
-    func readCheckpoint(runID: String, epoch: Int,
-                        eachTensor: (TensorValue) -> Void = { _ in }) throws -> (checkpoint: LoadedCheckpoint, hashes: [[UInt8]]) {
+    /// Reads a checkpoint and the recorded hash of each tensor, without verifying.
+    func readCheckpoint(runID: String, epoch: Int) throws -> (LoadedCheckpoint, [[UInt8]]) {
         try storeErrors {
             try db.readTransaction {
                 let location = try checkpointRow(runID: runID, epoch: epoch)
@@ -342,7 +331,6 @@ extension Store {
                     }
                     #endif
                     let value = try TensorValue(shape: shape, values: values)
-                    eachTensor(value)
                     checkpoint.tensors.append(CheckpointTensor(layer: layer, role: role, value: value))
                     hashes.append(row.bytes(at: 3))
                 }
@@ -413,54 +401,6 @@ enum TensorHashing {
             }
         }
         return result
-    }
-
-    /// Hashes tensors on a Dispatch thread in the order they are added, while the
-    /// caller goes on (reading the next tensor, say).
-    final class Pipeline: @unchecked Sendable {
-        private let condition = NSCondition()
-        private var queue: [TensorValue] = []
-        private var closed = false
-        private var hashes: [[UInt8]] = []
-        private let done = DispatchSemaphore(value: 0)
-
-        init() {
-            DispatchQueue.global().async { self.work() }
-        }
-
-        func add(_ tensor: TensorValue) {
-            condition.lock()
-            queue.append(tensor)
-            condition.signal()
-            condition.unlock()
-        }
-
-        /// Waits for the hashes of every tensor added, in order.
-        func finish() -> [[UInt8]] {
-            condition.lock()
-            closed = true
-            condition.signal()
-            condition.unlock()
-            done.wait()
-            return hashes
-        }
-
-        private func work() {
-            var position = 0
-            while true {
-                condition.lock()
-                while queue.count == position && !closed { condition.wait() }
-                guard queue.count > position else {
-                    condition.unlock()
-                    break
-                }
-                let tensor = queue[position]
-                condition.unlock()
-                hashes.append(withLittleEndianBytes(of: tensor) { SHA256Hasher.hash($0) })
-                position += 1
-            }
-            done.signal()
-        }
     }
 
     private final class Counter: @unchecked Sendable {

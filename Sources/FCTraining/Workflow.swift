@@ -66,9 +66,8 @@ public enum Workflow {
         return (run, try checkpoint(store, run: run, epoch: epoch) { $0 })
     }
 
-    /// What `decode` makes of the checkpoint `epoch` picks of `run`, returned once every
-    /// tensor matched its SHA-256 (`decode` runs while the last ones are hashed; see
-    /// `Store.loadCheckpoint(runID:epoch:decoding:)`).
+    /// What `decode` makes of the checkpoint `epoch` picks of `run`, once every tensor
+    /// matched its SHA-256 (see `Store.loadCheckpoint(runID:epoch:decoding:)`).
     static func checkpoint<T>(_ store: Store, run: RunRecord, epoch: EpochSelector,
                               decoding decode: (LoadedCheckpoint) throws -> T) throws -> T {
         let number: Int
@@ -294,8 +293,9 @@ public enum Workflow {
         fork forceFork: Bool, dataPath: String?, owner: String, isAlive: (String) -> Bool
     ) throws -> ResumePlan {
         let run = try store.resolveRun(text)
-        // The engine's state is decoded while the checkpoint's last tensors are hashed;
-        // errors of the configuration and of decoding are raised below, in their turn.
+        // The engine's state is decoded from the verified checkpoint, whose tensors are then
+        // freed (their memory serves the data); errors of the configuration and of decoding
+        // are raised below, in their turn.
         let decodedConfig = Result { try RunConfig.decode(run.config, run: run.shortID) }
         let (epoch, decodedState) = try checkpoint(store, run: run, epoch: selector) { checkpoint in
             (checkpoint.epoch, Result { try CheckpointCoding.state(checkpoint, spec: decodedConfig.get().spec) })

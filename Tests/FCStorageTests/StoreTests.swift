@@ -148,8 +148,8 @@ final class StoreTests: StoreTestCase {
         XCTAssertEqual(try int(db, "SELECT count(*) FROM tensors"), 12)
     }
 
-    /// `loadCheckpoint(decoding:)` hands over every tensor, and a corrupt one wins over
-    /// whatever the decoding returned or threw.
+    /// `loadCheckpoint(decoding:)` hands over every tensor, and refuses a corrupt one
+    /// before decoding could return or throw anything.
     func testADecodedLoadIsReturnedOnlyWhenVerified() throws {
         struct DecodingFailed: Error {}
         let path = path()

@@ -245,22 +245,38 @@ public enum IDXLoader {
 
     /// - Throws: `FCNetError.data` naming the file.
     public static func load(images: String, labels: String, classes: Int? = nil) throws -> Dataset {
-        func read(_ path: String) throws -> [UInt8] {
+        func read(_ path: String) throws -> Data {
             guard let d = FileManager.default.contents(atPath: path) else {
                 throw FCNetError.data(file: path, line: nil, column: nil, message: "cannot be read; check that the file exists and is readable.")
             }
-            return [UInt8](d)
+            return d
         }
-        return try parse(
-            images: read(images), labels: read(labels),
-            imagesName: (images as NSString).lastPathComponent, labelsName: (labels as NSString).lastPathComponent,
-            classes: classes)
+        let imageData = try read(images), labelData = try read(labels)
+        // Parsed where Data holds the bytes: no copy of the file.
+        return try imageData.withUnsafeBytes { imageBytes in
+            try labelData.withUnsafeBytes { labelBytes in
+                try parse(images: imageBytes.bindMemory(to: UInt8.self), labels: labelBytes.bindMemory(to: UInt8.self),
+                          imagesName: (images as NSString).lastPathComponent, labelsName: (labels as NSString).lastPathComponent,
+                          classes: classes)
+            }
+        }
     }
 
     /// Parses the two files' bytes.
     public static func parse(
         images: [UInt8], labels: [UInt8], imagesName: String = "images.idx3-ubyte",
         labelsName: String = "labels.idx1-ubyte", classes: Int? = nil
+    ) throws -> Dataset {
+        try images.withUnsafeBufferPointer { imageBytes in
+            try labels.withUnsafeBufferPointer { labelBytes in
+                try parse(images: imageBytes, labels: labelBytes, imagesName: imagesName, labelsName: labelsName, classes: classes)
+            }
+        }
+    }
+
+    static func parse(
+        images: UnsafeBufferPointer<UInt8>, labels: UnsafeBufferPointer<UInt8>, imagesName: String,
+        labelsName: String, classes: Int?
     ) throws -> Dataset {
         let (imageDims, imageOffset) = try header(images, name: imagesName, expectedRank: 3)
         let (labelDims, labelOffset) = try header(labels, name: labelsName, expectedRank: 1)
@@ -273,11 +289,21 @@ public enum IDXLoader {
         guard count > 0, width > 0 else {
             throw FCNetError.data(file: imagesName, line: nil, column: nil, message: "holds no images.")
         }
-        var features = [Float](repeating: 0, count: count * width)
-        images.withUnsafeBufferPointer { src in
-            features.withUnsafeMutableBufferPointer { dst in
-                for i in 0..<(count * width) { dst[i] = Float(src[imageOffset + i]) }
+        // header() checked that exactly count × width bytes follow the header.
+        let total = count * width
+        let features = [Float](unsafeUninitializedCapacity: total) { dst, initialized in
+            let src = images.baseAddress! + imageOffset, out = dst.baseAddress!
+            func convert(_ range: Range<Int>) {
+                for i in range { out[i] = Float(src[i]) }
             }
+            if total < 1 << 20 {
+                convert(0..<total)
+            } else {
+                // Two threads: most of the time goes to first touches of the new pages.
+                let half = total / 2
+                _ = Concurrently.run({ convert(0..<half) }, { convert(half..<total) })
+            }
+            initialized = total
         }
         var y = [Float](repeating: 0, count: count)
         for i in 0..<count {
@@ -289,15 +315,16 @@ public enum IDXLoader {
             }
             y[i] = Float(v)
         }
+        // Bytes make finite features: the data set need not scan them again.
         return try Dataset(
-            features: features, labels: y, width: width, task: .classification,
+            finiteFeatures: features, labels: y, width: width, task: .classification,
             featureNames: (0..<width).map { "pixel\($0)" }, source: imagesName)
     }
 
     /// Validates an IDX header: magic 0x00 0x00, type 0x08 (unsigned byte), rank, dimensions
     /// (big-endian UInt32) and that the file holds exactly their product of bytes after it.
     /// - Returns: the dimensions and the offset of the data.
-    static func header(_ b: [UInt8], name: String, expectedRank: Int) throws -> (dims: [Int], offset: Int) {
+    static func header(_ b: UnsafeBufferPointer<UInt8>, name: String, expectedRank: Int) throws -> (dims: [Int], offset: Int) {
         func fail(_ m: String) -> FCNetError { .data(file: name, line: nil, column: nil, message: m) }
         guard b.count >= 4 else { throw fail("is too short (\(b.count) bytes) to be an IDX file.") }
         guard b[0] == 0, b[1] == 0 else { throw fail("is not an IDX file: it does not start with two zero bytes.") }

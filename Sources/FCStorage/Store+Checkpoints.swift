@@ -211,26 +211,40 @@ extension Store {
     /// - Throws: `StoreError.noSuchCheckpoint`, `.corruptTensor` naming run,
     ///   epoch, layer and role when bytes do not match their SHA-256, `.corrupt`.
     public func loadCheckpoint(runID: String, epoch: Int) throws -> LoadedCheckpoint {
+        try loadCheckpoint(runID: runID, epoch: epoch) { $0 }
+    }
+
+    /// Loads the checkpoint `runID` sees at `epoch`, re-hashes every tensor, and returns
+    /// what `decode` makes of it: `decode` sees verified tensors only, and the tensors
+    /// are released when this returns (`resume` keeps only the engine's copy).
+    /// - Throws: as `loadCheckpoint(runID:epoch:)`, then whatever `decode` throws.
+    public func loadCheckpoint<T>(runID: String, epoch: Int, decoding decode: (LoadedCheckpoint) throws -> T) throws -> T {
         let (checkpoint, hashes) = try readCheckpoint(runID: runID, epoch: epoch)
         let actual = TensorHashing.hashes(of: checkpoint.tensors.map(\.value))
         for (index, tensor) in checkpoint.tensors.enumerated() where actual[index] != hashes[index] {
             throw StoreError.corruptTensor(runID: checkpoint.ownerRunID, epoch: epoch, layer: tensor.layer, role: tensor.role)
         }
-        return checkpoint
+        return try decode(checkpoint)
+    }
+
+    /// The last epoch `runID` sees.
+    /// - Throws: `StoreError.noCheckpoints`, `.noSuchRun`.
+    public func latestEpoch(runID: String) throws -> Int {
+        let last = try storeErrors { try db.readTransaction { try lastVisibleEpoch(runID: runID) } }
+        guard let last else { throw StoreError.noCheckpoints(runID: runID) }
+        return last
     }
 
     /// The last checkpoint `runID` sees.
     /// - Throws: `StoreError.noCheckpoints`, and as `loadCheckpoint`.
     public func latestCheckpoint(runID: String) throws -> LoadedCheckpoint {
-        let last = try storeErrors { try db.readTransaction { try lastVisibleEpoch(runID: runID) } }
-        guard let last else { throw StoreError.noCheckpoints(runID: runID) }
-        return try loadCheckpoint(runID: runID, epoch: last)
+        try loadCheckpoint(runID: runID, epoch: latestEpoch(runID: runID))
     }
 
-    /// The checkpoint with the best value of `metric` among those `runID`
-    /// sees (the earliest epoch on ties; NaN values are ignored).
-    /// - Throws: `StoreError.noSuchMetric`, and as `loadCheckpoint`.
-    public func bestCheckpoint(runID: String, metric: String, lowerIsBetter: Bool = true) throws -> LoadedCheckpoint {
+    /// The epoch with the best value of `metric` among those `runID` sees (the
+    /// earliest epoch on ties; NaN values are ignored).
+    /// - Throws: `StoreError.noSuchMetric`, `.noSuchRun`.
+    public func bestEpoch(runID: String, metric: String, lowerIsBetter: Bool = true) throws -> Int {
         let best: Int? = try storeErrors {
             try db.readTransaction {
                 var best: (epoch: Int, value: Double)?
@@ -252,7 +266,14 @@ extension Store {
             }
         }
         guard let best else { throw StoreError.noSuchMetric(runID: runID, metric: metric) }
-        return try loadCheckpoint(runID: runID, epoch: best)
+        return best
+    }
+
+    /// The checkpoint with the best value of `metric` among those `runID`
+    /// sees (the earliest epoch on ties; NaN values are ignored).
+    /// - Throws: `StoreError.noSuchMetric`, and as `loadCheckpoint`.
+    public func bestCheckpoint(runID: String, metric: String, lowerIsBetter: Bool = true) throws -> LoadedCheckpoint {
+        try loadCheckpoint(runID: runID, epoch: bestEpoch(runID: runID, metric: metric, lowerIsBetter: lowerIsBetter))
     }
 
     /// Reads a checkpoint and the recorded hash of each tensor, without verifying.

@@ -4,7 +4,8 @@ import Foundation
 /// Loads training, validation and prediction data: CSV, or MNIST IDX image and
 /// label files (recognised by their magic bytes, not their names).
 public enum DataLoading {
-    /// Loads `path` and describes it for the run configuration.
+    /// Loads `path` and describes it for the run configuration. The fingerprint is computed
+    /// once and kept with the data set (`Dataset.cacheFingerprint()`).
     /// - Parameters:
     ///   - labels: the IDX label file; found next to the images when nil
     ///     (`train-images-idx3-ubyte` → `train-labels-idx1-ubyte`).
@@ -14,6 +15,16 @@ public enum DataLoading {
     public static func load(
         path: String, labels: String? = nil, labelColumn: String? = nil,
         task: Dataset.Task = .classification, classes: Int? = nil
+    ) throws -> (data: Dataset, source: DataSource) {
+        var (data, source) = try read(path: path, labels: labels, labelColumn: labelColumn, task: task, classes: classes)
+        data.cacheFingerprint()
+        source.fingerprint = data.fingerprint
+        return (data, source)
+    }
+
+    /// As `load`, without the fingerprint (`source.fingerprint` is empty).
+    static func read(
+        path: String, labels: String?, labelColumn: String?, task: Dataset.Task, classes: Int?
     ) throws -> (data: Dataset, source: DataSource) {
         let absolute = absolutePath(path)
         var isDirectory: ObjCBool = false
@@ -27,13 +38,13 @@ public enum DataLoading {
             let labelPath = try labels.map(absolutePath) ?? siblingLabels(of: absolute)
             let data = try IDXLoader.load(images: absolute, labels: labelPath, classes: classes)
             let source = DataSource(kind: .idx, path: absolute, labels: labelPath, labelColumn: nil, task: data.task,
-                                    fingerprint: data.fingerprint, rows: data.count, columns: data.width)
+                                    rows: data.count, columns: data.width)
             return (data, source)
         }
         let column: CSVLoader.LabelColumn = labelColumn.map { .name($0) } ?? .automatic
         let data = try CSVLoader(label: column, task: task, classes: classes).load(path: absolute)
         let source = DataSource(kind: .csv, path: absolute, labelColumn: labelColumn, task: task,
-                                fingerprint: data.fingerprint, rows: data.count, columns: data.width + 1)
+                                rows: data.count, columns: data.width + 1)
         return (data, source)
     }
 
@@ -41,12 +52,22 @@ public enum DataLoading {
     /// - Parameter path: another location of the same file (`--data` on resume), or nil.
     /// - Throws: `TrainingError.dataChanged` when the fingerprint differs.
     public static func reload(_ source: DataSource, from path: String? = nil, run: String, classes: Int? = nil) throws -> Dataset {
-        let (data, _) = try load(path: path ?? source.path, labels: path == nil ? source.labels : nil,
-                                 labelColumn: source.labelColumn, task: source.task, classes: classes)
+        let data = try reread(source, from: path, classes: classes)
+        try check(data, matches: source, from: path, run: run)
+        return data
+    }
+
+    /// Reads a recorded source again without checking it (see `check(_:matches:from:run:)`).
+    static func reread(_ source: DataSource, from path: String? = nil, classes: Int? = nil) throws -> Dataset {
+        try read(path: path ?? source.path, labels: path == nil ? source.labels : nil,
+                 labelColumn: source.labelColumn, task: source.task, classes: classes).data
+    }
+
+    /// - Throws: `TrainingError.dataChanged` when `data`'s fingerprint is not the recorded one.
+    static func check(_ data: Dataset, matches source: DataSource, from path: String? = nil, run: String) throws {
         guard data.fingerprint == source.fingerprint else {
             throw TrainingError.dataChanged(path: path ?? source.path, run: run)
         }
-        return data
     }
 
     /// Loads data for `predict` / `evaluate`: features of the model's input width,

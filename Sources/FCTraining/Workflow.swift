@@ -63,16 +63,25 @@ public enum Workflow {
     /// `best` is the lowest `val_loss`, else the lowest `train_loss`.
     public static func checkpoint(_ store: Store, run text: String, epoch: EpochSelector) throws -> (run: RunRecord, checkpoint: LoadedCheckpoint) {
         let run = try store.resolveRun(text)
+        return (run, try checkpoint(store, run: run, epoch: epoch) { $0 })
+    }
+
+    /// What `decode` makes of the checkpoint `epoch` picks of `run`, once every tensor
+    /// matched its SHA-256 (see `Store.loadCheckpoint(runID:epoch:decoding:)`).
+    static func checkpoint<T>(_ store: Store, run: RunRecord, epoch: EpochSelector,
+                              decoding decode: (LoadedCheckpoint) throws -> T) throws -> T {
+        let number: Int
         switch epoch {
         case .latest:
-            return (run, try store.latestCheckpoint(runID: run.id))
-        case .number(let number):
-            return (run, try store.loadCheckpoint(runID: run.id, epoch: number))
+            number = try store.latestEpoch(runID: run.id)
+        case .number(let value):
+            number = value
         case .best:
             let summaries = try store.checkpoints(runID: run.id)
             let metric = summaries.contains { $0.metrics["val_loss"].map { !$0.isNaN } ?? false } ? "val_loss" : "train_loss"
-            return (run, try store.bestCheckpoint(runID: run.id, metric: metric, lowerIsBetter: true))
+            number = try store.bestEpoch(runID: run.id, metric: metric, lowerIsBetter: true)
         }
+        return try store.loadCheckpoint(runID: run.id, epoch: number, decoding: decode)
     }
 
     /// The listing entry an epoch selector picks among a run's checkpoints, without
@@ -231,22 +240,38 @@ public enum Workflow {
 
     /// A run's training and validation data as recorded: loaded again from the
     /// recorded path (or `movedTo`, which must hold the same data), split with the
-    /// run's seed as before, and normalised with the stored normaliser.
-    /// - Throws: `TrainingError.dataChanged` when a file's fingerprint differs.
+    /// run's seed as before, and normalised with the stored normaliser. The
+    /// normalised training set carries its fingerprint, which the trainer checks
+    /// against the checkpoint's.
+    ///
+    /// Without a split, `Dataset.normalize(with:)` normalises in place and computes
+    /// both fingerprints (the file's values and the normalised ones) in the same pass;
+    /// with a split, one thread checks the file's fingerprint while the other splits,
+    /// normalises and fingerprints the training part.
+    /// - Throws: `TrainingError.dataChanged` when a file's fingerprint differs (before
+    ///   any other error of the data).
     static func recordedData(_ config: RunConfig, data: DataSource, movedTo path: String? = nil, run: String,
                              normalizer: Normalizer) throws -> (train: Dataset, validation: Dataset?) {
         let classes = data.task == .classification ? max(config.spec.outputSize, 2) : nil
-        let full = try DataLoading.reload(data, from: path, run: run, classes: classes)
-        var train = full, validation: Dataset?
-        switch config.validation {
-        case .file(let source)?:
-            validation = try DataLoading.reload(source, run: run, classes: classes)
-        case .split(let fraction)?:
-            (train, validation) = try full.split(validationFraction: fraction, seed: config.training.seed)
-        case nil:
-            break
+        var full = try DataLoading.reread(data, from: path, classes: classes)
+        guard case .split(let fraction)? = config.validation else {
+            let original = try full.normalize(with: normalizer)
+            guard original == data.fingerprint else {
+                throw TrainingError.dataChanged(path: path ?? data.path, run: run)
+            }
+            guard case .file(let source)? = config.validation else { return (full, nil) }
+            return (full, try normalizer.applied(to: DataLoading.reload(source, run: run, classes: classes)))
         }
-        return (try normalizer.applied(to: train), try validation.map { try normalizer.applied(to: $0) })
+        let (checked, prepared) = Concurrently.run({
+            try DataLoading.check(full, matches: data, from: path, run: run)
+        }, {
+            let (train, validation) = try full.split(validationFraction: fraction, seed: config.training.seed)
+            var normalized = try normalizer.applied(to: train)
+            normalized.cacheFingerprint()
+            return (normalized, try normalizer.applied(to: validation))
+        })
+        try checked.get()
+        return try prepared.get()
     }
 
     public struct ResumePlan {
@@ -267,22 +292,30 @@ public enum Workflow {
         _ store: Store, run text: String, epoch selector: EpochSelector, epochs: Int?, overrides: Overrides,
         fork forceFork: Bool, dataPath: String?, owner: String, isAlive: (String) -> Bool
     ) throws -> ResumePlan {
-        let (run, checkpoint) = try checkpoint(store, run: text, epoch: selector)
-        var config = try RunConfig.decode(run.config, run: run.shortID)
+        let run = try store.resolveRun(text)
+        // The engine's state is decoded from the verified checkpoint, whose tensors are then
+        // freed (their memory serves the data); errors of the configuration and of decoding
+        // are raised below, in their turn.
+        let decodedConfig = Result { try RunConfig.decode(run.config, run: run.shortID) }
+        let (epoch, decodedState) = try checkpoint(store, run: run, epoch: selector) { checkpoint in
+            (checkpoint.epoch, Result { try CheckpointCoding.state(checkpoint, spec: decodedConfig.get().spec) })
+        }
+        PhaseTimings.mark("checkpoint-loaded")
+        var config = try decodedConfig.get()
         guard let data = config.data else { throw TrainingError.noData(run: run.shortID) }
-        let latest = try store.checkpoints(runID: run.id).last?.epoch ?? checkpoint.epoch
+        let latest = try store.checkpoints(runID: run.id).last?.epoch ?? epoch
         // `resume RUN` means the run itself, even if another process appended an
         // epoch between the two reads above: deciding by the epochs alone would
         // quietly fork from a stale epoch instead of meeting that process's claim.
-        let inPlace = (selector == .latest || checkpoint.epoch == latest) && !overrides.changesTraining && !forceFork
+        let inPlace = (selector == .latest || epoch == latest) && !overrides.changesTraining && !forceFork
         let target = epochs ?? config.epochs
-        guard target > checkpoint.epoch else {
+        guard target > epoch else {
             // A process killed after committing its last epoch, before marking the run
             // completed, leaves it "running" with a dead owner: settle that now.
-            if inPlace, run.status == .running, checkpoint.epoch >= config.epochs, !(run.owner.map(isAlive) ?? false) {
+            if inPlace, run.status == .running, epoch >= config.epochs, !(run.owner.map(isAlive) ?? false) {
                 try store.setStatus(runID: run.id, .completed)
             }
-            throw TrainingError.nothingToDo(run: run.shortID, epoch: checkpoint.epoch, target: target)
+            throw TrainingError.nothingToDo(run: run.shortID, epoch: epoch, target: target)
         }
 
         // The new recipe: overrides apply to the fork; the target is recorded too.
@@ -300,10 +333,12 @@ public enum Workflow {
         // `target` all the same.
         config.epochs = target
 
-        let spec = config.spec
-        let (state, normalizer) = try CheckpointCoding.state(checkpoint, spec: spec)
+        let (state, normalizer) = try decodedState.get()
+        PhaseTimings.mark("data-begin")
         let (train, validation) = try recordedData(config, data: data, movedTo: dataPath, run: run.shortID, normalizer: normalizer)
+        PhaseTimings.mark("data-end")
         let trainer = try Trainer(config: config.training, train: train, validation: validation, start: .state(state))
+        PhaseTimings.mark("trainer-ready")
 
         let targetRun: RunRecord
         if inPlace {
@@ -315,11 +350,12 @@ public enum Workflow {
             }
             targetRun = try store.run(id: run.id)
         } else {
-            targetRun = try store.forkRun(from: run.id, atEpoch: checkpoint.epoch, name: overrides.name,
+            targetRun = try store.forkRun(from: run.id, atEpoch: epoch, name: overrides.name,
                                            config: try config.json(), seed: config.training.seed, status: .running, owner: owner)
         }
+        PhaseTimings.mark("run-claimed")
         let runTrainer = RunTrainer(store: store, run: targetRun, config: config, normalizer: normalizer, trainer: trainer,
-                                    trainingSamples: train.count, startEpoch: checkpoint.epoch, writesInitialCheckpoint: false)
-        return ResumePlan(trainer: runTrainer, inPlace: inPlace, from: (run, checkpoint.epoch))
+                                    trainingSamples: train.count, startEpoch: epoch, writesInitialCheckpoint: false)
+        return ResumePlan(trainer: runTrainer, inPlace: inPlace, from: (run, epoch))
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "Per-layer change between two checkpoints.",
         discussion: """
             For each layer's W and b: the L2 norm of the change ||B - A||, the relative change \

@@ -6,6 +6,7 @@ import Foundation
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "evaluate",
         abstract: "Loss, accuracy and confusion matrix of a stored model on labelled data.")
 
     @OptionGroup var store: StoreOptions

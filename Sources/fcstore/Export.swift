@@ -9,6 +9,7 @@ struct Export: ParsableCommand {
     }
 
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write a checkpoint as a model file, or whole runs as a bundle.",
         discussion: """
             safetensors, npz and json hold W^l (N_l x N_{l-1}) and b^l of every layer with the \

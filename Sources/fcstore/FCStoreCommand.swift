@@ -26,6 +26,8 @@ struct FCStoreCommand: ParsableCommand {
     )
 
     static func main() {
+        PhaseTimings.start()
+        HeapPolicy.keepFreedMemory()
         let arguments = hoistingStoreOption(Array(CommandLine.arguments.dropFirst()))
         if arguments == ["--version"] || arguments == ["version"] {
             print(versionText)
@@ -37,6 +39,7 @@ struct FCStoreCommand: ParsableCommand {
         } catch {
             exitParsing(error, arguments: arguments)
         }
+        PhaseTimings.mark("parsed")
         do {
             try command.run()
         } catch let error as ExitCode {

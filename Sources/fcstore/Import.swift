@@ -5,6 +5,7 @@ import Foundation
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Read a model file or a bundle into the store.",
         discussion: """
             A bundle's runs are merged with their history (again importing the same bundle \

@@ -5,6 +5,7 @@ import Foundation
 
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "plot",
         abstract: "Plot loss and accuracy per epoch of one or more runs as an SVG file.")
 
     @OptionGroup var store: StoreOptions

@@ -6,6 +6,7 @@ import Foundation
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "predict",
         abstract: "Predict with a stored model: one line per data row.",
         discussion: """
             For classification: the predicted class, then the output probabilities. For \

@@ -4,6 +4,7 @@ import Foundation
 
 struct Prune: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "prune",
         abstract: "Release the tensors of old epochs of a run (metrics and digests stay).",
         discussion: """
             Never prunes epoch 0, the latest epoch, or an epoch another run forks from. A \

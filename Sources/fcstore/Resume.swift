@@ -3,6 +3,7 @@ import FCTraining
 
 struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "resume",
         abstract: "Continue training from a checkpoint.",
         discussion: """
             From a run's latest checkpoint, with no changed hyper-parameters, the run itself \

@@ -6,6 +6,7 @@ import Foundation
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Show a run's configuration, architecture, data, lineage and per-epoch metrics.")
 
     @OptionGroup var store: StoreOptions

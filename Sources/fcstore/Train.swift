@@ -6,6 +6,7 @@ import Foundation
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "train",
         abstract: "Train a new run, committing a checkpoint every epoch.",
         discussion: """
             Epoch 0 (the initial weights) and then every epoch are committed to the store before \

@@ -5,6 +5,7 @@ import Foundation
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check the integrity of the whole store or of one run.",
         discussion: """
             Runs SQLite's integrity and foreign-key checks, re-hashes every tensor, and \

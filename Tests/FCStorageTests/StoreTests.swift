@@ -148,6 +148,40 @@ final class StoreTests: StoreTestCase {
         XCTAssertEqual(try int(db, "SELECT count(*) FROM tensors"), 12)
     }
 
+    /// `loadCheckpoint(decoding:)` hands over every tensor, and refuses a corrupt one
+    /// before decoding could return or throw anything.
+    func testADecodedLoadIsReturnedOnlyWhenVerified() throws {
+        struct DecodingFailed: Error {}
+        let path = path()
+        let store = try Store(path: path)
+        let run = try store.createRun(name: nil, config: "{}", seed: 1)
+        var generator = SplitMix64(seed: 9)
+        let inputs = try (0...1).map { try checkpointInput(epoch: $0, sizes: [300, 200, 3], generator: &generator) }
+        for input in inputs { try store.appendCheckpoint(runID: run.id, input) }
+
+        let decoded = try store.loadCheckpoint(runID: run.id, epoch: 1) { checkpoint in
+            checkpoint.tensors.map { "\($0.layer)/\($0.role)/\($0.value.values.count)" }
+        }
+        XCTAssertEqual(decoded, inputs[1].tensors.sorted { ($0.layer, $0.role) < ($1.layer, $1.role) }
+            .map { "\($0.layer)/\($0.role)/\($0.value.values.count)" })
+        XCTAssertEqual(try store.loadCheckpoint(runID: run.id, epoch: 1), try store.loadCheckpoint(runID: run.id, epoch: 1) { $0 })
+        XCTAssertEqual(try store.latestEpoch(runID: run.id), 1)
+
+        let db = try raw(path)
+        try db.execute("""
+            UPDATE blobs SET data = zeroblob(size) WHERE hash = (SELECT t.hash FROM tensors t JOIN checkpoints c ON c.id = t.checkpoint_id
+                                                              WHERE c.epoch = 1 AND t.layer = 1 AND t.role = 'weight')
+            """)
+        let expected = "Checkpoint \(run.shortID)@1 is corrupt: layer 1 weight does not match its SHA-256."
+        XCTAssertEqual(storeError { try store.loadCheckpoint(runID: run.id, epoch: 1) { $0.epoch } }?.description, expected)
+        XCTAssertEqual(storeError { try store.loadCheckpoint(runID: run.id, epoch: 1) { _ in throw DecodingFailed() } }?.description, expected)
+        XCTAssertThrowsError(try store.loadCheckpoint(runID: run.id, epoch: 0) { _ in throw DecodingFailed() }) {
+            XCTAssertTrue($0 is DecodingFailed, "an intact checkpoint passes decoding's error on: \($0)")
+        }
+        XCTAssertEqual(storeError { try store.loadCheckpoint(runID: run.id, epoch: 7) { $0.epoch } }?.description,
+                       StoreError.noSuchCheckpoint(runID: run.id, epoch: 7).description)
+    }
+
     func testAFlippedByteIsDetectedOnLoad() throws {
         let path = path()
         let store = try Store(path: path)

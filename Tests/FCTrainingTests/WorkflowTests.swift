@@ -202,6 +202,35 @@ final class WorkflowTests: XCTestCase {
         }
     }
 
+    /// `recordedData` takes a path of its own for each kind of validation data: none (the
+    /// features normalised in place), a split, and a file. Each resumes bit for bit and
+    /// refuses changed training data.
+    func testResumeIsBitExactAndRefusesChangedDataForEveryValidationSource() throws {
+        for source in ["none", "split", "file"] {
+            let fixture = try TrainingFixture()
+            var request = fixture.request(epochs: 4, batchSize: 8, validationSplit: source == "split" ? 0.2 : nil)
+            if source == "file" {
+                let validation = fixture.directory.appendingPathComponent("validation.csv").path
+                try FileManager.default.copyItem(atPath: fixture.dataPath, toPath: validation)
+                request.validationPath = validation
+            }
+            let straight = try fixture.train(request)
+            let stopped = try fixture.trainInterrupted(request, stopAfter: 2)
+            let plan = try fixture.resume(stopped.id)
+            XCTAssertEqual(try plan.trainer.train(), .completed(lastEpoch: 4), source)
+            assertSameState(try fixture.store.loadCheckpoint(runID: stopped.id, epoch: 4),
+                            try fixture.store.loadCheckpoint(runID: straight.id, epoch: 4))
+            let metrics = try fixture.store.checkpoints(runID: stopped.id).last?.metrics
+            XCTAssertEqual(metrics?["val_loss"] != nil, source != "none", source)
+
+            let other = try fixture.trainInterrupted(request, stopAfter: 1)
+            try swapData(fixture.dataPath)
+            XCTAssertThrowsError(try fixture.resume(other.id), source) { error in
+                XCTAssertEqual(error as? TrainingError, .dataChanged(path: fixture.dataPath, run: other.shortID), source)
+            }
+        }
+    }
+
     func testResumeRefusesChangedData() throws {
         let fixture = try TrainingFixture()
         let run = try fixture.trainInterrupted(fixture.request(epochs: 3), stopAfter: 1)

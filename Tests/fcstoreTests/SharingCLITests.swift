@@ -226,8 +226,10 @@ final class SharingCLITests: XCTestCase {
         XCTAssertEqual(tampered.stderrLines, ["1 problem found in the store"])
         let json = try workspace.run(["verify", "--json"])
         XCTAssertEqual(json.status, 2)
-        // Loading the tampered checkpoint is refused too.
+        // Loading the tampered checkpoint is refused too, by diff and by resume.
         assertError(try workspace.run(["diff", "\(short)@3", short]),
+                    "Checkpoint \(short)@4 is corrupt: layer 2 bias does not match its SHA-256.", status: 1)
+        assertError(try workspace.run(["resume", short, "--epochs", "6"]),
                     "Checkpoint \(short)@4 is corrupt: layer 2 bias does not match its SHA-256.", status: 1)
     }
 }

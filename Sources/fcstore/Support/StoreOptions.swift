@@ -1,5 +1,6 @@
 import ArgumentParser
 import FCStorage
+import FCTraining
 import Foundation
 
 /// `--store PATH`, else the environment variable `FCSTORE_DB`, else `./fcstore.db`.
@@ -27,7 +28,9 @@ extension StoreOptions {
     /// Opens (creating and migrating if needed) the store.
     func open(readOnly: Bool = false) throws -> Store {
         try refuseFolder()
-        return try Store(path: path, readOnly: readOnly)
+        let store = try Store(path: path, readOnly: readOnly)
+        PhaseTimings.mark("store-opened")
+        return store
     }
 
     private func refuseFolder() throws {
@@ -43,6 +46,8 @@ extension StoreOptions {
             throw CLIError("No store at \(path); train a run first, or pass --store PATH (or set FCSTORE_DB).")
         }
         try refuseFolder()
-        return try Store(path: path)
+        let store = try Store(path: path)
+        PhaseTimings.mark("store-opened")
+        return store
     }
 }

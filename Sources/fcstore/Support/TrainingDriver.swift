@@ -20,6 +20,8 @@ enum TrainingDriver {
             outcome = try trainer.train(
                 shouldStop: {
                     // Polled before each batch: it doubles as the batch counter for the progress bar.
+                    // The first poll comes right before the first epoch's shuffle and first batch.
+                    if batchesSeen == 0, epoch == trainer.startEpoch + 1 { PhaseTimings.mark("training-started") }
                     batchesSeen += 1
                     progress.batch(epoch: epoch, batch: batchesSeen - 1, batches: trainer.batchesPerEpoch,
                                    samples: (batchesSeen - 1) * max(1, trainer.trainingSamples / trainer.batchesPerEpoch),

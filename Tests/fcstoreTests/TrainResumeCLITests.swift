@@ -105,6 +105,25 @@ final class TrainResumeCLITests: XCTestCase {
         try workspace.assertIdentical(id, straight)
     }
 
+    /// A SIGINT the moment training starts (the handlers are installed before it) stops the
+    /// resume in its first epoch with status 130; an ignored signal would train on for
+    /// 100,000 epochs.
+    func testSIGINTAtTheStartOfTrainingIsNotLost() throws {
+        let workspace = try Workspace()
+        let id = try workspace.train(["--seed", "3"], epochs: 1)
+        let running = try CLI.start(["resume", id, "--epochs", "100000"], in: workspace.directory,
+                                    environment: ["FCSTORE_TIMINGS": "1"])
+        XCTAssertTrue(waitFor(60) { running.stderrSoFar.contains("phase=training-started") }, running.stderrSoFar)
+        kill(running.process.processIdentifier, SIGINT)
+        let stopped = waitFor(60) { !running.process.isRunning }
+        if !stopped { running.process.terminate() }
+        let result = running.wait()
+        XCTAssertTrue(stopped, "the SIGINT was lost: \(result.stderr.suffix(300))")
+        XCTAssertEqual(result.status, 130, result.stderr)
+        let last = try XCTUnwrap(try workspace.run(id: id)["last_epoch"] as? Int)
+        XCTAssertLessThan(last, 100, result.stderr.suffix(300).description)
+    }
+
     func testResumeFromAnEarlierEpochForksAndLeavesTheParentUnchanged() throws {
         let workspace = try Workspace()
         let parent = try workspace.train(["--name", "base"], epochs: 4)

@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,7 +10,6 @@ import Synchronization
 /// between two writes.
 enum Interruption {
     private static let received = Atomic<Int32>(0)
-    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
     /// The signal that arrived (SIGINT or SIGTERM), or nil.
     static var caughtSignal: Int32? {
@@ -23,19 +21,20 @@ enum Interruption {
 
     /// Installs the handlers. A second signal of the same kind ends the process
     /// at once, for a user who does not want to wait for the epoch to finish.
+    ///
+    /// Plain handlers (`signal`, which on glibc and Darwin restarts interrupted system calls)
+    /// that only store into an atomic, both async-signal-safe: a signal that arrives any time
+    /// after this call is seen. (A Dispatch signal source registers asynchronously; with the
+    /// signal ignored until then, a Ctrl-C in the first moments of training was lost.)
     static func install() {
         for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                let (exchanged, _) = received.compareExchange(expected: 0, desired: number, ordering: .relaxed)
+            _ = signal(number) { number in
+                let (exchanged, _) = Interruption.received.compareExchange(expected: 0, desired: number, ordering: .relaxed)
                 if !exchanged {
-                    signal(number, SIG_DFL)
-                    raise(number)
+                    _ = signal(number, SIG_DFL)
+                    _ = raise(number)
                 }
             }
-            source.resume()
-            sources.append(source)
         }
     }
 }

@@ -31,18 +31,34 @@ final class SplitStepTests: XCTestCase {
         return trainer.state
     }
 
+    /// Trains twice with 2 threads and once with 1: the two-thread runs must be the same bits
+    /// (parameters, loss, accuracy, gradient norm), and agree with one thread up to rounding.
+    /// - Returns: the two-thread state and the one-thread state.
+    @discardableResult
+    func assertSameBitsAndCloseToOneThread(
+        optimizer: OptimizerConfig, batch: Int?, spec: NetworkSpec = NetworkSpec(inputSize: 48, layerSizes: [64, 32, 4]),
+        rows: Int = 1000, file: StaticString = #filePath, line: UInt = #line
+    ) throws -> (two: TrainingState, one: TrainingState) {
+        let a = try train(threads: 2, optimizer: optimizer, batch: batch, spec: spec, rows: rows)
+        let b = try train(threads: 2, optimizer: optimizer, batch: batch, spec: spec, rows: rows)
+        let one = try train(threads: 1, optimizer: optimizer, batch: batch, spec: spec, rows: rows)
+        XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "same setting, same bits",
+                       file: file, line: line)
+        for name in ["train_loss", "train_accuracy", "grad_norm.1"] {
+            XCTAssertEqual(a.metrics[name], b.metrics[name], name, file: file, line: line)
+        }
+        for (p, q) in zip(a.parameters, one.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4, file: file, line: line) }
+        XCTAssertEqual(a.metrics["train_loss"]!, one.metrics["train_loss"]!, accuracy: 1e-5, file: file, line: line)
+        XCTAssertEqual(a.metrics["train_accuracy"]!, one.metrics["train_accuracy"]!, accuracy: 1e-3, file: file, line: line)
+        XCTAssertEqual(a.metrics["grad_norm.1"]!, one.metrics["grad_norm.1"]!, accuracy: 1e-4, file: file, line: line)
+        return (a, one)
+    }
+
     func testSplitStepIsDeterministicAndMatchesOneThread() throws {
         for (optimizer, batch) in [(OptimizerConfig(kind: .sgd, learningRate: 0.5), Int?.none),
                                    (OptimizerConfig(kind: .sgd, learningRate: 0.5), 250),
                                    (OptimizerConfig(kind: .adam, learningRate: 0.01), 500)] {
-            let a = try train(threads: 2, optimizer: optimizer, batch: batch)
-            let b = try train(threads: 2, optimizer: optimizer, batch: batch)
-            let one = try train(threads: 1, optimizer: optimizer, batch: batch)
-            XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "same setting, same bits")
-            XCTAssertEqual(a.metrics["train_loss"], b.metrics["train_loss"])
-            XCTAssertEqual(a.metrics["train_accuracy"], b.metrics["train_accuracy"])
-            for (p, q) in zip(a.parameters, one.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4) }
-            XCTAssertEqual(a.metrics["train_loss"]!, one.metrics["train_loss"]!, accuracy: 1e-5)
+            try assertSameBitsAndCloseToOneThread(optimizer: optimizer, batch: batch)
         }
     }
 
@@ -56,17 +72,8 @@ final class SplitStepTests: XCTestCase {
         XCTAssertEqual(split.chooseMode(rows: 400, parts: 2), .neurons, "200 rows per part")
         XCTAssertEqual(split.chunkRows(), 256)
         for optimizer in [OptimizerConfig(kind: .sgd, learningRate: 0.5), OptimizerConfig(kind: .adam, learningRate: 0.01)] {
-            let a = try train(threads: 2, optimizer: optimizer, batch: 1200, spec: spec, rows: 2400)
-            let b = try train(threads: 2, optimizer: optimizer, batch: 1200, spec: spec, rows: 2400)
-            let one = try train(threads: 1, optimizer: optimizer, batch: 1200, spec: spec, rows: 2400)
-            XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "same setting, same bits")
-            XCTAssertEqual(a.metrics["train_loss"], b.metrics["train_loss"])
-            XCTAssertEqual(a.metrics["grad_norm.1"], b.metrics["grad_norm.1"])
-            XCTAssertNotEqual(a.parameters, one.parameters, "two parts sum in another order than one thread")
-            for (p, q) in zip(a.parameters, one.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4) }
-            XCTAssertEqual(a.metrics["train_loss"]!, one.metrics["train_loss"]!, accuracy: 1e-5)
-            XCTAssertEqual(a.metrics["train_accuracy"]!, one.metrics["train_accuracy"]!, accuracy: 1e-3)
-            XCTAssertEqual(a.metrics["grad_norm.1"]!, one.metrics["grad_norm.1"]!, accuracy: 1e-4)
+            let (two, one) = try assertSameBitsAndCloseToOneThread(optimizer: optimizer, batch: 1200, spec: spec, rows: 2400)
+            XCTAssertNotEqual(two.parameters, one.parameters, "two parts sum in another order than one thread")
         }
     }
 
@@ -81,14 +88,7 @@ final class SplitStepTests: XCTestCase {
         XCTAssertEqual(split.splitForward, [false, true, true, false])
         XCTAssertEqual(split.splitBackward, [false, false, true, false])
         for optimizer in [OptimizerConfig(kind: .sgd, learningRate: 0.5), OptimizerConfig(kind: .momentum, learningRate: 0.1)] {
-            let a = try train(threads: 2, optimizer: optimizer, batch: 400, spec: spec, rows: 800)
-            let b = try train(threads: 2, optimizer: optimizer, batch: 400, spec: spec, rows: 800)
-            let one = try train(threads: 1, optimizer: optimizer, batch: 400, spec: spec, rows: 800)
-            XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "same setting, same bits")
-            XCTAssertEqual(a.metrics["train_loss"], b.metrics["train_loss"])
-            for (p, q) in zip(a.parameters, one.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4) }
-            XCTAssertEqual(a.metrics["train_loss"]!, one.metrics["train_loss"]!, accuracy: 1e-5)
-            XCTAssertEqual(a.metrics["train_accuracy"]!, one.metrics["train_accuracy"]!, accuracy: 1e-3)
+            try assertSameBitsAndCloseToOneThread(optimizer: optimizer, batch: 400, spec: spec, rows: 800)
         }
     }
 

@@ -1,4 +1,9 @@
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// An SQLite failure: the primary and extended result codes, SQLite's message,
 /// and the SQL (or C call) that produced it.
@@ -8,18 +13,22 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public let message: String
     /// The statement text, or the C function name when no statement was involved.
     public let sql: String?
+    /// The operating system's errno behind an I/O error (`sqlite3_system_errno`), else 0.
+    public let systemErrno: Int32
 
     /// The primary result code (the low byte of the extended one), e.g. 5 for SQLITE_BUSY.
     public var code: Int32 { extendedCode & 0xFF }
 
-    init(code: Int32, message: String? = nil, sql: String? = nil) {
+    init(code: Int32, message: String? = nil, sql: String? = nil, systemErrno: Int32 = 0) {
         self.extendedCode = code
         self.message = message ?? String(cString: sqlite3_errstr(code))
         self.sql = sql
+        self.systemErrno = systemErrno
     }
 
     public var description: String {
         var text = "SQLite error \(extendedCode): \(message)"
+        if systemErrno != 0 { text += " [\(String(cString: strerror(systemErrno)))]" }
         if let sql { text += " (while running: \(sql.trimmingForDisplay))" }
         return text
     }
@@ -87,7 +96,8 @@ final class Database {
         let extended = sqlite3_extended_errcode(handle)
         // The connection's code describes the last failing call; prefer it when it agrees.
         let code = (extended & 0xFF) == (rc & 0xFF) ? extended : rc
-        return SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+        return SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql,
+                           systemErrno: sqlite3_system_errno(handle))
     }
 
     /// Compiles one statement.
@@ -103,7 +113,8 @@ final class Database {
             let text = message.map { String(cString: $0) }
             sqlite3_free(message)
             let extended = sqlite3_extended_errcode(handle)
-            throw SQLiteError(code: (extended & 0xFF) == (rc & 0xFF) ? extended : rc, message: text, sql: sql)
+            throw SQLiteError(code: (extended & 0xFF) == (rc & 0xFF) ? extended : rc, message: text, sql: sql,
+                              systemErrno: sqlite3_system_errno(handle))
         }
     }
 

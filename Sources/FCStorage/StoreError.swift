@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 /// Everything the store refuses or fails at. Each description is one sentence
 /// (or two) saying what happened and what to do next, fit for the CLI's stderr.
 public enum StoreError: Error, CustomStringConvertible, Sendable {
@@ -89,12 +94,36 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             if error.code == 8 /* SQLITE_READONLY */ {
                 return "The store is read-only (check the permissions of the file and its folder); commands that only read it still work. (\(error))"
             }
-            if error.code == 13 /* SQLITE_FULL */ {
+            if error.code == 13 /* SQLITE_FULL */ || (error.code == 10 /* SQLITE_IOERR */ && error.systemErrno == ENOSPC) {
                 return "The disk holding the store is full; free some space and try again. (\(error))"
+            }
+            if error.code == 10 /* SQLITE_IOERR */, error.systemErrno == EFBIG || (error.systemErrno == 0 && Self.fileSizeLimited) {
+                // SQLite often reports errno 0 here (it reads errno after later calls), so a
+                // limit in force is taken as the cause.
+                return "The store could not grow: this process may not write files past its size limit (ulimit -f); raise the limit and try again. (\(error))"
+            }
+            if error.code == 10 && error.systemErrno == EDQUOT {
+                return "The store's disk quota is used up; free some space or raise the quota and try again. (\(error))"
             }
             return error.description
         }
     }
+}
+
+extension StoreError {
+    /// Whether this process has a finite file size limit (RLIMIT_FSIZE, `ulimit -f`).
+    static var fileSizeLimited: Bool {
+        var limit = rlimit()
+        return getrlimit(RLIMIT_FSIZE_ID, &limit) == 0 && limit.rlim_cur != unlimited
+    }
+
+    #if canImport(Glibc)
+    private static let RLIMIT_FSIZE_ID = __rlimit_resource_t(RLIMIT_FSIZE.rawValue)
+    private static let unlimited = rlim_t.max  // RLIM_INFINITY, which Swift does not import here
+    #else
+    private static let RLIMIT_FSIZE_ID = RLIMIT_FSIZE
+    private static let unlimited = RLIM_INFINITY
+    #endif
 }
 
 /// Runs `body`, turning SQLite errors into `StoreError.sqlite`.

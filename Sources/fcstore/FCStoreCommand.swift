@@ -28,6 +28,10 @@ struct FCStoreCommand: ParsableCommand {
     static func main() {
         PhaseTimings.start()
         HeapPolicy.keepFreedMemory()
+        // Past the file size limit (ulimit -f) a write fails with EFBIG instead of the
+        // process being killed mid-commit: the store keeps its committed epochs either way,
+        // but only this way does the user get an error line saying why.
+        _ = signal(SIGXFSZ, SIG_IGN)
         let arguments = hoistingStoreOption(Array(CommandLine.arguments.dropFirst()))
         if arguments == ["--version"] || arguments == ["version"] {
             print(versionText)

@@ -446,7 +446,7 @@ extension Trainer {
 }
 
 /// One training step split over threads (`fck_parallel`), in one of two modes chosen from
-/// the shapes and the thread setting (`mode(rows:parts:)`).
+/// the shapes and the thread setting (`chooseMode(rows:parts:)`).
 ///
 /// Neuron mode (batches of a few hundred rows or fewer, or large networks). Part p of P:
 /// 1. takes the batch rows B·p/P ..< B·(p+1)/P: gathers them (shuffled epochs), runs the
@@ -458,7 +458,7 @@ extension Trainer {
 ///
 /// Row mode (at least `rowModeMinimumRows` rows per part and a small network: data-parallel
 /// with a gradient reduction). Part p of P:
-/// 1. walks its rows in chunks of `chunkRows(_:)` rows, each chunk small enough to stay in the
+/// 1. walks its rows in chunks of `chunkRows()` rows, each chunk small enough to stay in the
 ///    core's cache: gather, forward, Δ, and the chunk's dW/db added to the part's own gradient
 ///    buffer (`Network.accumulateGradients`; part 0's buffer is `gradients`);
 /// 2. after a barrier, sums the P buffers in part order over its slice of the parameters
@@ -488,6 +488,7 @@ final class SplitStep {
     private var rows = 0, count = 1, classify = false, learningRate = 0.0, step = 0
     private var mode = Mode.neurons
     private(set) var splitForward: [Bool], splitBackward: [Bool]
+    /// Plain SGD folded into the dW products (`Network.weightGradients(sgdStep:)`; neuron mode).
     private var fuseSGD = false
 
     /// A part gets at least this many rows.

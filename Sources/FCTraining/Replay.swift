@@ -64,6 +64,16 @@ public enum Replay {
                 differences.append("\(metric) differs (\(a) replayed, \(b) stored)")
             }
         }
+        if !differences.isEmpty, let engine = engineDifference(config) { differences.append(engine) }
         return Result(checkpoint: name, differences: differences)
+    }
+
+    /// Why bits may differ without any tampering: the epoch was trained by another build,
+    /// OpenBLAS kernel or thread setting than this replay runs with (nil when they match).
+    static func engineDifference(_ config: RunConfig) -> String? {
+        let recorded = "fcstore \(config.fcstoreVersion), OpenBLAS core \(config.blasCore ?? "?"), \(config.blasThreads.map(String.init) ?? "?") threads"
+        let here = "fcstore \(FCStoreVersion.current), OpenBLAS core \(BLAS.coreName), \(BLAS.maxThreads) threads"
+        guard recorded != here else { return nil }
+        return "the run was trained with \(recorded) and this replay ran with \(here); results are bit for bit only for the same build, kernel and thread setting"
     }
 }

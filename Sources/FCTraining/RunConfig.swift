@@ -96,5 +96,5 @@ public enum ValidationSource: Codable, Equatable, Sendable {
 }
 
 public enum FCStoreVersion {
-    public static let current = "0.1.0"
+    public static let current = "0.2.0"
 }

@@ -1,6 +1,6 @@
 import FCNet
 import FCStorage
-import FCTraining
+@testable import FCTraining
 import Foundation
 import XCTest
 
@@ -214,6 +214,22 @@ final class ReplayTests: XCTestCase {
         let result = try Replay.run(fixture.store, run: fork.id, epoch: .number(2))
         XCTAssertTrue(result.differences.contains("layer 1 weight: 20 of 20 values differ"), "\(result.differences)")
         XCTAssertTrue(result.differences.contains { $0.hasPrefix("train_loss differs") }, "\(result.differences)")
+        XCTAssertFalse(result.differences.contains { $0.hasPrefix("the run was trained with") },
+                       "same build, kernel and threads: no engine note")
+    }
+
+    /// A replay that differs says when the epoch came from another build, kernel or thread
+    /// setting, since bits are only promised for the same ones.
+    func testReplayNamesADifferentEngine() throws {
+        let fixture = try TrainingFixture()
+        let run = try fixture.train(fixture.request(epochs: 1))
+        var config = try RunConfig.decode(run.config, run: run.shortID)
+        XCTAssertNil(Replay.engineDifference(config))
+        config.fcstoreVersion = "0.1.0"
+        config.blasThreads = BLAS.maxThreads + 1
+        XCTAssertEqual(
+            Replay.engineDifference(config),
+            "the run was trained with fcstore 0.1.0, OpenBLAS core \(BLAS.coreName), \(BLAS.maxThreads + 1) threads and this replay ran with fcstore \(FCStoreVersion.current), OpenBLAS core \(BLAS.coreName), \(BLAS.maxThreads) threads; results are bit for bit only for the same build, kernel and thread setting")
     }
 }
 

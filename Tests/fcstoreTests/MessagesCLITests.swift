@@ -32,7 +32,7 @@ final class MessagesCLITests: XCTestCase {
     func testVersion() throws {
         let result = try Workspace().run(["--version"])
         XCTAssertEqual(result.status, 0)
-        XCTAssertTrue(result.stdout.hasPrefix("fcstore 0.1.0 (SQLite "), result.stdout)
+        XCTAssertTrue(result.stdout.hasPrefix("fcstore 0.2.0 (SQLite "), result.stdout)
         XCTAssertEqual(result.stdout.split(separator: "\n").count, 1)
     }
 

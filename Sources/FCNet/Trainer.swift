@@ -503,7 +503,7 @@ final class SplitStep {
     /// A row-mode chunk keeps A^0 and every layer's Z, A and Δ within about this many bytes.
     static let chunkBytes = 1 << 20
     /// Neuron mode splits a layer's product by neurons from this many multiply-adds.
-    static let neuronSplitMultiplyAdds = 1 << 24
+    static let neuronSplitMultiplyAdds = 1 << 22
 
     init(net: Network, layout: ParameterLayout, optimizer: OptimizerConfig) {
         self.net = net

@@ -19,8 +19,13 @@ Conventions shared by every peer (see BENCHMARKS.md):
     seed, biases 0; every peer starts from the same bytes;
   * sigmoid hidden layers, softmax + cross-entropy averaged over the batch;
   * plain SGD (no momentum, no weight decay), lr 0.1: W <- W - 0.1 * dW;
-  * batches are consecutive slices of the (i.i.d. synthetic) data set, in
-    order, the last partial batch kept; no per-epoch reshuffle;
+  * mini-batch workloads (W1-W3) shuffle every epoch, as the workloads are
+    defined (the engine issue; ../shared/peers/common.py) and as fcstore does:
+    a fresh permutation per epoch from a seeded numpy Generator (the same bytes
+    for every peer), each batch gathered through it in the peer's own idiom;
+    drawing the permutation and gathering are timed. The last partial batch is
+    kept. `--no-shuffle` times consecutive slices instead (the peers' best
+    case; fcstore still shuffles);
   * one warm-up unit (untimed; includes JIT compilation), then N timed units,
     each from the initial weights; time.perf_counter; median and min reported.
 """
@@ -45,6 +50,7 @@ REPO = os.path.dirname(HERE)
 
 DATA_SEED = 20260601
 INIT_SEED = 7
+SHUFFLE_SEED = 12345
 LR = 0.1
 BLAS_ENV_TRAP = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -131,6 +137,20 @@ def reference_loss(params, X, y, limit=10_000):
     return float(-logp[np.arange(len(y)), y].mean()), float((logp.argmax(1) == y).mean())
 
 
+def shuffles(wl: Workload) -> bool:
+    """Whether a unit of `wl` reshuffles (mini-batch workloads, unless --no-shuffle)."""
+    return not wl.full_batch and SHUFFLE
+
+
+SHUFFLE = True   # set from --no-shuffle in the worker
+
+
+def new_permutations():
+    """The per-epoch permutations: one Generator from SHUFFLE_SEED per timed unit."""
+    import numpy as np
+    return np.random.default_rng(SHUFFLE_SEED)
+
+
 def batch_bounds(wl: Workload):
     if wl.full_batch:
         return [(0, wl.n)] * wl.steps
@@ -153,6 +173,7 @@ class NumpyRunner:
         self.P = [(W.copy(), b.copy()) for W, b in self.init]
         self.bufs = {}
         self.grads = [(np.empty_like(W), np.empty_like(b)) for W, b in self.P]
+        self.rng = new_permutations()
 
     def _buffers(self, B):
         np = self.np
@@ -163,6 +184,8 @@ class NumpyRunner:
                 "da": [np.empty((B, i), np.float32) for i in sizes[1:-1]],  # grad wrt hidden acts
                 "tmp": [np.empty((B, i), np.float32) for i in sizes[1:-1]],
                 "rows": np.arange(B),
+                "x": np.empty((B, sizes[0]), np.float32),
+                "y": np.empty(B, np.int64),
             }
         return self.bufs[B]
 
@@ -170,6 +193,7 @@ class NumpyRunner:
         for (W, b), (W0, b0) in zip(self.P, self.init):
             W[...] = W0
             b[...] = b0
+        self.rng = new_permutations()
 
     def step(self, x, yb):
         np, P = self.np, self.P
@@ -215,11 +239,20 @@ class NumpyRunner:
             b -= db
 
     def run(self, units=1, ckpt=None):
-        X, y = self.X, self.y
+        np, X, y = self.np, self.X, self.y
         bounds = batch_bounds(self.wl)
         for e in range(units):
-            for s, t in bounds:
-                self.step(X[s:t], y[s:t])
+            if shuffles(self.wl):
+                perm = self.rng.permutation(self.wl.n)
+                for s, t in bounds:
+                    buf = self._buffers(t - s)
+                    idx = perm[s:t]
+                    np.take(X, idx, axis=0, out=buf["x"])
+                    np.take(y, idx, out=buf["y"])
+                    self.step(buf["x"], buf["y"])
+            else:
+                for s, t in bounds:
+                    self.step(X[s:t], y[s:t])
             if ckpt is not None:
                 ckpt(e)
 
@@ -262,17 +295,28 @@ class TorchRunner:
             for m, (W, b) in zip(self.linears, self.init):
                 m.weight.copy_(W)
                 m.bias.copy_(b)
+        self.rng = new_permutations()
 
     def run(self, units=1, ckpt=None):
         model, opt, F = self.model, self.opt, self.F
         X, y = self.X, self.y
         bounds = batch_bounds(self.wl)
+        torch = self.torch
         for e in range(units):
-            for s, t in bounds:
-                opt.zero_grad(set_to_none=True)
-                loss = F.cross_entropy(model(X[s:t]), y[s:t])
-                loss.backward()
-                opt.step()
+            if shuffles(self.wl):
+                perm = torch.from_numpy(self.rng.permutation(self.wl.n))
+                for s, t in bounds:
+                    idx = perm[s:t]
+                    opt.zero_grad(set_to_none=True)
+                    loss = F.cross_entropy(model(X.index_select(0, idx)), y.index_select(0, idx))
+                    loss.backward()
+                    opt.step()
+            else:
+                for s, t in bounds:
+                    opt.zero_grad(set_to_none=True)
+                    loss = F.cross_entropy(model(X[s:t]), y[s:t])
+                    loss.backward()
+                    opt.step()
             if ckpt is not None:
                 ckpt(e)
 
@@ -324,10 +368,30 @@ class JaxRunner:
 
         self.step = jax.jit(step)
 
+        def step_idx(params, X, Y, idx):
+            # The batch gathered inside the compiled step (jnp.take of its rows).
+            return step(params, jnp.take(X, idx, axis=0), jnp.take(Y, idx, axis=0))
+
+        self.step_idx = jax.jit(step_idx)
+
+        def step_at(params, X, Y, perm, i):
+            idx = jax.lax.dynamic_slice(perm, (i * wl.batch,), (wl.batch,))
+            return step_idx(params, X, Y, idx)
+
+        self.step_at = jax.jit(step_at)
+
         def scan_epoch(params, xs, ys):
             def body(p, xy):
                 return step(p, xy[0], xy[1]), None
             return jax.lax.scan(body, params, (xs, ys))[0]
+
+        def scan_shuffled(params, X, Y, idx):
+            # idx: (batches, B) rows of the permutation; each scan step gathers its batch.
+            def body(p, i):
+                return step_idx(p, X, Y, i), None
+            return jax.lax.scan(body, params, idx)[0]
+
+        self.scan_shuffled = jax.jit(scan_shuffled)
 
         def scan_full(params, x, yb):
             def body(p, _):
@@ -337,9 +401,12 @@ class JaxRunner:
         self.scan_epoch = jax.jit(scan_epoch)
         self.scan_full = jax.jit(scan_full)
         self.init = [(jnp.asarray(W), jnp.asarray(b)) for W, b in init_params(wl)]
-        # Batches are put on the device once, untimed (the data loader's job).
+        # Data is put on the device once, untimed (the data loader's job).
         bounds = batch_bounds(wl)
-        if wl.full_batch:
+        self.nfull = wl.n // wl.batch
+        if shuffles(wl):
+            self.Xd, self.yd = jnp.asarray(X), jnp.asarray(y.astype("int32"))
+        elif wl.full_batch:
             self.Xf, self.yf = jnp.asarray(X), jnp.asarray(y)
         elif mode == "step":
             self.batches = [(jnp.asarray(X[s:t]), jnp.asarray(y[s:t])) for s, t in bounds]
@@ -353,11 +420,25 @@ class JaxRunner:
 
     def reset(self):
         self.P = self.init
+        self.rng = new_permutations()
 
     def run(self, units=1, ckpt=None):
         P, wl = self.P, self.wl
         for e in range(units):
-            if wl.full_batch:
+            if shuffles(wl):
+                import numpy as np
+                perm = self.rng.permutation(wl.n).astype(np.int32)
+                k = self.nfull * wl.batch
+                if self.mode == "scan":
+                    idx = self.jax.device_put(perm[:k].reshape(self.nfull, wl.batch))
+                    P = self.scan_shuffled(P, self.Xd, self.yd, idx)
+                else:
+                    permd = self.jax.device_put(perm)
+                    for i in range(self.nfull):
+                        P = self.step_at(P, self.Xd, self.yd, permd, i)
+                if k < wl.n:
+                    P = self.step_idx(P, self.Xd, self.yd, self.jax.device_put(perm[k:]))
+            elif wl.full_batch:
                 if self.mode == "scan":
                     P = self.scan_full(P, self.Xf, self.yf)
                 else:
@@ -452,6 +533,29 @@ def time_units(runner, units, repeats, warmup, ckpt_factory=None):
     return times, other
 
 
+def time_pairs(runner, units, repeats, warmup, new_dir, save):
+    """Alternates a plain run of `units` units and one that checkpoints after every unit
+    (`save(directory, epoch)`), warm-up pairs first. The previous pair's checkpoint
+    directory is deleted before the plain run, so the disk's trimming of the freed blocks
+    does not land on the timed saves. Returns the plain times, the checkpointed times,
+    both runs' other-CPU shares and the last directory (still on disk)."""
+    plain, ck, o_plain, o_ck = [], [], [], []
+    previous = None
+    for i in range(warmup + repeats):
+        if previous:
+            shutil.rmtree(previous, ignore_errors=True)
+        t, o = time_units(runner, units, 1, 0)
+        d = new_dir()
+        previous = d
+        t2, o2 = time_units(runner, units, 1, 0, lambda: (lambda epoch: save(d, epoch)))
+        if i >= warmup:
+            plain += t
+            o_plain += o
+            ck += t2
+            o_ck += o2
+    return plain, ck, o_plain, o_ck, previous
+
+
 def summarize(times):
     return {"median_s": statistics.median(times), "min_s": min(times),
             "samples": [round(t, 6) for t in times]}
@@ -471,6 +575,8 @@ def numpy_blas_info():
 
 
 def worker_main(args):
+    global SHUFFLE
+    SHUFFLE = args.shuffle
     lib, _ = PEERS[args.worker]
     threads = args.threads
     out = {"peer": args.worker, "library": lib.split("-")[0], "threads": threads,
@@ -509,28 +615,21 @@ def worker_main(args):
 
         if args.checkpoint and lib == "torch" and name in CKPT_WORKLOADS:
             E = args.ckpt_epochs
-            t_plain, o_plain = time_units(runner, E, args.repeats, args.warmup)
             os.makedirs(ckpt_root, exist_ok=True)
-            state = {"dir": None}
 
-            def factory():
-                if state["dir"]:
-                    shutil.rmtree(state["dir"], ignore_errors=True)
-                d = tempfile.mkdtemp(prefix=f"{name}-", dir=ckpt_root)
-                state["dir"] = d
+            def save(d, epoch):
+                runner.save(os.path.join(d, f"epoch-{epoch + 1:04d}.pt"))
+                fd = os.open(d, os.O_RDONLY)      # make the new directory entry durable
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
 
-                def ckpt(epoch):
-                    runner.save(os.path.join(d, f"epoch-{epoch + 1:04d}.pt"))
-                    fd = os.open(d, os.O_RDONLY)      # make the new directory entry durable
-                    try:
-                        os.fsync(fd)
-                    finally:
-                        os.close(fd)
-                return ckpt
-
-            t_ck, o_ck = time_units(runner, E, args.repeats, args.warmup, factory)
-            size = sum(os.path.getsize(os.path.join(state["dir"], f)) for f in os.listdir(state["dir"]))
-            shutil.rmtree(state["dir"], ignore_errors=True)
+            t_plain, t_ck, o_plain, o_ck, last = time_pairs(
+                runner, E, args.repeats, args.warmup,
+                lambda: tempfile.mkdtemp(prefix=f"{name}-", dir=ckpt_root), save)
+            size = sum(os.path.getsize(os.path.join(last, f)) for f in os.listdir(last))
+            shutil.rmtree(last, ignore_errors=True)
             plain = {"workload": f"{name}x{E}", "units": E, **summarize(t_plain), "other_cpu": o_plain}
             ck = {"workload": f"{name}+ckpt", "units": E, **summarize(t_ck), "other_cpu": o_ck,
                   "ckpt_bytes_per_epoch": size // E}
@@ -601,6 +700,8 @@ def run_peer(peer, args, workloads):
            "--warmup", str(args.warmup), "--json-out", path, "--ckpt-dir", args.ckpt_dir,
            "--ckpt-epochs", str(args.ckpt_epochs)]
     cmd.append("--checkpoint" if args.checkpoint else "--no-checkpoint")
+    if not args.shuffle:
+        cmd.append("--no-shuffle")
     print(f"peer {peer} ({threads} thread{'s' if threads != 1 else ''}) ...", file=sys.stderr, flush=True)
     p = subprocess.run(cmd, env=env)
     try:
@@ -723,6 +824,20 @@ def fmt_rate(x):
     return "-" if x is None else f"{x:,.0f}"
 
 
+def fmt_pct(x):
+    return "-" if x is None else f"{x:+.1f}%"
+
+
+def paired_overhead(plain, ck):
+    """Median over the pairs (a plain run, then the checkpointed run right after it) of
+    ckpt / plain - 1, in percent: a slow stretch of the machine longer than a pair then
+    cancels out. None when the samples do not pair up."""
+    a, b = plain.get("samples") or [], ck.get("samples") or []
+    if not a or len(a) != len(b):
+        return None
+    return 100.0 * statistics.median(y / x - 1.0 for x, y in zip(a, b) if x)
+
+
 def build_report(peers, fc, fc_ck, fc_blas, fc_err, workloads, args):
     """Returns (markdown text, summary dict)."""
     lines, summary = [], {"workloads": {}, "checkpoint": {}}
@@ -767,6 +882,8 @@ def build_report(peers, fc, fc_ck, fc_blas, fc_err, workloads, args):
              "fcstore_min_s": f["min_s"] if f else None,
              "goal_x": GOALS[name]}
         if best and f:
+            rb, rf = best[1].get("round_medians", []), f.get("round_medians", [])
+            s["x_faster_per_round"] = [b / x for b, x in zip(rb, rf) if x]
             s["x_faster"] = best[1]["median_s"] / f["median_s"]
             s["x_faster_min"] = best[1]["min_s"] / f["min_s"] if f["min_s"] else None
             s["goal_met"] = s["x_faster"] >= GOALS[name]
@@ -774,21 +891,22 @@ def build_report(peers, fc, fc_ck, fc_blas, fc_err, workloads, args):
         lines.append("")
 
     lines.append("### Summary: best peer vs fcstore (ratio = best-peer median / fcstore median)\n")
-    lines.append("| workload | best peer | best peer median s | fcstore median s | x faster | (ratio of mins) | goal | met |")
-    lines.append("|---|---|---:|---:|---:|---:|---:|---|")
+    lines.append("| workload | best peer | best peer median s | fcstore median s | x faster | (ratio of mins) | per round | goal | met |")
+    lines.append("|---|---|---:|---:|---:|---:|---|---:|---|")
     for name in workloads:
         s = summary["workloads"][name]
         xf, xm = s.get("x_faster"), s.get("x_faster_min")
         lines.append(f"| {name} | {s['best_peer'] or '-'} | {fmt_s(s['best_peer_median_s'])} | "
                      f"{fmt_s(s['fcstore_median_s'])} | {'-' if xf is None else f'{xf:.2f}x'} | "
                      f"{'-' if not xm else f'{xm:.2f}x'} | "
+                     f"{', '.join(f'{x:.2f}x' for x in s.get('x_faster_per_round', [])) or '-'} | "
                      f">= {s['goal_x']}x | {'-' if xf is None else ('yes' if s['goal_met'] else 'NO')} |")
     lines.append("")
 
     if args.checkpoint:
         lines.append(f"### Checkpoint overhead ({args.ckpt_epochs} epochs, one durable checkpoint per epoch)\n")
-        lines.append("| workload | system | plain median s | with checkpoints median s | overhead | bytes/ckpt | goal | met |")
-        lines.append("|---|---|---:|---:|---:|---:|---:|---|")
+        lines.append("| workload | system | plain median s | with checkpoints median s | overhead (medians) | overhead (median of pairs) | bytes/ckpt | goal | met |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---|")
         for name in CKPT_WORKLOADS:
             if name not in workloads:
                 continue
@@ -797,10 +915,12 @@ def build_report(peers, fc, fc_ck, fc_blas, fc_err, workloads, args):
                 if not plain:
                     continue
                 ov = 100.0 * (r["median_s"] / plain["median_s"] - 1.0)
+                op = paired_overhead(plain, r)
                 summary["checkpoint"].setdefault(name, {})[p["peer"]] = {
-                    "plain_median_s": plain["median_s"], "ckpt_median_s": r["median_s"], "overhead_pct": ov}
+                    "plain_median_s": plain["median_s"], "ckpt_median_s": r["median_s"], "overhead_pct": ov,
+                    "overhead_pairs_pct": op}
                 lines.append(f"| {name} | {p['peer']} (torch.save+fsync) | {fmt_s(plain['median_s'])} | "
-                             f"{fmt_s(r['median_s'])} | {ov:+.1f}% | {r.get('ckpt_bytes_per_epoch', 0):,} | | |")
+                             f"{fmt_s(r['median_s'])} | {ov:+.1f}% | {fmt_pct(op)} | {r.get('ckpt_bytes_per_epoch', 0):,} | | |")
             ck = fc_ck.get(f"{name}+ckpt")
             plain = fc_ck.get(name)
             note = ""
@@ -810,14 +930,16 @@ def build_report(peers, fc, fc_ck, fc_blas, fc_err, workloads, args):
                 note = " (plain = 1-epoch x epochs, estimated)"
             if ck and plain:
                 ov = 100.0 * (ck["median_s"] / plain["median_s"] - 1.0)
+                op = paired_overhead(plain, ck)
+                judged = op if op is not None else ov
                 summary["checkpoint"].setdefault(name, {})["fcstore"] = {
                     "plain_median_s": plain["median_s"], "ckpt_median_s": ck["median_s"],
-                    "overhead_pct": ov, "note": note.strip()}
+                    "overhead_pct": ov, "overhead_pairs_pct": op, "note": note.strip()}
                 lines.append(f"| {name} | **fcstore** (SQLite store){note} | {fmt_s(plain['median_s'])} | "
-                             f"{fmt_s(ck['median_s'])} | {ov:+.1f}% | {ck.get('bytes_per_checkpoint', '?')} | "
-                             f"<= {CKPT_GOAL_PCT:.0f}% | {'yes' if ov <= CKPT_GOAL_PCT else 'NO'} |")
+                             f"{fmt_s(ck['median_s'])} | {ov:+.1f}% | {fmt_pct(op)} | {ck.get('bytes_per_checkpoint', '?')} | "
+                             f"<= {CKPT_GOAL_PCT:.0f}% | {'yes' if judged <= CKPT_GOAL_PCT else 'NO'} |")
             else:
-                lines.append(f"| {name} | **fcstore** | - | - | not measured | | <= {CKPT_GOAL_PCT:.0f}% | - |")
+                lines.append(f"| {name} | **fcstore** | - | - | not measured | | | <= {CKPT_GOAL_PCT:.0f}% | - |")
         lines.append("")
     return "\n".join(lines), summary
 
@@ -881,6 +1003,46 @@ def write_svg(path, peers, fc, fc_ck, workloads, args):
         f.write(head + "".join(body) + "</svg>\n")
 
 
+def _pooled(rows):
+    """One row from the same measurement in several rounds: every sample pooled."""
+    out = dict(rows[-1])
+    samples = [x for r in rows for x in r.get("samples", [])]
+    if samples:
+        out.update(median_s=statistics.median(samples), min_s=min(samples), samples=samples)
+    out["round_medians"] = [r["median_s"] for r in rows]
+    if any("other_cpu" in r for r in rows):
+        out["other_cpu"] = [x for r in rows for x in r.get("other_cpu", [])]
+    return out
+
+
+def merge_peer_rounds(results):
+    """A peer's worker outputs of all rounds as one, samples pooled per workload."""
+    good = [r for r in results if not r.get("error")]
+    if not good:
+        return results[-1]
+    out = dict(good[-1])
+    names = []
+    for r in good:
+        for row in r.get("results", []):
+            if row["workload"] not in names:
+                names.append(row["workload"])
+    out["results"] = [_pooled([row for r in good for row in r.get("results", []) if row["workload"] == n])
+                      for n in names]
+    out["rounds"] = len(good)
+    errors = [r["error"] for r in results if r.get("error")]
+    if errors:
+        out["round_errors"] = errors
+    return out
+
+
+def merge_samples(docs):
+    """fcstore's parsed results ({name: row}) of all rounds as one, samples pooled."""
+    names = []
+    for d in docs:
+        names += [n for n in d if n not in names]
+    return {n: _pooled([d[n] for d in docs if n in d]) for n in names}
+
+
 def _esc(s):
     return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -897,13 +1059,36 @@ def driver_main(args):
     os.makedirs(args.out_dir, exist_ok=True)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     minfo = machine_info()
-    print(f"machine: {minfo.get('cpu')} , {minfo['cores']} cores; repeats {args.repeats}, "
+    print(f"machine: {minfo.get('cpu')} , {minfo['cores']} cores; rounds {args.rounds} x repeats {args.repeats}, "
           f"warm-up {args.warmup}; workloads {','.join(workloads)}", file=sys.stderr)
     if any(minfo["inherited_blas_env"].values()) and not args.keep_openblas_env:
         print(f"note: {minfo['inherited_blas_env']} set in this environment; unset for the peer processes "
               f"(--keep-openblas-env keeps them)", file=sys.stderr)
 
-    peers = [run_peer(p, args, workloads) for p in peer_names]
+    fc_path, fc_path_err = (None, "--no-fcstore given") if args.no_fcstore else find_fcstore_bench(args)
+    # Rounds: every system once per round (a fresh process each time), the order reversed
+    # every other round, so a slow stretch of the machine falls on all systems alike.
+    per_peer = {p: [] for p in peer_names}
+    fc_docs, fc_ck_docs, fc_blas, fc_errs = [], [], None, []
+    for rnd in range(args.rounds):
+        print(f"round {rnd + 1} of {args.rounds}", file=sys.stderr, flush=True)
+        order = peer_names + ["fcstore"]
+        if rnd % 2:
+            order.reverse()
+        for system in order:
+            if system != "fcstore":
+                per_peer[system].append(run_peer(system, args, workloads))
+            elif fc_path:
+                res, blas, errs = run_fcstore(fc_path, args, workloads, False)
+                fc_docs.append(res)
+                fc_blas = fc_blas or blas
+                fc_errs += errs
+                if args.checkpoint and any(w in workloads for w in CKPT_WORKLOADS):
+                    res2, b2, errs2 = run_fcstore(fc_path, args, workloads, True)
+                    fc_ck_docs.append(res2)
+                    fc_blas = fc_blas or b2
+                    fc_errs += [f"checkpoint run: {e}" for e in errs2]
+    peers = [merge_peer_rounds(per_peer[p]) for p in peer_names]
     for p in peers:
         if p.get("error"):
             print(f"peer {p['peer']} not measured: {p['error']}", file=sys.stderr)
@@ -912,21 +1097,10 @@ def driver_main(args):
                 print(f"WARNING: {p['peer']} {r['workload']}: loss did not decrease "
                       f"({r['loss_before']:.4f} -> {r['loss_after']:.4f})", file=sys.stderr)
 
-    fc, fc_ck, fc_blas, fc_err, fc_path = {}, {}, None, None, None
-    if args.no_fcstore:
-        fc_err = "--no-fcstore given"
-    else:
-        fc_path, fc_err = find_fcstore_bench(args)
-        if fc_path:
-            fc, fc_blas, errs = run_fcstore(fc_path, args, workloads, False)
-            if args.checkpoint and any(w in workloads for w in CKPT_WORKLOADS):
-                fc_ck, b2, errs2 = run_fcstore(fc_path, args, workloads, True)
-                fc_blas = fc_blas or b2
-                errs += [f"checkpoint run: {e}" for e in errs2]
-            fc_err = "; ".join(errs) if errs and not fc else None
-            if errs:
-                for e in errs:
-                    print(f"fcstore-bench: {e}", file=sys.stderr)
+    fc, fc_ck = merge_samples(fc_docs), merge_samples(fc_ck_docs)
+    fc_err = fc_path_err if not fc_path else ("; ".join(fc_errs) if fc_errs and not fc else None)
+    for e in fc_errs:
+        print(f"fcstore-bench: {e}", file=sys.stderr)
 
     md, summary = build_report(peers, fc, fc_ck, fc_blas, fc_err, workloads, args)
     blas_lines = []
@@ -952,7 +1126,9 @@ def driver_main(args):
         versions.update(p.get("versions", {}))
     header = [f"Run {started} on {minfo.get('cpu')} ({minfo['cores']} cores, SIMD {'/'.join(minfo.get('simd', []))}), "
               f"Python {minfo['python']}; " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())),
-              f"repeats {args.repeats} (median, min), warm-up {args.warmup}; load average at start "
+              f"{args.rounds} rounds x {args.repeats} repeats (median and min of the pooled samples), "
+              f"warm-up {args.warmup} per process; peers {'shuffle every epoch' if args.shuffle else 'do NOT shuffle (--no-shuffle)'}; "
+              f"load average at start "
               f"{', '.join(f'{x:.2f}' for x in minfo['loadavg_at_start'])}; "
               f"OPENBLAS_CORETYPE/L2_SIZE in the environment: {minfo['inherited_blas_env']}"
               f"{' (kept for peers)' if args.keep_openblas_env else ' (unset for peers)'}",
@@ -1013,7 +1189,12 @@ def verify_main(args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=5, help="timed repetitions per measurement (default 5)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds: each system runs once per round, in a fresh process (default 3)")
+    ap.add_argument("--repeats", type=int, default=2,
+                    help="timed repetitions per measurement in each round (default 2)")
+    ap.add_argument("--no-shuffle", dest="shuffle", action="store_false",
+                    help="peers train on consecutive batches without the per-epoch shuffle (fcstore still shuffles)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed warm-up units (default 1)")
     ap.add_argument("--workloads", default="W1,W2,W3,W4")
     ap.add_argument("--peers", default=DEFAULT_PEERS, help=f"comma list from: {', '.join(PEERS)}")

@@ -38,7 +38,14 @@ struct CheckpointBenchmark: ParsableCommand {
             let normalizer = Normalizer.identity(width: w.width)
             var plain: [Double] = [], stored: [Double] = []
             var bytesPerCheckpoint = 0
+            // The previous round's store is deleted before the plain run, not before the stored
+            // one: on a disk mounted with `discard` the freed blocks are trimmed in the next
+            // seconds, and that I/O must not land on the commits being timed.
+            var previous: URL?
+            defer { if let previous { try? FileManager.default.removeItem(at: previous) } }
             for _ in 0..<(repeats + 1) {   // the first round warms up
+                if let folder = previous { try? FileManager.default.removeItem(at: folder) }
+                previous = nil
                 let trainer = try Trainer(config: config, train: data)
                 let start = Date()
                 try trainer.train(epochs: epochs)
@@ -46,7 +53,7 @@ struct CheckpointBenchmark: ParsableCommand {
 
                 let folder = URL(fileURLWithPath: directory).appendingPathComponent(".fcstore-bench-\(UUID().uuidString)")
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                defer { try? FileManager.default.removeItem(at: folder) }
+                previous = folder
                 let store = try Store(path: folder.appendingPathComponent("bench.db").path)
                 let run = try store.createRun(name: nil, config: "{}", seed: 1)
                 let checkpointed = try Trainer(config: config, train: data)

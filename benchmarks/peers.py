@@ -24,8 +24,8 @@ Conventions shared by every peer (see BENCHMARKS.md):
     a fresh permutation per epoch from a seeded numpy Generator (the same bytes
     for every peer), each batch gathered through it in the peer's own idiom;
     drawing the permutation and gathering are timed. The last partial batch is
-    kept. `--no-shuffle` times consecutive slices instead (the peers' best
-    case; fcstore still shuffles);
+    kept. `--no-shuffle` times consecutive slices instead (this script's setting
+    before 2026-11-29; fcstore still shuffles);
   * one warm-up unit (untimed; includes JIT compilation), then N timed units,
     each from the initial weights; time.perf_counter; median and min reported.
 """
@@ -137,12 +137,12 @@ def reference_loss(params, X, y, limit=10_000):
     return float(-logp[np.arange(len(y)), y].mean()), float((logp.argmax(1) == y).mean())
 
 
+SHUFFLE = True   # False with --no-shuffle (set in the worker)
+
+
 def shuffles(wl: Workload) -> bool:
     """Whether a unit of `wl` reshuffles (mini-batch workloads, unless --no-shuffle)."""
     return not wl.full_batch and SHUFFLE
-
-
-SHUFFLE = True   # set from --no-shuffle in the worker
 
 
 def new_permutations():
@@ -242,17 +242,15 @@ class NumpyRunner:
         np, X, y = self.np, self.X, self.y
         bounds = batch_bounds(self.wl)
         for e in range(units):
-            if shuffles(self.wl):
-                perm = self.rng.permutation(self.wl.n)
-                for s, t in bounds:
-                    buf = self._buffers(t - s)
-                    idx = perm[s:t]
-                    np.take(X, idx, axis=0, out=buf["x"])
-                    np.take(y, idx, out=buf["y"])
-                    self.step(buf["x"], buf["y"])
-            else:
-                for s, t in bounds:
+            perm = self.rng.permutation(self.wl.n) if shuffles(self.wl) else None
+            for s, t in bounds:
+                if perm is None:
                     self.step(X[s:t], y[s:t])
+                    continue
+                buf = self._buffers(t - s)
+                np.take(X, perm[s:t], axis=0, out=buf["x"])
+                np.take(y, perm[s:t], out=buf["y"])
+                self.step(buf["x"], buf["y"])
             if ckpt is not None:
                 ckpt(e)
 
@@ -301,22 +299,17 @@ class TorchRunner:
         model, opt, F = self.model, self.opt, self.F
         X, y = self.X, self.y
         bounds = batch_bounds(self.wl)
-        torch = self.torch
         for e in range(units):
-            if shuffles(self.wl):
-                perm = torch.from_numpy(self.rng.permutation(self.wl.n))
-                for s, t in bounds:
-                    idx = perm[s:t]
-                    opt.zero_grad(set_to_none=True)
-                    loss = F.cross_entropy(model(X.index_select(0, idx)), y.index_select(0, idx))
-                    loss.backward()
-                    opt.step()
-            else:
-                for s, t in bounds:
-                    opt.zero_grad(set_to_none=True)
-                    loss = F.cross_entropy(model(X[s:t]), y[s:t])
-                    loss.backward()
-                    opt.step()
+            perm = self.torch.from_numpy(self.rng.permutation(self.wl.n)) if shuffles(self.wl) else None
+            for s, t in bounds:
+                if perm is None:
+                    xb, yb = X[s:t], y[s:t]
+                else:
+                    xb, yb = X.index_select(0, perm[s:t]), y.index_select(0, perm[s:t])
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(model(xb), yb)
+                loss.backward()
+                opt.step()
             if ckpt is not None:
                 ckpt(e)
 

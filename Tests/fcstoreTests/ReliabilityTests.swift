@@ -96,7 +96,8 @@ final class ReliabilityTests: XCTestCase {
     /// fails, and every epoch `show --json` lists loads.
     func testReadersWhileTrainingSeeOnlyWholeCheckpoints() throws {
         let data = try Reliability.digits(rows: 256, in: directory)
-        let training = try CLI.start(["--store", store] + trainArguments(data, epochs: 400), in: directory)
+        // More epochs than 5 s can train (about 400 here), so the SIGINT below always finds it training.
+        let training = try CLI.start(["--store", store] + trainArguments(data, epochs: 100_000), in: directory)
         XCTAssertTrue(Reliability.wait(timeout: 60) { Reliability.committedEpochs(training.stderrSoFar).count >= 2 })
         let run = try XCTUnwrap(training.stderrSoFar.split(separator: "\n").first { $0.hasPrefix("training run ") }?
             .split(separator: " ")[2]).description

@@ -817,6 +817,16 @@ def fmt_rate(x):
     return "-" if x is None else f"{x:,.0f}"
 
 
+def fc_loss(f, wl):
+    """fcstore's loss cell: the training loss fcstore-bench reports (the mean over the last
+    epoch's forward passes), when it gives one. fcstore shuffles with its own generator, so
+    in a mini-batch workload its batches, and its losses, are not the peers'."""
+    loss = f.get("train_loss")
+    if isinstance(loss, (int, float)):
+        return f"train loss {loss:.4f}" + ("" if wl.full_batch else " (own shuffle)")
+    return f"{f.get('loss_before', '?')} -> {f.get('loss_after', '?')}"
+
+
 def fmt_pct(x):
     return "-" if x is None else f"{x:+.1f}%"
 
@@ -867,7 +877,7 @@ def build_report(peers, fc, fc_ck, fc_blas, fc_err, workloads, args):
             thr = (fc_blas or {}).get("threads", "?")
             lines.append(f"| **fcstore** | {thr} | {fmt_s(f['median_s'])} | {fmt_s(f['min_s'])} | "
                          f"{fmt_rate(wl.samples_per_unit / f['median_s'])} | "
-                         f"{f.get('loss_before', '?')} -> {f.get('loss_after', '?')} | | | |")
+                         f"{fc_loss(f, wl)} | | | |")
         s = {"best_peer": best[0]["peer"] if best else None,
              "best_peer_median_s": best[1]["median_s"] if best else None,
              "best_peer_min_s": best[1]["min_s"] if best else None,

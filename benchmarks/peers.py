@@ -817,13 +817,14 @@ def fmt_rate(x):
     return "-" if x is None else f"{x:,.0f}"
 
 
-def fc_loss(f, wl):
+def fc_loss(f):
     """fcstore's loss cell: the training loss fcstore-bench reports (the mean over the last
-    epoch's forward passes), when it gives one. fcstore shuffles with its own generator, so
-    in a mini-batch workload its batches, and its losses, are not the peers'."""
+    epoch's forward passes), when it gives one. fcstore-bench trains on synthetic data of its
+    own, of the same shapes, and shuffles with its own generator, so its losses are not
+    comparable with the peers'."""
     loss = f.get("train_loss")
     if isinstance(loss, (int, float)):
-        return f"train loss {loss:.4f}" + ("" if wl.full_batch else " (own shuffle)")
+        return f"train loss {loss:.4f} (own data)"
     return f"{f.get('loss_before', '?')} -> {f.get('loss_after', '?')}"
 
 
@@ -877,7 +878,7 @@ def build_report(peers, fc, fc_ck, fc_blas, fc_err, workloads, args):
             thr = (fc_blas or {}).get("threads", "?")
             lines.append(f"| **fcstore** | {thr} | {fmt_s(f['median_s'])} | {fmt_s(f['min_s'])} | "
                          f"{fmt_rate(wl.samples_per_unit / f['median_s'])} | "
-                         f"{fc_loss(f, wl)} | | | |")
+                         f"{fc_loss(f)} | | | |")
         s = {"best_peer": best[0]["peer"] if best else None,
              "best_peer_median_s": best[1]["median_s"] if best else None,
              "best_peer_min_s": best[1]["min_s"] if best else None,

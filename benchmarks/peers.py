@@ -419,8 +419,7 @@ class JaxRunner:
         P, wl = self.P, self.wl
         for e in range(units):
             if shuffles(wl):
-                import numpy as np
-                perm = self.rng.permutation(wl.n).astype(np.int32)
+                perm = self.rng.permutation(wl.n).astype("int32")
                 k = self.nfull * wl.batch
                 if self.mode == "scan":
                     idx = self.jax.device_put(perm[:k].reshape(self.nfull, wl.batch))

@@ -4,14 +4,16 @@ PyTorch (CPU), hand-written NumPy and JAX, next to `fcstore-bench engine --json`
 
 Run (after `bash benchmarks/setup.sh` once):
 
-    benchmarks/.venv/bin/python benchmarks/peers.py              # everything, 5 repeats
-    benchmarks/.venv/bin/python benchmarks/peers.py --repeats 1 --workloads W1,W4   # smoke
+    benchmarks/.venv/bin/python benchmarks/peers.py              # everything, 3 rounds x 2 repeats
+    benchmarks/.venv/bin/python benchmarks/peers.py --rounds 1 --repeats 1 --workloads W1,W4   # smoke
 
 Every peer configuration runs in its own subprocess (a fresh interpreter with
 its thread count fixed through the environment before any library loads), so
-one library's thread pool or BLAS never leaks into another's timing. The
-driver then runs fcstore-bench, prints one table per workload (Markdown), and
-writes benchmarks/results/peers.json and benchmarks/results/peers.svg.
+one library's thread pool or BLAS never leaks into another's timing, and so
+does fcstore-bench. A round runs every system once, the order reversed every
+other round; the samples of all rounds are pooled. The driver prints one table
+per workload (Markdown), and writes benchmarks/results/peers.json and
+benchmarks/results/peers.svg.
 
 Conventions shared by every peer (see BENCHMARKS.md):
   * float32 data, weights, activations and gradients;
@@ -26,8 +28,9 @@ Conventions shared by every peer (see BENCHMARKS.md):
     drawing the permutation and gathering are timed. The last partial batch is
     kept. `--no-shuffle` times consecutive slices instead (this script's setting
     before 2026-11-29; fcstore still shuffles);
-  * one warm-up unit (untimed; includes JIT compilation), then N timed units,
-    each from the initial weights; time.perf_counter; median and min reported.
+  * in each process one warm-up unit (untimed; includes JIT compilation), then
+    N timed units, each from the initial weights; time.perf_counter; median and
+    min of all rounds' samples reported.
 """
 
 from __future__ import annotations

@@ -53,12 +53,20 @@ static void choose_coretype(void) {
 #endif
 }
 
+/* What to install, named for this system's package manager: the one line a user
+   without OpenBLAS sees (scripts/setup installs the same package). */
+#if defined(__APPLE__)
+#define INSTALL_HINT "install it with 'brew install openblas'"
+#else
+#define INSTALL_HINT "install libopenblas0-pthread"
+#endif
+
 static void *resolve(void *handle, const char *name, int *missing) {
     void *symbol = dlsym(handle, name);
     if (symbol == NULL && *missing == 0) {
         *missing = 1;
         snprintf(load_error, sizeof load_error,
-                 "OpenBLAS was loaded from %s but has no symbol %s; install libopenblas0-pthread.",
+                 "OpenBLAS was loaded from %s but has no symbol %s; " INSTALL_HINT ".",
                  library_name, name);
     }
     return symbol;
@@ -69,7 +77,10 @@ static void load_once_body(void) {
     /* FCSTORE_OPENBLAS, when set, is the only candidate: a wrong path is reported, not
        silently replaced by the system library. */
     const char *override = getenv("FCSTORE_OPENBLAS");
-    const char *system_names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", NULL};
+    /* Homebrew's openblas is keg-only: not on the default search path. */
+    const char *system_names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblas.dylib",
+                                  "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+                                  "/usr/local/opt/openblas/lib/libopenblas.dylib", NULL};
     const char *only_override[] = {override, NULL};
     const char **candidates = (override != NULL && override[0] != '\0') ? only_override : system_names;
     void *handle = NULL;
@@ -92,7 +103,7 @@ static void load_once_body(void) {
                      override, first_error);
         else
             snprintf(load_error, sizeof load_error,
-                     "Could not load OpenBLAS (%s); install libopenblas0-pthread or set "
+                     "Could not load OpenBLAS (%s); " INSTALL_HINT " or set "
                      "FCSTORE_OPENBLAS to the library's path.",
                      first_error);
         return;

@@ -63,7 +63,7 @@ final class DataTests: XCTestCase {
     }
 
     func testFixturesLoad() throws {
-        let path = TrainingTests.fixture("digits.csv")
+        let path = try TrainingTests.fixture("digits.csv")
         let d = try CSVLoader().load(path: path)
         XCTAssertEqual(d.count, 1797)
         XCTAssertEqual(d.width, 64)

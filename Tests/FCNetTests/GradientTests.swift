@@ -14,7 +14,7 @@ final class GradientTests: XCTestCase {
         case .leakyRelu: return z.map { $0 > 0 ? $0 : 0.01 * $0 }
         case .identity: return z
         case .softmax:
-            let m = z.max()!
+            let m = z.max() ?? 0
             let e = z.map { exp($0 - m) }
             let s = e.reduce(0, +)
             return e.map { $0 / s }

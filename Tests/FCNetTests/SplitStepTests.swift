@@ -48,9 +48,9 @@ final class SplitStepTests: XCTestCase {
             XCTAssertEqual(a.metrics[name], b.metrics[name], name, file: file, line: line)
         }
         for (p, q) in zip(a.parameters, one.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4, file: file, line: line) }
-        XCTAssertEqual(a.metrics["train_loss"]!, one.metrics["train_loss"]!, accuracy: 1e-5, file: file, line: line)
-        XCTAssertEqual(a.metrics["train_accuracy"]!, one.metrics["train_accuracy"]!, accuracy: 1e-3, file: file, line: line)
-        XCTAssertEqual(a.metrics["grad_norm.1"]!, one.metrics["grad_norm.1"]!, accuracy: 1e-4, file: file, line: line)
+        XCTAssertEqual(try XCTUnwrap(a.metrics["train_loss"]), try XCTUnwrap(one.metrics["train_loss"]), accuracy: 1e-5, file: file, line: line)
+        XCTAssertEqual(try XCTUnwrap(a.metrics["train_accuracy"]), try XCTUnwrap(one.metrics["train_accuracy"]), accuracy: 1e-3, file: file, line: line)
+        XCTAssertEqual(try XCTUnwrap(a.metrics["grad_norm.1"]), try XCTUnwrap(one.metrics["grad_norm.1"]), accuracy: 1e-4, file: file, line: line)
         return (a, one)
     }
 
@@ -99,8 +99,8 @@ final class SplitStepTests: XCTestCase {
             let fused = try train(threads: threads, optimizer: .init(kind: .sgd, learningRate: 0.5), batch: 250)
             let separate = try train(threads: threads, optimizer: .init(kind: .momentum, learningRate: 0.5, momentum: 0), batch: 250)
             for (p, q) in zip(fused.parameters, separate.parameters) { XCTAssertEqual(p, q, accuracy: 1e-4) }
-            XCTAssertEqual(fused.metrics["train_loss"]!, separate.metrics["train_loss"]!, accuracy: 1e-5)
-            XCTAssertEqual(fused.metrics["grad_norm.1"]!, separate.metrics["grad_norm.1"]!, accuracy: 1e-4)
+            XCTAssertEqual(try XCTUnwrap(fused.metrics["train_loss"]), try XCTUnwrap(separate.metrics["train_loss"]), accuracy: 1e-5)
+            XCTAssertEqual(try XCTUnwrap(fused.metrics["grad_norm.1"]), try XCTUnwrap(separate.metrics["grad_norm.1"]), accuracy: 1e-4)
         }
     }
 

@@ -2,8 +2,8 @@ import XCTest
 @testable import FCNet
 
 final class TrainingTests: XCTestCase {
-    static func fixture(_ name: String) -> String {
-        Bundle.module.path(forResource: name, ofType: nil, inDirectory: "Fixtures")!
+    static func fixture(_ name: String) throws -> String {
+        try XCTUnwrap(Bundle.module.path(forResource: name, ofType: nil, inDirectory: "Fixtures"), "missing fixture \(name)")
     }
 
     static func digits() throws -> (train: Dataset, validation: Dataset, normalizer: Normalizer, raw: (Dataset, Dataset)) {
@@ -21,7 +21,7 @@ final class TrainingTests: XCTestCase {
             train: xor)
         XCTAssertEqual(try trainer.train(epochs: 300), .completed)
         XCTAssertEqual(trainer.state.metrics["train_accuracy"], 1)
-        XCTAssertLessThan(trainer.state.metrics["train_loss"]!, 0.05)
+        XCTAssertLessThan(try XCTUnwrap(trainer.state.metrics["train_loss"]), 0.05)
         let model = try Model(state: trainer.state)
         XCTAssertEqual(try model.classify(xor), [0, 1, 1, 0])
     }
@@ -51,7 +51,7 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(outcome, .completed)
         XCTAssertEqual(seen, Array(0...30))
         let m = trainer.state.metrics
-        XCTAssertGreaterThanOrEqual(m["val_accuracy"]!, 0.95, "\(m)")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(m["val_accuracy"]), 0.95, "\(m)")
         for key in ["train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate", "wall_time_s",
                     "samples_per_s", "weight_norm.1", "weight_norm.2", "grad_norm.1", "grad_norm.2"] {
             XCTAssertNotNil(m[key], key)
@@ -59,11 +59,12 @@ final class TrainingTests: XCTestCase {
         // The model on raw features with the normaliser gives the trainer's validation figures.
         let model = try Model(state: trainer.state, normalizer: d.normalizer)
         let e = try model.evaluate(d.raw.1)
-        XCTAssertEqual(e.accuracy!, m["val_accuracy"]!, accuracy: 1e-12)
-        XCTAssertEqual(e.loss, m["val_loss"]!, accuracy: 1e-9)
-        XCTAssertEqual(e.confusion!.count, 10)
-        XCTAssertEqual(e.confusion!.joined().reduce(0, +), 359)
-        XCTAssertEqual((0..<10).reduce(0) { $0 + e.confusion![$1][$1] }, Int((e.accuracy! * 359).rounded()))
+        let accuracy = try XCTUnwrap(e.accuracy), confusion = try XCTUnwrap(e.confusion)
+        XCTAssertEqual(accuracy, try XCTUnwrap(m["val_accuracy"]), accuracy: 1e-12)
+        XCTAssertEqual(e.loss, try XCTUnwrap(m["val_loss"]), accuracy: 1e-9)
+        XCTAssertEqual(confusion.count, 10)
+        XCTAssertEqual(confusion.joined().reduce(0, +), 359)
+        XCTAssertEqual((0..<10).reduce(0) { $0 + confusion[$1][$1] }, Int((accuracy * 359).rounded()))
         let p = try model.predict(d.raw.1)
         XCTAssertEqual(p.count, 359 * 10)
         XCTAssertEqual(Double(p[0..<10].reduce(0, +)), 1, accuracy: 1e-5)
@@ -211,9 +212,9 @@ final class TrainingTests: XCTestCase {
         XCTAssertTrue(a.parameters != c.parameters)
         XCTAssertTrue(a.biases.joined().allSatisfy { $0 == 0 })
         let he = (6.0 / 100).squareRoot(), glorot = (6.0 / 60).squareRoot()
-        XCTAssertLessThanOrEqual(Double(a.weights(layer: 1).map(abs).max()!), he)
-        XCTAssertGreaterThan(Double(a.weights(layer: 1).map(abs).max()!), 0.9 * he)
-        XCTAssertLessThanOrEqual(Double(a.weights(layer: 2).map(abs).max()!), glorot)
+        XCTAssertLessThanOrEqual(Double(try XCTUnwrap(a.weights(layer: 1).map(abs).max())), he)
+        XCTAssertGreaterThan(Double(try XCTUnwrap(a.weights(layer: 1).map(abs).max())), 0.9 * he)
+        XCTAssertLessThanOrEqual(Double(try XCTUnwrap(a.weights(layer: 2).map(abs).max())), glorot)
         XCTAssertNotNil(a.metrics["weight_norm.1"])
     }
 

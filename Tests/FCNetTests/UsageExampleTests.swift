@@ -4,7 +4,7 @@ import XCTest
 final class UsageExampleTests: XCTestCase {
     /// The README's usage example, verbatim.
     func testReadmeUsageExample() throws {
-        let path = TrainingTests.fixture("iris.csv")
+        let path = try TrainingTests.fixture("iris.csv")
         // --- README example begins ---
         let raw = try CSVLoader(label: .automatic).load(path: path)                 // throws FCNetError.data("iris.csv:14:3: ...")
         let (trainRaw, valRaw) = try raw.split(validationFraction: 0.2, seed: 42)
@@ -19,7 +19,7 @@ final class UsageExampleTests: XCTestCase {
         let outcome = try trainer.train(epochs: 20, shouldStop: { false }) { state in   // epoch 0, 1, ..., 20
             saved[state.epoch] = (state.namedTensors(), state.scalars, state.metrics)
         }
-        let (tensors, scalars, metrics) = saved[10]!                                 // resume from epoch 10
+        let (tensors, scalars, metrics) = try XCTUnwrap(saved[10])                   // resume from epoch 10
         let resumed = try Trainer(config: config, train: train, validation: val,
                                   start: .state(TrainingState(spec: spec, scalars: scalars, tensors: tensors, metrics: metrics)))
         try resumed.train(epochs: 10) { _ in }
@@ -31,7 +31,7 @@ final class UsageExampleTests: XCTestCase {
         XCTAssertEqual(saved.keys.sorted(), Array(0...20))
         XCTAssertEqual(resumed.state.parameters, trainer.state.parameters)
         XCTAssertEqual(probabilities.count, valRaw.count * 3)
-        XCTAssertGreaterThan(report.accuracy!, 0.85)
+        XCTAssertGreaterThan(try XCTUnwrap(report.accuracy), 0.85)
         XCTAssertFalse(BLAS.coreName.isEmpty)
     }
 }

@@ -3,7 +3,7 @@ import XCTest
 @testable import FCStorage
 
 /// Runs Tests/interop/check_formats.py with the package's .venv (created by
-/// .ci/setup-venv): fcstore's files must read back in numpy, safetensors, onnx
+/// scripts/setup --test): fcstore's files must read back in numpy, safetensors, onnx
 /// and onnxruntime, and files those libraries write must read back in fcstore.
 final class FormatInteropTests: XCTestCase {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -11,7 +11,7 @@ final class FormatInteropTests: XCTestCase {
     func testInteropWithNumpySafetensorsONNXRuntime() throws {
         let python = Self.packageRoot.appendingPathComponent(".venv/bin/python")
         guard FileManager.default.isExecutableFile(atPath: python.path) else {
-            throw XCTSkip("No .venv in the package root; run .ci/setup-venv to enable the interop test.")
+            throw XCTSkip("No .venv in the package root; run scripts/setup --test to enable the interop test.")
         }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fcstore-interop-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -19,8 +19,8 @@ final class FormatInteropTests: XCTestCase {
 
         // The model of the brief, plus one that exercises every other activation.
         let models: [(String, ModelFile)] = [
-            ("model", FormatFixtures.randomModel([5, 7, 3], activations: ["sigmoid", "softmax"], seed: 11)),
-            ("activations", FormatFixtures.randomModel([5, 6, 6, 4, 4, 2], activations: ["tanh", "relu", "leaky-relu", "identity", "sigmoid"],
+            ("model", try FormatFixtures.randomModel([5, 7, 3], activations: ["sigmoid", "softmax"], seed: 11)),
+            ("activations", try FormatFixtures.randomModel([5, 6, 6, 4, 4, 2], activations: ["tanh", "relu", "leaky-relu", "identity", "sigmoid"],
                                                        normalization: false, loss: "binary-cross-entropy", metadata: [:], seed: 12)),
         ]
         var random = SplitMix64(seed: 13)

@@ -80,7 +80,7 @@ final class FormatMalformedTests: XCTestCase {
     }
 
     func testNPZCorpus() throws {
-        let model = F.randomModel([2, 3, 2])
+        let model = try F.randomModel([2, 3, 2])
         let valid = try NPZ.encode(model)
         let weight = NPY.encode(model.layers[0].weight)
         let metadataMember = (name: "fcstore_metadata.npy", data: NPY.encodeString(#"{"fcstore.activations":"identity"}"#))

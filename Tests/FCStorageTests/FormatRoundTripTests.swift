@@ -7,8 +7,8 @@ final class FormatRoundTripTests: XCTestCase {
         for trial in 0..<40 {
             let depth = Int.random(in: 1...4, using: &random)
             let sizes = (0...depth).map { _ in Int.random(in: 1...9, using: &random) }
-            let activations = (0..<depth).map { _ in ModelFile.activations.randomElement(using: &random)! }
-            let model = FormatFixtures.randomModel(sizes, activations: activations, normalization: trial % 2 == 0,
+            let activations = try (0..<depth).map { _ in try XCTUnwrap(ModelFile.activations.randomElement(using: &random)) }
+            let model = try FormatFixtures.randomModel(sizes, activations: activations, normalization: trial % 2 == 0,
                                                    loss: trial % 3 == 0 ? nil : "mse",
                                                    metadata: trial % 5 == 0 ? [:] : ["run": "r\(trial)", "note": "quote \" and é"], seed: UInt64(trial))
             let bytes = try Safetensors.encode(model)
@@ -24,7 +24,7 @@ final class FormatRoundTripTests: XCTestCase {
         for trial in 0..<40 {
             let depth = Int.random(in: 1...4, using: &random)
             let sizes = (0...depth).map { _ in Int.random(in: 1...9, using: &random) }
-            let model = FormatFixtures.randomModel(sizes, normalization: trial % 2 == 1, seed: UInt64(trial))
+            let model = try FormatFixtures.randomModel(sizes, normalization: trial % 2 == 1, seed: UInt64(trial))
             let bytes = try NPZ.encode(model)
             XCTAssertEqual(try NPZ.decode(bytes), model, "trial \(trial), sizes \(sizes)")
             XCTAssertEqual(try NPZ.encode(model), bytes, "deterministic bytes")
@@ -33,7 +33,7 @@ final class FormatRoundTripTests: XCTestCase {
 
     func testNormalizationFloatsRoundTripExactly() throws {
         let awkward: [Float] = [0.1, 1e-7, -3.4028235e38, Float.leastNormalMagnitude, Float.leastNonzeroMagnitude, 123456.79, -0.0, 1 / 3]
-        var model = FormatFixtures.randomModel([awkward.count, 2], activations: ["identity"])
+        var model = try FormatFixtures.randomModel([awkward.count, 2], activations: ["identity"])
         model.normalization = .init(kind: "minmax", shift: awkward, scale: awkward.reversed())
         XCTAssertEqual(try Safetensors.decode(Safetensors.encode(model)).normalization, model.normalization)
         XCTAssertEqual(try NPZ.decode(NPZ.encode(model)).normalization, model.normalization)
@@ -77,7 +77,7 @@ final class FormatRoundTripTests: XCTestCase {
 
     /// Byte sequences onnx.helper produces for the same graph (reference notes §2).
     func testONNXGoldenFragments() throws {
-        let model = FormatFixtures.randomModel([4, 3, 2], activations: ["sigmoid", "softmax"], normalization: false)
+        let model = try FormatFixtures.randomModel([4, 3, 2], activations: ["sigmoid", "softmax"], normalization: false)
         let bytes = try ONNX.encode(model)
         XCTAssertEqual(Array(bytes[0..<11]), [0x08, 0x08, 0x12, 0x07] + Array("fcstore".utf8))
         func contains(_ fragment: [UInt8]) -> Bool {
@@ -97,7 +97,7 @@ final class FormatRoundTripTests: XCTestCase {
     }
 
     func testValidateRefusesBrokenModels() throws {
-        let good = FormatFixtures.randomModel([3, 4, 2])
+        let good = try FormatFixtures.randomModel([3, 4, 2])
         var model = good
         model.layers = []
         assertRefuses("no layers") { try model.validate() }
@@ -141,7 +141,7 @@ final class FormatRoundTripTests: XCTestCase {
     /// ZIP64 everywhere: local and central extra fields (sizes and offset
     /// 0xFFFFFFFF), a ZIP64 end record and locator, as large numpy archives have.
     func testReadsZIP64Archives() throws {
-        let model = FormatFixtures.randomModel([3, 4, 2], seed: 5)
+        let model = try FormatFixtures.randomModel([3, 4, 2], seed: 5)
         let members = try ZIP.readStored(NPZ.encode(model))
         var archive: [UInt8] = [], central: [UInt8] = []
         let dosDate: UInt16 = 0x21

@@ -5,15 +5,15 @@ enum FormatFixtures {
     /// A model with the given sizes [N_0, N_1, ..., N_L] and random float32 values.
     static func randomModel(_ sizes: [Int], activations: [String]? = nil, normalization: Bool = true,
                             loss: String? = "cross-entropy", metadata: [String: String] = ["source.run": "r-1", "epoch": "3"],
-                            seed: UInt64 = 1) -> ModelFile {
+                            seed: UInt64 = 1) throws -> ModelFile {
         var random = SplitMix64(seed: seed)
         let L = sizes.count - 1
         let names = activations ?? (Array(repeating: "sigmoid", count: L - 1) + ["softmax"])
         var layers: [ModelFile.Layer] = []
         for l in 1...L {
-            let weight = try! TensorValue(shape: [sizes[l], sizes[l - 1]],
+            let weight = try TensorValue(shape: [sizes[l], sizes[l - 1]],
                                           values: (0..<(sizes[l] * sizes[l - 1])).map { _ in Float.random(in: -1...1, using: &random) })
-            let bias = try! TensorValue(shape: [sizes[l]], values: (0..<sizes[l]).map { _ in Float.random(in: -0.5...0.5, using: &random) })
+            let bias = try TensorValue(shape: [sizes[l]], values: (0..<sizes[l]).map { _ in Float.random(in: -0.5...0.5, using: &random) })
             layers.append(ModelFile.Layer(weight: weight, bias: bias, activation: names[l - 1]))
         }
         let norm = normalization ? ModelFile.Normalization(
@@ -42,7 +42,7 @@ enum FormatFixtures {
                 case "relu": a = z.map { max(0, $0) }
                 case "leaky-relu": a = z.map { $0 > 0 ? $0 : 0.01 * $0 }
                 case "softmax":
-                    let m = z.max()!
+                    let m = z.max() ?? 0
                     let e = z.map { exp($0 - m) }
                     let s = e.reduce(0, +)
                     a = e.map { $0 / s }

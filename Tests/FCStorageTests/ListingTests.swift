@@ -21,9 +21,10 @@ final class ListingTests: StoreTestCase {
         for checkpoint in visible {
             guard let value = checkpoint.metrics["val_loss"], !value.isNaN else { continue }
             // As `ORDER BY value, epoch LIMIT 1`: -0.0 equals 0.0, the earlier epoch wins.
-            if best == nil || value < best!.value || (value == best!.value && checkpoint.epoch < best!.epoch) {
-                best = (checkpoint.epoch, value)
+            if let current = best, value > current.value || (value == current.value && checkpoint.epoch >= current.epoch) {
+                continue
             }
+            best = (checkpoint.epoch, value)
         }
         let expected = RunSummary(
             run: record, firstEpoch: visible.first?.epoch, lastEpoch: visible.last?.epoch, checkpointCount: visible.count,

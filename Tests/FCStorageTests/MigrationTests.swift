@@ -76,7 +76,8 @@ final class MigrationTests: StoreTestCase {
         guard case let .newerStore(_, version, supported)? = error else { return XCTFail("\(String(describing: error))") }
         XCTAssertEqual(version, 99)
         XCTAssertEqual(supported, Migrations.latestVersion)
-        XCTAssertTrue(error!.description.contains("Upgrade fcstore"), error!.description)
+        let message = try XCTUnwrap(error).description
+        XCTAssertTrue(message.contains("Upgrade fcstore"), message)
         XCTAssertEqual(try bytes(of: path), before)
     }
 

@@ -4,10 +4,10 @@ import XCTest
 
 /// A temporary folder per test, removed afterwards.
 class StoreTestCase: XCTestCase {
-    var folder: URL!
+    /// XCTest makes a new instance for every test, so every test has its own folder.
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fcstore-tests-\(UUID().uuidString)")
 
     override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("fcstore-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     }
 

@@ -61,7 +61,7 @@ final class Workspace {
     func digests(_ ref: String) throws -> [Int: String] {
         let epochs = try XCTUnwrap(try show(ref)["epochs"] as? [[String: Any]])
         var result: [Int: String] = [:]
-        for epoch in epochs { result[epoch["epoch"] as! Int] = epoch["digest"] as? String }
+        for epoch in epochs { result[try XCTUnwrap(epoch["epoch"] as? Int)] = epoch["digest"] as? String }
         return result
     }
 
@@ -179,13 +179,13 @@ enum SQLite {
     }
 }
 
-/// The package's Python venv (created by .ci/setup-venv), or a skip.
+/// The package's Python venv (created by scripts/setup --test), or a skip.
 enum Python {
     static var interpreter: URL { CLI.packageRoot.appendingPathComponent(".venv/bin/python") }
 
     static func requireVenv() throws -> URL {
         guard FileManager.default.isExecutableFile(atPath: interpreter.path) else {
-            throw XCTSkip("No .venv in the package root; run .ci/setup-venv to enable the Python checks.")
+            throw XCTSkip("No .venv in the package root; run scripts/setup --test to enable the Python checks.")
         }
         return interpreter
     }

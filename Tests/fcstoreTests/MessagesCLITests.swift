@@ -50,9 +50,9 @@ final class MessagesCLITests: XCTestCase {
         var byDigit: [Character: [String]] = [:]
         while !byDigit.values.contains(where: { $0.count >= 2 }) {
             let id = try workspace.train(data: CLI.iris, layers: "3", epochs: 0)
-            byDigit[id.first!, default: []].append(id)
+            byDigit[try XCTUnwrap(id.first), default: []].append(id)
         }
-        let (digit, _) = byDigit.first { $0.value.count >= 2 }!
+        let (digit, _) = try XCTUnwrap(byDigit.first { $0.value.count >= 2 })
         // The store lists candidates oldest first, as `runs` does.
         let candidates = try workspace.runs().compactMap { $0["id"] as? String }.filter { $0.first == digit }
         let list = candidates.map { String($0.prefix(8)) }.joined(separator: ", ")

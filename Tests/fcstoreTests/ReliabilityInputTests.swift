@@ -5,11 +5,12 @@ import XCTest
 /// Bad input and tampering: fast versions of Tests/reliability/badinput.py
 /// and tamper.py.
 final class ReliabilityInputTests: XCTestCase {
-    var directory: URL!
+    /// XCTest makes a new instance for every test, so every test has its own folder.
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fcstore-cli-\(UUID().uuidString)")
     var store: String { directory.appendingPathComponent("store.db").path }
 
     override func setUpWithError() throws {
-        directory = try CLI.temporaryDirectory()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
     override func tearDownWithError() throws {
@@ -95,9 +96,9 @@ final class ReliabilityInputTests: XCTestCase {
             let exported = try Reliability.run(["--store", store, "export", run, "--format", format, "--output", output], in: directory)
             XCTAssertEqual(exported.status, 0, exported.stderr)
         }
-        let validSafetensors = [UInt8](FileManager.default.contents(atPath: safetensors)!)
-        let validNPZ = [UInt8](FileManager.default.contents(atPath: npz)!)
-        let validBundle = [UInt8](FileManager.default.contents(atPath: bundle)!)
+        let validSafetensors = [UInt8](try XCTUnwrap(FileManager.default.contents(atPath: safetensors), "no export at \(safetensors)"))
+        let validNPZ = [UInt8](try XCTUnwrap(FileManager.default.contents(atPath: npz), "no export at \(npz)"))
+        let validBundle = [UInt8](try XCTUnwrap(FileManager.default.contents(atPath: bundle), "no export at \(bundle)"))
         // A flipped bit among the metric rows (the last bytes of the metrics
         // table's one page hold its cells): SQLite's structure check passes,
         // the digests must not. (Pages of indexes the import never reads

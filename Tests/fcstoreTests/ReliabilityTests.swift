@@ -5,10 +5,11 @@ import XCTest
 /// Fast versions of the reliability campaigns in Tests/reliability (crash,
 /// concurrency, resources, divergence), run against the built binary.
 final class ReliabilityTests: XCTestCase {
-    var directory: URL!
+    /// XCTest makes a new instance for every test, so every test has its own folder.
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fcstore-cli-\(UUID().uuidString)")
 
     override func setUpWithError() throws {
-        directory = try CLI.temporaryDirectory()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         chmod(directory.path, 0o777)
     }
 

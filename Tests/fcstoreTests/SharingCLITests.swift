@@ -88,8 +88,8 @@ final class SharingCLITests: XCTestCase {
 
         func listing(_ workspace: Workspace) throws -> [[String: String]] {
             try workspace.runs().map { run in
-                ["id": run["id"] as! String, "name": "\(run["name"] ?? "")", "status": run["status"] as! String,
-                 "epochs": "\(run["first_epoch"]!)-\(run["last_epoch"]!)/\(run["epochs"]!)",
+                ["id": "\(run["id"] ?? "")", "name": "\(run["name"] ?? "")", "status": "\(run["status"] ?? "")",
+                 "epochs": "\(run["first_epoch"] ?? "")-\(run["last_epoch"] ?? "")/\(run["epochs"] ?? "")",
                  "parent": "\(((run["parent"] as? [String: Any])?["run"]) ?? "")@\(((run["parent"] as? [String: Any])?["epoch"]) ?? "")"]
             }
         }

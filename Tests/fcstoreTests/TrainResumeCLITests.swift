@@ -33,7 +33,7 @@ final class TrainResumeCLITests: XCTestCase {
         XCTAssertEqual(epochs.map { $0["epoch"] as? Int }, [0, 1, 2, 3, 4, 5])
         for epoch in epochs {
             let metrics = try XCTUnwrap(epoch["metrics"] as? [String: Double])
-            let number = epoch["epoch"] as! Int
+            let number = try XCTUnwrap(epoch["epoch"] as? Int)
             XCTAssertEqual(metrics["train_loss"] != nil, number >= 1, "train_loss from epoch 1: \(number)")
             XCTAssertNotNil(metrics["val_loss"], "epoch \(number)")
             XCTAssertEqual((epoch["digest"] as? String)?.count, 64)
@@ -163,7 +163,7 @@ final class TrainResumeCLITests: XCTestCase {
         XCTAssertEqual(diff["a"] as? String, "\(id.prefix(8))@1")
         try workspace.assertIdentical("\(id)@1", "\(id)@1")
         let layers = try XCTUnwrap(diff["layers"] as? [[String: Any]])
-        XCTAssertEqual(layers.map { "\($0["layer"]!)/\($0["role"]!)" }, ["1/weight", "1/bias", "2/weight", "2/bias"])
+        XCTAssertEqual(layers.map { "\($0["layer"] as? Int ?? -1)/\($0["role"] as? String ?? "?")" }, ["1/weight", "1/bias", "2/weight", "2/bias"])
         for layer in layers {
             XCTAssertEqual(layer["relative"] as? Double, 0)
             XCTAssertEqual(layer["mean_abs"] as? Double, 0)
@@ -193,7 +193,7 @@ final class TrainResumeCLITests: XCTestCase {
 
         let predictions = try XCTUnwrap(try workspace.json(["predict", id, "--data", CLI.iris])["predictions"] as? [[String: Any]])
         let labels = try String(contentsOfFile: CLI.iris, encoding: .utf8).split(separator: "\n").dropFirst()
-            .map { Int($0.split(separator: ",").last!)! }
+            .map { $0.split(separator: ",").last.flatMap { Int($0) } }
         XCTAssertEqual(predictions.count, labels.count)
         let correct = zip(predictions, labels).filter { $0.0["class"] as? Int == $0.1 }.count
         XCTAssertEqual(accuracy, Double(correct) / Double(labels.count), accuracy: 1e-12)

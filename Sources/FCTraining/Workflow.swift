@@ -207,9 +207,10 @@ public enum Workflow {
         try request.optimizer.validate()
         guard request.epochs >= 0 else { throw TrainingError.invalid("--epochs cannot be negative.") }
         let initRef = initial.map { "\($0.run.id)@\($0.checkpoint.epoch)" }
+        let signature = try ModelColumns.signature(for: full, source: source, spec: finalSpec)
         let config = RunConfig(training: training, epochs: request.epochs, data: source, validation: validationSource,
                                normalization: normalizer.kind, initializedFrom: initRef,
-                               blasCore: BLAS.coreName, blasThreads: BLAS.maxThreads)
+                               blasCore: BLAS.coreName, blasThreads: BLAS.maxThreads, signature: signature)
         let start: TrainingStart = initial.map { .weights(weights: $0.model.weights, biases: $0.model.biases) } ?? .random
         let trainer = try Trainer(config: training, train: train, validation: validation, start: start)
         // The run and its epoch 0 are committed together: a crash cannot leave a run without epoch 0.

@@ -96,7 +96,7 @@ public enum Metrics {
             let predicted = confusion.reduce(0) { $0 + $1[c] }
             precision.append(predicted == 0 ? 0 : Double(tp) / Double(predicted))
             recall.append(actual == 0 ? 0 : Double(tp) / Double(actual))
-            let denominator = tp + predicted + actual  // 2·TP + FP + FN
+            let denominator = predicted + actual  // (TP + FP) + (TP + FN) = 2·TP + FP + FN
             f1.append(denominator == 0 ? 0 : Double(2 * tp) / Double(denominator))
             support.append(actual)
         }

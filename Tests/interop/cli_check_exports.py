@@ -87,9 +87,14 @@ def main():
         assert np.array_equal(np.float32(stored["shift"]), np.float32(normalization["shift"]))
         assert np.array_equal(np.float32(stored["scale"]), np.float32(normalization["scale"]))
 
-    # npz: the same tensors.
+    # npz: the same tensors; the metadata one JSON object with nested objects.
     with np.load(path("model.npz"), allow_pickle=False) as z:
         assert set(z.files) == set(tensors) | {"fcstore_metadata"}, z.files
+        npz_metadata = json.loads(z["fcstore_metadata"].item())
+        if "fcstore.signature" in metadata:
+            assert npz_metadata["fcstore.signature"] == json.loads(metadata["fcstore.signature"]), npz_metadata
+        if normalization is not None:
+            assert npz_metadata["fcstore.normalization"] == json.loads(metadata["fcstore.normalization"]), npz_metadata
         for key, value in tensors.items():
             assert z[key].dtype == np.dtype("<f4") and z[key].shape == value.shape, key
             assert np.array_equal(z[key].view(np.uint32), value.view(np.uint32)), key

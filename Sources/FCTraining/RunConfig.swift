@@ -25,7 +25,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// Where an imported model came from (file name, format, its own metadata).
     public var provenance: [String: String]?
     /// The feature columns, label column and task the model was trained with; nil for
-    /// runs created before fcstore 0.3 and for imported model files without one.
+    /// runs created before signatures existed and for imported model files without one.
     public var signature: ModelSignature?
 
     public init(

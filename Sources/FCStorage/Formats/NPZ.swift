@@ -5,7 +5,7 @@
 /// a zero-dimensional unicode array holding one JSON object with the same keys
 /// as the safetensors `__metadata__` (see `ModelFile`): string values, except
 /// `fcstore.normalization` and `fcstore.signature`, which are nested objects
-/// (files written before fcstore 0.3 hold them as JSON text in a string; the
+/// (files from earlier versions hold them as JSON text in a string; the
 /// reader accepts both). numpy reads all of it with `allow_pickle=False`:
 ///
 /// ```python

@@ -176,6 +176,11 @@ public enum Workflow {
             guard data.width == full.width else {
                 throw TrainingError.incompatible("\((path as NSString).lastPathComponent) has \(data.width) feature columns but the training data has \(full.width).")
             }
+            // Validation rows are read by position, as the training rows: the names must agree.
+            if source.kind == .csv, vsource.kind == .csv,
+               let i = data.featureNames.indices.first(where: { data.featureNames[$0] != full.featureNames[$0] }) {
+                throw TrainingError.incompatible("\((path as NSString).lastPathComponent): feature column \(i + 1) is \(ModelColumns.quoted(data.featureNames[i])) where \((request.dataPath as NSString).lastPathComponent) has \(ModelColumns.quoted(full.featureNames[i])); a validation file needs the training data's feature columns in the same order.")
+            }
             validationRaw = data
             validationSource = .file(vsource)
         } else if let fraction = request.validationSplit {

@@ -276,4 +276,14 @@ final class SignatureCLITests: XCTestCase {
         XCTAssertEqual(Array(try workspace.predictions(id, data: CLI.digits).prefix(rows.count)),
                        try workspace.predictions(id, data: workspace.path("train-images-idx3-ubyte")))
     }
+
+    /// A validation file is read by position like the training data: its columns must agree by name.
+    func testValidationFileWithOtherColumnsIsRefused() throws {
+        let workspace = try Workspace()
+        let reordered = try Self.writeIris(workspace, "val.csv", columns: [0, 1, 3, 2, 4])
+        assertError(try workspace.run(["train", "--data", CLI.iris, "--validation", reordered, "--layers", "3", "--epochs", "1"]),
+                    "val.csv: feature column 3 is 'petal_width' where iris.csv has 'petal_length'; a validation file needs the training data's feature columns in the same order.", status: 1)
+        let same = try Self.writeIris(workspace, "same.csv", columns: [0, 1, 2, 3, 4])
+        try workspace.train(["--validation", same], data: CLI.iris, layers: "3", epochs: 1)
+    }
 }

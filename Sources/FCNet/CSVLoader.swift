@@ -68,29 +68,7 @@ public struct CSVLoader: Sendable {
         guard names.count >= 2 || (label == .none && names.count >= 1) else {
             throw fail(header.line, nil, "the header has \(names.count) column; it needs at least one feature column and a label column.")
         }
-        let labelIndex: Int?
-        switch label {
-        case .none:
-            labelIndex = nil
-        case .automatic:
-            labelIndex = names.firstIndex(of: "label") ?? names.count - 1
-        case let .name(n):
-            if let i = names.firstIndex(of: n) {
-                labelIndex = i
-            } else if let i = Int(n) {
-                guard i >= 0, i < names.count else {
-                    throw fail(header.line, nil, "there is no column \(i); the columns are numbered 0 to \(names.count - 1).")
-                }
-                labelIndex = i
-            } else {
-                throw fail(header.line, nil, "no column is named \"\(n)\"; the columns are \(names.joined(separator: ", ")).")
-            }
-        case let .index(i):
-            guard i >= 0, i < names.count else {
-                throw fail(header.line, nil, "there is no column \(i); the columns are numbered 0 to \(names.count - 1).")
-            }
-            labelIndex = i
-        }
+        let labelIndex = try self.labelIndex(in: names, file: file, line: header.line)
         let width = labelIndex == nil ? names.count : names.count - 1
         var features: [Float] = []
         var labels: [Float] = []
@@ -135,6 +113,56 @@ public struct CSVLoader: Sendable {
         var featureNames = names
         if let labelIndex { featureNames.remove(at: labelIndex) }
         return try Dataset(features: features, labels: labels, width: width, task: task, featureNames: featureNames, source: file)
+    }
+
+    /// The 0-based index of the label column among the header's `names`, or nil for `.none`.
+    /// - Throws: `FCNetError.data` when the named or numbered column does not exist.
+    public func labelIndex(in names: [String], file: String, line: Int = 1) throws -> Int? {
+        func fail(_ message: String) -> FCNetError { .data(file: file, line: line, column: nil, message: message) }
+        switch label {
+        case .none:
+            return nil
+        case .automatic:
+            return names.firstIndex(of: "label") ?? names.count - 1
+        case let .name(n):
+            if let i = names.firstIndex(of: n) { return i }
+            if let i = Int(n) {
+                guard i >= 0, i < names.count else {
+                    throw fail("there is no column \(i); the columns are numbered 0 to \(names.count - 1).")
+                }
+                return i
+            }
+            throw fail("no column is named \"\(n)\"; the columns are \(names.joined(separator: ", ")).")
+        case let .index(i):
+            guard i >= 0, i < names.count else {
+                throw fail("there is no column \(i); the columns are numbered 0 to \(names.count - 1).")
+            }
+            return i
+        }
+    }
+
+    /// The column names of a CSV file's header row (trimmed, quotes removed), read
+    /// from the start of the file only; nil when the file is empty or unreadable.
+    public static func headerNames(path: String) -> [String]? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var head: [UInt8] = []
+        // Read until a line end outside quotes (or the end of the file), at most 64 MiB.
+        var inQuotes = false, sawText = false, complete = false
+        while !complete, head.count < 1 << 26, let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty {
+            for byte in chunk where !complete {
+                if byte == UInt8(ascii: "\"") { inQuotes.toggle() }
+                if byte == 0x0A || byte == 0x0D {
+                    if !inQuotes, sawText { complete = true }
+                } else {
+                    sawText = true
+                }
+            }
+            head += chunk
+        }
+        var reader = Reader(bytes: head, file: (path as NSString).lastPathComponent)
+        guard let record = try? reader.nextRecord() else { return nil }
+        return record.fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
     }
 
     /// Parses a whole field as a number with strtod (C locale), allowing surrounding blanks.

@@ -94,10 +94,10 @@ public enum DataLoading {
         return (data, true)
     }
 
-    private static func checkWidth(_ data: Dataset, inputSize: Int, path: String) throws {
+    static func checkWidth(_ data: Dataset, inputSize: Int, path: String) throws {
         guard data.width == inputSize else {
             throw TrainingError.incompatible(
-                "\((path as NSString).lastPathComponent) has \(data.width) feature columns but the model takes \(inputSize) inputs.")
+                "\((path as NSString).lastPathComponent): expected \(inputSize) \(inputSize == 1 ? "feature" : "features"), found \(data.width).")
         }
     }
 

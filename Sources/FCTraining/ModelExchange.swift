@@ -26,7 +26,8 @@ public enum ModelExchange {
             "fcstore.source_digest": checkpoint.digestHex,
         ]
         if let name = run.name { metadata["fcstore.source_name"] = name }
-        return ModelFile(layers: layers, normalization: normalization, loss: spec.loss.rawValue, metadata: metadata)
+        return ModelFile(layers: layers, normalization: normalization, loss: spec.loss.rawValue, metadata: metadata,
+                         signature: config.signature)
     }
 
     /// Stores a model file as a new run (status `imported`) with one checkpoint,
@@ -72,6 +73,7 @@ public enum ModelExchange {
         var config = RunConfig(training: TrainingConfig(spec: spec, optimizer: OptimizerConfig(), batchSize: nil, seed: 0),
                                epochs: 0, data: nil, validation: nil, normalization: normalizer.kind)
         config.provenance = provenance
+        config.signature = file.signature
         let state = TrainingState(
             spec: spec, epoch: 0, parameters: file.layers.flatMap { $0.weight.values + $0.bias.values },
             optimizer: .sgd, slots: [:], step: 0, schedulePosition: 0, random: Xoshiro256(seed: 0),
@@ -95,7 +97,7 @@ public enum ModelExchange {
 ///      "activations": ["sigmoid", "softmax"], "loss": "cross-entropy",
 ///      "normalization": {"kind": "standard", "shift": [...], "scale": [...]} | null,
 ///      "layers": [{"weight": [[...N_0 values...] x N_1 rows], "bias": [...]}, ...],
-///      "metadata": {...}}
+///      "metadata": {...}, "signature": {...} (see `ModelSignature`; absent when unknown)}
 ///
 /// Floats are written in their shortest form that reads back to the same float32.
 public enum JSONModel {
@@ -108,6 +110,7 @@ public enum JSONModel {
         var normalization: Normalization?
         var layers: [Layer]
         var metadata: [String: String]
+        var signature: ModelSignature?
     }
 
     struct Normalization: Codable {
@@ -135,7 +138,7 @@ public enum JSONModel {
             format: "fcstore-model", version: 1, architecture: model.architecture, activations: model.layers.map(\.activation),
             loss: model.loss,
             normalization: model.normalization.map { Normalization(kind: $0.kind, shift: $0.shift, scale: $0.scale) },
-            layers: layers, metadata: model.metadata)
+            layers: layers, metadata: model.metadata, signature: model.signature)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(document)) + [0x0A]
@@ -171,7 +174,8 @@ public enum JSONModel {
         let model = ModelFile(
             layers: layers,
             normalization: document.normalization.map { ModelFile.Normalization(kind: $0.kind, shift: $0.shift, scale: $0.scale) },
-            loss: document.loss, metadata: document.metadata.filter { !ModelFile.reservedMetadataKeys.contains($0.key) })
+            loss: document.loss, metadata: document.metadata.filter { !ModelFile.reservedMetadataKeys.contains($0.key) },
+            signature: document.signature)
         guard model.architecture == document.architecture else {
             throw ModelFormatError(.model, "The JSON model's architecture \(document.architecture.map(String.init).joined(separator: "-")) does not match its weights (\(model.architecture.map(String.init).joined(separator: "-"))).")
         }

@@ -1,4 +1,5 @@
 import FCNet
+import FCStorage
 import Foundation
 
 /// Everything a run was started with, stored as the run's `config` JSON in the
@@ -23,12 +24,16 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var fcstoreVersion: String
     /// Where an imported model came from (file name, format, its own metadata).
     public var provenance: [String: String]?
+    /// The feature columns, label column and task the model was trained with; nil for
+    /// runs created before signatures existed and for imported model files without one.
+    public var signature: ModelSignature?
 
     public init(
         training: TrainingConfig, epochs: Int, data: DataSource?, validation: ValidationSource?,
         normalization: Normalizer.Kind, initializedFrom: String? = nil,
-        blasCore: String? = nil, blasThreads: Int? = nil
+        blasCore: String? = nil, blasThreads: Int? = nil, signature: ModelSignature? = nil
     ) {
+        self.signature = signature
         self.training = training
         self.epochs = epochs
         self.data = data

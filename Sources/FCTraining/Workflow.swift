@@ -176,6 +176,11 @@ public enum Workflow {
             guard data.width == full.width else {
                 throw TrainingError.incompatible("\((path as NSString).lastPathComponent) has \(data.width) feature columns but the training data has \(full.width).")
             }
+            // Validation rows are read by position, as the training rows: the names must agree.
+            if source.kind == .csv, vsource.kind == .csv,
+               let i = data.featureNames.indices.first(where: { data.featureNames[$0] != full.featureNames[$0] }) {
+                throw TrainingError.incompatible("\((path as NSString).lastPathComponent): feature column \(i + 1) is \(ModelColumns.quoted(data.featureNames[i])) where \((request.dataPath as NSString).lastPathComponent) has \(ModelColumns.quoted(full.featureNames[i])); a validation file needs the training data's feature columns in the same order.")
+            }
             validationRaw = data
             validationSource = .file(vsource)
         } else if let fraction = request.validationSplit {
@@ -207,9 +212,10 @@ public enum Workflow {
         try request.optimizer.validate()
         guard request.epochs >= 0 else { throw TrainingError.invalid("--epochs cannot be negative.") }
         let initRef = initial.map { "\($0.run.id)@\($0.checkpoint.epoch)" }
+        let signature = try ModelColumns.signature(for: full, source: source, spec: finalSpec)
         let config = RunConfig(training: training, epochs: request.epochs, data: source, validation: validationSource,
                                normalization: normalizer.kind, initializedFrom: initRef,
-                               blasCore: BLAS.coreName, blasThreads: BLAS.maxThreads)
+                               blasCore: BLAS.coreName, blasThreads: BLAS.maxThreads, signature: signature)
         let start: TrainingStart = initial.map { .weights(weights: $0.model.weights, biases: $0.model.biases) } ?? .random
         let trainer = try Trainer(config: training, train: train, validation: validation, start: start)
         // The run and its epoch 0 are committed together: a crash cannot leave a run without epoch 0.

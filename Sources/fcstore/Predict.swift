@@ -10,8 +10,9 @@ struct Predict: ParsableCommand {
         abstract: "Predict with a stored model: one line per data row.",
         discussion: """
             For classification: the predicted class, then the output probabilities. For \
-            regression: the output. The data's label column, if present, is ignored; the \
-            stored normalisation is applied.
+            regression: the output. Columns are matched to the model's signature by name \
+            (by position for models without one); the label column and extra columns, if \
+            present, are ignored; the stored normalisation is applied.
             """)
 
     @OptionGroup var store: StoreOptions
@@ -36,11 +37,7 @@ struct Predict: ParsableCommand {
         let outputs = try model.predict(features: data.features, count: data.count)
         let width = model.spec.outputSize
         func predictedClass(_ row: ArraySlice<Float>) -> Int? {
-            guard classify else { return nil }
-            if width == 1 { return row[row.startIndex] >= 0.5 ? 1 : 0 }
-            var best = row.startIndex
-            for index in row.indices where row[index] > row[best] { best = index }
-            return best - row.startIndex
+            classify ? Metrics.predictedClass(row) : nil
         }
         if output.json {
             let rows = (0..<data.count).map { r -> PredictionJSON in

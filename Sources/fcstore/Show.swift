@@ -107,6 +107,7 @@ struct Show: ParsableCommand {
         } else {
             lines.append("data       none recorded (imported model)")
         }
+        lines.append("signature  " + Self.signatureText(config.signature))
         switch config.validation {
         case .split(let fraction)?: lines.append("validation \(Int((fraction * 100).rounded()))% held out of the data (seeded)")
         case .file(let source)?: lines.append("validation \(source.path)  \(source.rows) rows  fingerprint \(source.fingerprint)")
@@ -132,5 +133,27 @@ struct Show: ParsableCommand {
             ])
         }
         Console.out(table.rendered)
+    }
+
+    /// One line: the features (by name or position), the label column and the task.
+    static func signatureText(_ signature: ModelSignature?) -> String {
+        guard let signature else { return "none recorded (inputs matched by position)" }
+        let count = "\(signature.featureCount) \(signature.featureCount == 1 ? "feature" : "features")"
+        var parts: [String]
+        if let names = signature.features {
+            let shown = names.prefix(4).map(ModelColumns.escaped).joined(separator: ", ") + (names.count > 4 ? ", ..." : "")
+            parts = ["\(count) by name (\(shown))"]
+        } else {
+            parts = ["\(count) by position"]
+        }
+        parts.append(signature.label.map { "label \(ModelColumns.quoted($0))" } ?? "labels from their own file")
+        switch signature.task {
+        case .classification:
+            let classes = signature.classes ?? []
+            parts.append("classification, \(classes.count) classes (\(classes.prefix(10).map(ModelColumns.escaped).joined(separator: ","))\(classes.count > 10 ? ",..." : ""))")
+        case .regression:
+            parts.append("regression of \(ModelColumns.quoted(signature.target ?? signature.label ?? "the output"))")
+        }
+        return parts.joined(separator: "  ")
     }
 }

@@ -269,7 +269,7 @@ final class DataLoadingTests: XCTestCase {
     func testLoadForModelRefusesAnotherWidthAndMissingFiles() throws {
         let fixture = try TrainingFixture()
         XCTAssertThrowsError(try DataLoading.loadForModel(path: fixture.dataPath, inputSize: 64, task: .classification)) { error in
-            XCTAssertEqual(error as? TrainingError, .incompatible("iris.csv has 4 feature columns but the model takes 64 inputs."))
+            XCTAssertEqual(error as? TrainingError, .incompatible("iris.csv: expected 64 features, found 4."))
         }
         let missing = fixture.directory.appendingPathComponent("nope.csv").path
         XCTAssertThrowsError(try DataLoading.loadForModel(path: missing, inputSize: 4, task: .classification)) { error in

@@ -79,7 +79,7 @@ final class MessagesCLITests: XCTestCase {
         let id = try workspace.train(epochs: 1)
         for command in ["evaluate", "predict"] {
             assertError(try workspace.run([command, id, "--data", CLI.iris]),
-                        "iris.csv has 4 feature columns but the model takes 64 inputs.", status: 1)
+                        "iris.csv: expected 64 features, found 4 (columns 'p0', 'p1' and 62 more are missing).", status: 1)
         }
         assertError(try workspace.run(["train", "--data", CLI.iris, "--init", id, "--epochs", "1"]),
                     "iris.csv has 4 feature columns but the --init model takes 64 inputs.", status: 1)
@@ -173,8 +173,7 @@ final class MessagesCLITests: XCTestCase {
           resume                  Continue training from a checkpoint.
           diff                    Per-layer change between two checkpoints.
           predict                 Predict with a stored model: one line per data row.
-          evaluate                Loss, accuracy and confusion matrix of a stored model
-                                  on labelled data.
+          evaluate                Loss and metrics of a stored model on labelled data.
           plot                    Plot loss and accuracy per epoch of one or more runs
                                   as an SVG file.
           export                  Write a checkpoint as a model file, or whole runs as

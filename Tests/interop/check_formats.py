@@ -55,7 +55,10 @@ def check_model(directory, name, expected):
         for key, value in tensors.items():
             assert z[key].dtype == np.dtype("<f4") and z[key].shape == value.shape, key
             assert np.array_equal(z[key], value), key
-        assert json.loads(z["fcstore_metadata"].item()) == metadata
+        # One JSON object: the normalisation and signature nested, every other value a string.
+        nested = {key: json.loads(value) if key in ("fcstore.normalization", "fcstore.signature") else value
+                  for key, value in metadata.items()}
+        assert json.loads(z["fcstore_metadata"].item()) == nested
         arrays = {key: z[key] for key in z.files}
     with zipfile.ZipFile(path) as archive:
         assert archive.testzip() is None

@@ -11,7 +11,8 @@ DIR holds, written by SharingCLITests.swift through the built binary:
 Checks:
   - safetensors.numpy and numpy (allow_pickle=False) read exactly the tensors of
     the JSON export (layers.<l>.weight N_l x N_{l-1}, layers.<l>.bias), float32;
-  - the metadata names the activations and the normalisation;
+  - the metadata names the activations, the normalisation and the signature (the
+    same in the JSON, safetensors, npz and ONNX files);
   - onnxruntime's outputs on the rows match `fcstore predict --json` within 1e-5,
     and so does a numpy forward pass computed here from the JSON export.
 
@@ -87,9 +88,13 @@ def main():
         assert np.array_equal(np.float32(stored["shift"]), np.float32(normalization["shift"]))
         assert np.array_equal(np.float32(stored["scale"]), np.float32(normalization["scale"]))
 
-    # npz: the same tensors.
+    # npz: the same tensors; the metadata one JSON object with nested objects.
     with np.load(path("model.npz"), allow_pickle=False) as z:
         assert set(z.files) == set(tensors) | {"fcstore_metadata"}, z.files
+        npz_metadata = json.loads(z["fcstore_metadata"].item())
+        assert npz_metadata["fcstore.signature"] == json.loads(metadata["fcstore.signature"]), npz_metadata
+        if normalization is not None:
+            assert npz_metadata["fcstore.normalization"] == json.loads(metadata["fcstore.normalization"]), npz_metadata
         for key, value in tensors.items():
             assert z[key].dtype == np.dtype("<f4") and z[key].shape == value.shape, key
             assert np.array_equal(z[key].view(np.uint32), value.view(np.uint32)), key
@@ -99,6 +104,11 @@ def main():
     with open(path("predict.json")) as f:
         predicted = np.array([p["outputs"] for p in json.load(f)["predictions"]], dtype=np.float32)
     session = ort.InferenceSession(path("model.onnx"), providers=["CPUExecutionProvider"])
+    # The model signature: the same in every format.
+    signature = document.get("signature")
+    assert signature is not None and signature["feature_count"] == architecture[0], signature
+    assert json.loads(metadata["fcstore.signature"]) == signature, metadata
+    assert json.loads(session.get_modelmeta().custom_metadata_map["fcstore.signature"]) == signature
     (y,) = session.run(["y"], {"x": rows})
     assert y.shape == predicted.shape, (y.shape, predicted.shape)
     np.testing.assert_allclose(y, predicted, rtol=0, atol=1e-5)

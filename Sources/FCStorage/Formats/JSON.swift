@@ -305,6 +305,18 @@ enum JSONWriter {
         "{" + pairs.map { quote($0.key) + ":" + quote($0.value) }.joined(separator: ",") + "}"
     }
 
+    /// A parsed value written back as compact JSON (numbers as they were written).
+    static func value(_ value: JSONValue) -> String {
+        switch value {
+        case let .object(members): return "{" + members.map { quote($0.key) + ":" + self.value($0.value) }.joined(separator: ",") + "}"
+        case let .array(elements): return "[" + elements.map { self.value($0) }.joined(separator: ",") + "]"
+        case let .string(text): return quote(text)
+        case let .number(text): return text
+        case let .bool(flag): return flag ? "true" : "false"
+        case .null: return "null"
+        }
+    }
+
     /// A finite float in its shortest round-trip form (`Float.description`),
     /// which is valid JSON and which `Float(String)` reads back exactly.
     static func number(_ value: Float) -> String {

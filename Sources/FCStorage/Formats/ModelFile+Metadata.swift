@@ -11,6 +11,11 @@
 /// | `fcstore.activations` | `sigmoid,softmax` (one per layer, l = 1...L) | **yes** |
 /// | `fcstore.loss` | `cross-entropy` | no |
 /// | `fcstore.normalization` | `{"kind":"standard","shift":[0.5],"scale":[2.0]}` | no |
+/// | `fcstore.signature` | `{"feature_count":4,"features":["a","b","c","d"],...}` (see `ModelSignature`) | no |
+///
+/// In npz files the metadata member is one JSON object whose `fcstore.normalization`
+/// and `fcstore.signature` values are nested objects (older files hold them as JSON
+/// text inside a string; both forms are read).
 ///
 /// Every other key is the caller's provenance and lands in `ModelFile.metadata`.
 extension ModelFile {
@@ -19,9 +24,14 @@ extension ModelFile {
     public static let activationsKey = "fcstore.activations"
     public static let lossKey = "fcstore.loss"
     public static let normalizationKey = "fcstore.normalization"
+    public static let signatureKey = "fcstore.signature"
 
     /// Keys the writers fill in from the model's fields; `metadata` must not use them.
-    public static let reservedMetadataKeys: Set<String> = [formatKey, architectureKey, activationsKey, lossKey, normalizationKey]
+    public static let reservedMetadataKeys: Set<String> = [formatKey, architectureKey, activationsKey, lossKey, normalizationKey, signatureKey]
+
+    /// Keys whose values are JSON objects: text in a string for safetensors and ONNX
+    /// (whose metadata values are strings), nested objects in npz.
+    static let objectMetadataKeys: Set<String> = [normalizationKey, signatureKey]
 
     /// The tensor names of layer l (counted from 1).
     public static func weightName(layer l: Int) -> String { "layers.\(l).weight" }
@@ -39,7 +49,17 @@ extension ModelFile {
                 + ",\"shift\":[" + normalization.shift.map(JSONWriter.number).joined(separator: ",")
                 + "],\"scale\":[" + normalization.scale.map(JSONWriter.number).joined(separator: ",") + "]}"
         }
+        if let signature { entries[ModelFile.signatureKey] = signature.json() }
         return entries.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { (key: $0.key, value: $0.value) }
+    }
+
+    /// The metadata as one JSON object whose `objectMetadataKeys` values are nested
+    /// objects rather than strings (the npz form). Call after `validate()`.
+    func nestedMetadataJSON() -> String {
+        "{" + formatMetadata().map { entry in
+            JSONWriter.quote(entry.key) + ":"
+                + (ModelFile.objectMetadataKeys.contains(entry.key) ? entry.value : JSONWriter.quote(entry.value))
+        }.joined(separator: ",") + "}"
     }
 
     /// The tensors every format writes, in file order: layer 1's weight, its bias, layer 2's weight, ...
@@ -98,8 +118,9 @@ extension ModelFile {
             normalization = try parseNormalization(text, format: format)
         }
 
+        let signature = try metadata[signatureKey].map { try ModelSignature.decode($0, format: format) }
         let model = ModelFile(layers: layers, normalization: normalization, loss: metadata[lossKey],
-                              metadata: metadata.filter { !reservedMetadataKeys.contains($0.key) })
+                              metadata: metadata.filter { !reservedMetadataKeys.contains($0.key) }, signature: signature)
         do {
             try model.validate()
         } catch let error as ModelFormatError {

@@ -44,12 +44,17 @@ public struct ModelFile: Equatable, Sendable {
     /// Provenance (source run id, epoch, fcstore version, ...). Keys must not be
     /// one of `ModelFile.reservedMetadataKeys`, which the writers fill in.
     public var metadata: [String: String]
+    /// The feature columns, label column and task; nil for a model file without one
+    /// (its inputs are then matched by position).
+    public var signature: ModelSignature?
 
-    public init(layers: [Layer], normalization: Normalization? = nil, loss: String? = nil, metadata: [String: String] = [:]) {
+    public init(layers: [Layer], normalization: Normalization? = nil, loss: String? = nil, metadata: [String: String] = [:],
+                signature: ModelSignature? = nil) {
         self.layers = layers
         self.normalization = normalization
         self.loss = loss
         self.metadata = metadata
+        self.signature = signature
     }
 
     public static let activations: [String] = ["sigmoid", "tanh", "relu", "leaky-relu", "identity", "softmax"]
@@ -104,6 +109,13 @@ public struct ModelFile: Equatable, Sendable {
             }
             guard (normalization.shift + normalization.scale).allSatisfy(\.isFinite) else {
                 throw fail("The normalisation holds a value that is not finite (NaN or infinity); every shift and scale must be a finite number.")
+            }
+        }
+        if let signature {
+            do {
+                try signature.validate(inputs: inputSize, outputs: outputSize)
+            } catch let error as ModelFormatError {
+                throw fail(error.message)
             }
         }
         for key in metadata.keys.sorted() where ModelFile.reservedMetadataKeys.contains(key) {

@@ -2,13 +2,16 @@
 ///
 /// fcstore writes, in order, `layers.1.weight.npy` ([N_1, N_0], `'<f4'`),
 /// `layers.1.bias.npy`, ..., `layers.L.bias.npy`, and `fcstore_metadata.npy`:
-/// a zero-dimensional unicode array holding a JSON object of strings with the
-/// same keys as the safetensors `__metadata__` (see `ModelFile`). numpy reads
-/// all of it with `allow_pickle=False`:
+/// a zero-dimensional unicode array holding one JSON object with the same keys
+/// as the safetensors `__metadata__` (see `ModelFile`): string values, except
+/// `fcstore.normalization` and `fcstore.signature`, which are nested objects
+/// (files from earlier versions hold them as JSON text in a string; the
+/// reader accepts both). numpy reads all of it with `allow_pickle=False`:
 ///
 /// ```python
 /// z = numpy.load("model.npz")                       # allow_pickle=False is the default
 /// meta = json.loads(z["fcstore_metadata"].item())   # {"fcstore.activations": "sigmoid,softmax", ...}
+/// meta["fcstore.signature"]["features"]             # ["sepal_length", ...]
 /// W1 = z["layers.1.weight"]
 /// ```
 ///
@@ -24,7 +27,7 @@ public enum NPZ {
     public static func encode(_ model: ModelFile) throws -> [UInt8] {
         try model.validate()
         var members = model.namedTensors().map { (name: $0.name + ".npy", data: NPY.encode($0.tensor)) }
-        members.append((name: metadataKey + ".npy", data: NPY.encodeString(JSONWriter.object(model.formatMetadata()))))
+        members.append((name: metadataKey + ".npy", data: NPY.encodeString(model.nestedMetadataJSON())))
         return try ZIP.storedArchive(members)
     }
 
@@ -79,8 +82,14 @@ public enum NPZ {
         guard case let .object(members) = value else { throw fail("it is \(value.kindName)") }
         var metadata: [String: String] = [:]
         for (key, item) in members {
-            guard case let .string(string) = item else { throw fail("the value for \"\(key)\" is \(item.kindName)") }
-            metadata[key] = string
+            switch item {
+            case let .string(string):
+                metadata[key] = string
+            case .object where ModelFile.objectMetadataKeys.contains(key):
+                metadata[key] = JSONWriter.value(item)
+            default:
+                throw fail("the value for \"\(key)\" is \(item.kindName)")
+            }
         }
         return metadata
     }

@@ -12,7 +12,8 @@ struct ModelDataOptions: ParsableArguments {
         "A CSV file (the label column is optional for predict) or an IDX image file.", valueName: "file"))
     var data: String
 
-    @Option(help: ArgumentHelp("The label column, if it is not 'label' or the last.", valueName: "column"))
+    @Option(help: ArgumentHelp(
+        "The label column (a name or 0-based index), if not the model's recorded one.", valueName: "column"))
     var label: String?
 
     struct Loaded {
@@ -24,17 +25,23 @@ struct ModelDataOptions: ParsableArguments {
         var labelled: Bool
         /// False for regression (mse with one output).
         var classify: Bool
+        var signature: ModelSignature?
+        /// The label column looked for, when it has a name.
+        var labelColumn: String?
+        /// Columns of the data file the model does not use.
+        var ignored: [String]
     }
 
-    /// The stored model, and the data loaded to fit its input width (with the stored
+    /// The stored model, and the data's columns matched to its signature (with the stored
     /// normalisation applied later by the model itself).
     func load(from store: Store) throws -> Loaded {
-        let (run, _, checkpoint, model) = try Workflow.model(store, run: ref.run, epoch: ref.selector)
+        let (run, config, checkpoint, model) = try Workflow.model(store, run: ref.run, epoch: ref.selector)
         let classify = model.spec.loss != .mse || model.spec.outputSize > 1
-        let (data, labelled) = try DataLoading.loadForModel(
-            path: self.data, labelColumn: label, inputSize: model.spec.inputSize,
-            task: classify ? .classification : .regression)
+        let matched = try ModelColumns.load(
+            path: self.data, labelOverride: label, signature: config.signature, recordedLabel: config.data?.labelColumn,
+            inputSize: model.spec.inputSize, task: classify ? .classification : .regression)
         return Loaded(checkpoint: "\(run.id)@\(checkpoint.epoch)", shortName: "\(run.shortID)@\(checkpoint.epoch)",
-                      model: model, data: data, labelled: labelled, classify: classify)
+                      model: model, data: matched.data, labelled: matched.labelled, classify: classify,
+                      signature: config.signature, labelColumn: matched.labelColumn, ignored: matched.ignored)
     }
 }

@@ -104,6 +104,11 @@ enum Format {
         return String(format: "%.4f", value)
     }
 
+    /// "1 thread", "2 threads": a count and its noun, plural unless the count is 1.
+    static func count(_ count: Int, _ noun: String, plural: String? = nil) -> String {
+        "\(count) \(count == 1 ? noun : plural ?? noun + "s")"
+    }
+
     static func percent(_ value: Double?) -> String {
         guard let value, value.isFinite else { return "-" }
         return String(format: "%.2f%%", value * 100)

@@ -98,21 +98,21 @@ struct Show: ParsableCommand {
         let optimizer = config.training.optimizer
         var optimizerText = "\(optimizer.kind.rawValue)  learning rate \(optimizer.learningRate)"
         if optimizer.kind == .momentum { optimizerText += "  momentum \(optimizer.momentum)" }
-        if case let .stepDecay(every, factor) = optimizer.schedule { optimizerText += "  step decay x\(factor) every \(every) epochs" }
+        if case let .stepDecay(every, factor) = optimizer.schedule { optimizerText += "  step decay x\(factor) every \(Format.count(every, "epoch"))" }
         lines.append("optimizer  \(optimizerText)")
         let batch = config.training.batchSize.map { $0 == 1 ? "1 (SGD)" : "\($0)" } ?? "full (GD)"
         lines.append("training   batch \(batch)  epochs \(config.epochs)  seed \(config.training.seed)  normalize \(config.normalization.rawValue)")
         if let data = config.data {
-            lines.append("data       \(data.path)  \(data.rows) rows x \(data.columns) columns  fingerprint \(data.fingerprint)")
+            lines.append("data       \(data.path)  \(Format.count(data.rows, "row")) x \(Format.count(data.columns, "column"))  fingerprint \(data.fingerprint)")
         } else {
             lines.append("data       none recorded (imported model)")
         }
         switch config.validation {
         case .split(let fraction)?: lines.append("validation \(Int((fraction * 100).rounded()))% held out of the data (seeded)")
-        case .file(let source)?: lines.append("validation \(source.path)  \(source.rows) rows  fingerprint \(source.fingerprint)")
+        case .file(let source)?: lines.append("validation \(source.path)  \(Format.count(source.rows, "row"))  fingerprint \(source.fingerprint)")
         case nil: lines.append("validation none")
         }
-        if let core = config.blasCore { lines.append("blas       \(core), \(config.blasThreads ?? 0) threads") }
+        if let core = config.blasCore { lines.append("blas       \(core), \(Format.count(config.blasThreads ?? 0, "thread"))") }
         lines.append("selected   epoch \(checkpoint.epoch)  digest \(checkpoint.digestHex.prefix(16))")
         Console.out(lines.joined(separator: "\n"))
         Console.out()

@@ -10,7 +10,7 @@ enum TrainingDriver {
         Interruption.install()
         let progress = ProgressReporter(totalEpochs: trainer.config.epochs)
         let run = trainer.run
-        Console.err("\(verb) run \(run.shortID)\(run.name.map { " (\($0))" } ?? "") to epoch \(trainer.config.epochs) on \(trainer.trainingSamples) samples, \(trainer.batchesPerEpoch) batches per epoch")
+        Console.err("\(verb) run \(run.shortID)\(run.name.map { " (\($0))" } ?? "") to epoch \(trainer.config.epochs) on \(Format.count(trainer.trainingSamples, "sample")), \(Format.count(trainer.batchesPerEpoch, "batch", plural: "batches")) per epoch")
         var batchesSeen = 0
         var lastLoss = Double.nan
         var epoch = trainer.startEpoch + 1

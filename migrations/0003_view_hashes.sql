@@ -6,7 +6,8 @@
 -- view to a table (checkpoint_tensors.hash = blobs.hash) matched nothing.
 -- From this version one rule holds for every view: a column named like a
 -- table's hash column holds the same BLOB, and the same name with the suffix
--- _hex holds its lowercase hex text (for reading and for LIKE 'ab12%').
+-- _hex holds its lowercase hex text (for reading and for LIKE 'ab12%'), NULL
+-- where the BLOB is NULL (epoch 0's parent_digest; before, it was '').
 --
 --   run_checkpoints:    digest, digest_hex, parent_digest, parent_digest_hex
 --   checkpoint_tensors: hash, hash_hex
@@ -45,7 +46,8 @@ SELECT l.run_id                     AS run_id,
        c.digest                     AS digest,
        lower(hex(c.digest))         AS digest_hex,
        c.parent_digest              AS parent_digest,
-       lower(hex(c.parent_digest))  AS parent_digest_hex
+       CASE WHEN c.parent_digest IS NOT NULL
+            THEN lower(hex(c.parent_digest)) END AS parent_digest_hex
 FROM lineage AS l
 JOIN checkpoints AS c
   ON c.run_id = l.owner_run_id AND c.epoch BETWEEN l.min_epoch AND l.max_epoch;

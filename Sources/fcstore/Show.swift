@@ -20,13 +20,15 @@ struct Show: ParsableCommand {
         var name: String?
         var status: String
         var createdAt: String
-        var seed: UInt64
+        /// nil for an imported model: it was not trained here.
+        var seed: UInt64?
         var parent: Runs.ParentJSON?
         var lineage: [Runs.ParentJSON]
         var architecture: [Int]
         var activations: [String]
         var loss: String
-        var config: RunConfig
+        /// The stored configuration with snake_case keys (see `configJSON`).
+        var config: JSONValue
         var selectedEpoch: Int
         var epochs: [EpochJSON]
 
@@ -72,11 +74,15 @@ struct Show: ParsableCommand {
         let spec = config.spec
         let activations = (1...spec.layerCount).map { spec.activation(layer: $0).rawValue }
 
+        // A model file imported as a run has no training configuration: the store's
+        // row holds placeholders (optimizer, batch size, seed, epochs) that mean nothing.
+        let imported = run.status == .imported
         if output.json {
             try Console.json(ShowJSON(
                 id: run.id, name: run.name, status: run.status.rawValue, createdAt: Format.timestamp(run.createdAt),
-                seed: run.seed, parent: lineage.first, lineage: lineage, architecture: spec.sizes,
-                activations: activations, loss: spec.loss.rawValue, config: config, selectedEpoch: checkpoint.epoch,
+                seed: imported ? nil : run.seed, parent: lineage.first, lineage: lineage, architecture: spec.sizes,
+                activations: activations, loss: spec.loss.rawValue, config: try Self.configJSON(config, imported: imported),
+                selectedEpoch: checkpoint.epoch,
                 epochs: checkpoints.map {
                     EpochJSON(epoch: $0.epoch, createdAt: Format.timestamp($0.createdAt), digest: $0.digestHex,
                               inherited: $0.inherited, pruned: $0.pruned, metrics: $0.metrics)
@@ -95,13 +101,12 @@ struct Show: ParsableCommand {
         }
         if let from = config.initializedFrom { lines.append("init       weights of \(from.prefix(8))\(from.drop { $0 != "@" })") }
         lines.append("network    \(spec.sizes.map(String.init).joined(separator: "-"))  \(activations.joined(separator: ","))  loss \(spec.loss.rawValue)")
-        let optimizer = config.training.optimizer
-        var optimizerText = "\(optimizer.kind.rawValue)  learning rate \(optimizer.learningRate)"
-        if optimizer.kind == .momentum { optimizerText += "  momentum \(optimizer.momentum)" }
-        if case let .stepDecay(every, factor) = optimizer.schedule { optimizerText += "  step decay x\(factor) every \(Format.count(every, "epoch"))" }
-        lines.append("optimizer  \(optimizerText)")
-        let batch = config.training.batchSize.map { $0 == 1 ? "1 (SGD)" : "\($0)" } ?? "full (GD)"
-        lines.append("training   batch \(batch)  epochs \(config.epochs)  seed \(config.training.seed)  normalize \(config.normalization.rawValue)")
+        if imported {
+            lines.append("optimizer  imported (not trained in fcstore: no optimizer, batch size or seed recorded)")
+            lines.append("training   imported  normalize \(config.normalization.rawValue)")
+        } else {
+            lines.append(contentsOf: Self.trainingLines(config))
+        }
         if let data = config.data {
             lines.append("data       \(data.path)  \(Format.count(data.rows, "row")) x \(Format.count(data.columns, "column"))  fingerprint \(data.fingerprint)")
         } else {
@@ -132,5 +137,37 @@ struct Show: ParsableCommand {
             ])
         }
         Console.out(table.rendered)
+    }
+
+    /// The optimizer and training lines of a run trained in fcstore.
+    static func trainingLines(_ config: RunConfig) -> [String] {
+        let optimizer = config.training.optimizer
+        var optimizerText = "\(optimizer.kind.rawValue)  learning rate \(optimizer.learningRate)"
+        if optimizer.kind == .momentum { optimizerText += "  momentum \(optimizer.momentum)" }
+        if case let .stepDecay(every, factor) = optimizer.schedule {
+            optimizerText += "  step decay x\(factor) every \(Format.count(every, "epoch"))"
+        }
+        let batch = config.training.batchSize.map { $0 == 1 ? "1 (SGD)" : "\($0)" } ?? "full (GD)"
+        return [
+            "optimizer  \(optimizerText)",
+            "training   batch \(batch)  epochs \(config.epochs)  seed \(config.training.seed)  normalize \(config.normalization.rawValue)",
+        ]
+    }
+
+    /// `show --json`'s `config`: the stored configuration (camelCase keys, as
+    /// Swift encodes it) with snake_case keys, the keys of an imported file's
+    /// own metadata (`provenance`) as they are. For an imported model the
+    /// training fields it never had (`training.optimizer`, `training.batch_size`,
+    /// `training.seed`, `epochs`) are null.
+    static func configJSON(_ config: RunConfig, imported: Bool) throws -> JSONValue {
+        var json = try JSONValue.encoding(config).snakeCased(keepingKeysUnder: ["provenance"])
+        if imported {
+            json["epochs"] = .null
+            if var training = json["training"] {
+                for key in ["optimizer", "batch_size", "seed"] { training[key] = .null }
+                json["training"] = training
+            }
+        }
+        return json
     }
 }

@@ -45,6 +45,7 @@ struct FCStoreCommand: ParsableCommand {
             exitParsing(error, arguments: arguments)
         }
         PhaseTimings.mark("parsed")
+        LoadingReporter.install()
         do {
             try command.run()
         } catch let error as ExitCode {

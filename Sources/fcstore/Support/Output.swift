@@ -6,7 +6,9 @@ enum Console {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
+    /// One line on stderr; a live progress line is erased first.
     static func err(_ line: String) {
+        LiveLine.clear()
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 

@@ -37,6 +37,24 @@ struct Show: ParsableCommand {
             case createdAt = "created_at"
             case selectedEpoch = "selected_epoch"
         }
+
+        /// Absent values are null, not missing keys, as in every --json document.
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encodeOrNull(name, forKey: .name)
+            try container.encode(status, forKey: .status)
+            try container.encode(createdAt, forKey: .createdAt)
+            if let seed { try container.encode(seed, forKey: .seed) } else { try container.encodeNil(forKey: .seed) }
+            if let parent { try container.encode(parent, forKey: .parent) } else { try container.encodeNil(forKey: .parent) }
+            try container.encode(lineage, forKey: .lineage)
+            try container.encode(architecture, forKey: .architecture)
+            try container.encode(activations, forKey: .activations)
+            try container.encode(loss, forKey: .loss)
+            try container.encode(config, forKey: .config)
+            try container.encode(selectedEpoch, forKey: .selectedEpoch)
+            try container.encode(epochs, forKey: .epochs)
+        }
     }
 
     struct EpochJSON: Encodable {

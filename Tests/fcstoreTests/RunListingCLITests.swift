@@ -108,6 +108,10 @@ final class RunListingCLITests: XCTestCase {
         let imported = try XCTUnwrap(json["id"] as? String)
         XCTAssertEqual(try runsRow(workspace, String(imported.prefix(8))).prefix(6),
                        [String(imported.prefix(8)), "imp", "-", "imported", "0-0", "-"])
+        // It has no metrics, so no best epoch.
+        assertError(try workspace.run(["show", "imp@best"]),
+                    "Run \(imported.prefix(8)) has no epoch with a train_loss or val_loss, so it has no best epoch; use \(imported.prefix(8))@EPOCH.",
+                    status: 1)
         // A trained run keeps its real settings.
         XCTAssertTrue(try workspace.ok(["show", id]).stdout.contains("optimizer  sgd  learning rate 0.1\n"))
     }

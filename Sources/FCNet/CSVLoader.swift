@@ -74,7 +74,12 @@ public struct CSVLoader: Sendable {
         var labels: [Float] = []
         features.reserveCapacity(bytes.count / 2)
         var scratch = [CChar](repeating: 0, count: 64)
+        let observer = LoadingProgress.observer
+        observer?(.init(file: file, bytesRead: reader.i, totalBytes: bytes.count, rows: 0, finished: false))
         while let record = try reader.nextRecord() {
+            if let observer, labels.count % LoadingProgress.interval == 0, !labels.isEmpty {
+                observer(.init(file: file, bytesRead: reader.i, totalBytes: bytes.count, rows: labels.count, finished: false))
+            }
             guard record.fields.count == names.count else {
                 throw fail(
                     record.line, min(record.fields.count, names.count) + 1,
@@ -110,6 +115,7 @@ public struct CSVLoader: Sendable {
         guard !labels.isEmpty else {
             throw fail(reader.line, nil, "the file has a header but no data rows.")
         }
+        observer?(.init(file: file, bytesRead: bytes.count, totalBytes: bytes.count, rows: labels.count, finished: true))
         var featureNames = names
         if let labelIndex { featureNames.remove(at: labelIndex) }
         return try Dataset(features: features, labels: labels, width: width, task: task, featureNames: featureNames, source: file)

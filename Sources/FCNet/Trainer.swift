@@ -57,6 +57,10 @@ public final class Trainer {
     public let config: TrainingConfig
     /// The last complete epoch (the start value before training).
     public private(set) var state: TrainingState
+    /// The epoch in progress so far: samples trained and the sum of their losses
+    /// C_r (so `lossSum / samples` is its running mean train loss). Zero between
+    /// epochs; read it from `shouldStop`, which is polled after each batch.
+    public private(set) var epochProgress: (samples: Int, lossSum: Double) = (0, 0)
 
     private let trainData: Dataset
     private let validation: Dataset?
@@ -253,6 +257,8 @@ public final class Trainer {
             random.shuffle(order, count: n)
         }
         var lossSum = 0.0, correct = 0, offset = 0
+        epochProgress = (0, 0)
+        defer { epochProgress = (0, 0) }
         let fuseSGD = config.optimizer.kind == .sgd
         while offset < n {
             let rows = min(batch, n - offset)
@@ -270,6 +276,7 @@ public final class Trainer {
                 lossSum += loss
                 correct += hits
                 offset += rows
+                epochProgress = (offset, lossSum)
                 if offset < n && shouldStop() { return .stopped }
                 continue
             }
@@ -304,6 +311,7 @@ public final class Trainer {
                     gradients: gradients.p, slots: slots, count: layout.count)
             }
             offset += rows
+            epochProgress = (offset, lossSum)
             if offset < n && shouldStop() { return .stopped }
         }
         let trainSeconds = Self.seconds(clock.now - started)

@@ -122,7 +122,8 @@ public struct RunSummary: Equatable, Sendable {
     public var ownCheckpointCount: Int
     /// The metrics of `lastEpoch`.
     public var latestMetrics: [String: Double]
-    /// The lowest `val_loss` over the epochs the run sees, if any.
+    /// The lowest `val_loss` over the run's own epochs (for a fork, those
+    /// after its fork point), if any; the earliest such epoch.
     public var bestValidationLoss: Double?
     public var bestValidationEpoch: Int?
 }

@@ -241,26 +241,26 @@ extension Store {
         try loadCheckpoint(runID: runID, epoch: latestEpoch(runID: runID))
     }
 
-    /// The epoch with the best value of `metric` among those `runID` sees (the
-    /// earliest epoch on ties; NaN values are ignored).
+    /// The epoch with the best value of `metric` among the run's own epochs:
+    /// for a fork, those after its fork point, never one it inherits (the
+    /// earliest epoch on ties; NaN values are ignored). `prune --keep-best` and
+    /// the best column of `runs` follow the same rule.
     /// - Throws: `StoreError.noSuchMetric`, `.noSuchRun`.
     public func bestEpoch(runID: String, metric: String, lowerIsBetter: Bool = true) throws -> Int {
         let best: Int? = try storeErrors {
             try db.readTransaction {
+                _ = try requireRun(runID)
                 var best: (epoch: Int, value: Double)?
-                for segment in try lineage(of: runID) {
-                    let statement = try db.prepare("""
-                        SELECT c.epoch, m.value FROM checkpoints AS c JOIN metrics AS m ON m.checkpoint_id = c.id
-                        WHERE c.run_id = ? AND c.epoch BETWEEN ? AND ? AND m.name = ? AND m.value IS NOT NULL
-                        """)
-                    try statement.bind([.text(segment.ownerRunID), .integer(Int64(segment.lower)),
-                                        .integer(Int64(clamping: segment.upper)), .text(metric)])
-                    try statement.forEachRow { row in
-                        let epoch = row.int(at: 0), value = row.double(at: 1)
-                        guard let current = best else { best = (epoch, value); return }
-                        let better = lowerIsBetter ? value < current.value : value > current.value
-                        if better || (value == current.value && epoch < current.epoch) { best = (epoch, value) }
-                    }
+                let statement = try db.prepare("""
+                    SELECT c.epoch, m.value FROM checkpoints AS c JOIN metrics AS m ON m.checkpoint_id = c.id
+                    WHERE c.run_id = ? AND m.name = ? AND m.value IS NOT NULL
+                    """)
+                try statement.bind([.text(runID), .text(metric)])
+                try statement.forEachRow { row in
+                    let epoch = row.int(at: 0), value = row.double(at: 1)
+                    guard let current = best else { best = (epoch, value); return }
+                    let better = lowerIsBetter ? value < current.value : value > current.value
+                    if better || (value == current.value && epoch < current.epoch) { best = (epoch, value) }
                 }
                 return best?.epoch
             }
@@ -269,8 +269,8 @@ extension Store {
         return best
     }
 
-    /// The checkpoint with the best value of `metric` among those `runID`
-    /// sees (the earliest epoch on ties; NaN values are ignored).
+    /// The checkpoint with the best value of `metric` among the run's own
+    /// epochs (see `bestEpoch`).
     /// - Throws: `StoreError.noSuchMetric`, and as `loadCheckpoint`.
     public func bestCheckpoint(runID: String, metric: String, lowerIsBetter: Bool = true) throws -> LoadedCheckpoint {
         try loadCheckpoint(runID: runID, epoch: bestEpoch(runID: runID, metric: metric, lowerIsBetter: lowerIsBetter))

@@ -2,7 +2,8 @@
 
 extension Store {
     /// All runs, oldest first, with figures for a listing. Inherited epochs
-    /// count for forks (see `RunSummary`).
+    /// count for forks' epoch ranges (see `RunSummary`), but the best
+    /// validation loss is over the run's own epochs only.
     ///
     /// The same few statements however many runs there are: the runs; each
     /// run's own first and last epoch (two seeks in the `(run_id, epoch)`
@@ -36,16 +37,15 @@ extension Store {
                         }
                     }
                     lastRows.append(last)
-                    // The lowest val_loss the run sees; the earliest epoch among equals.
+                    // The lowest val_loss among the run's own epochs (a fork's inherited
+                    // epochs are its parent's results); the earliest epoch among equals.
                     var best: (epoch: Int, value: Double)?
-                    for segment in segments {
-                        for candidate in validation[segment.ownerRunID] ?? []
-                        where segment.lower <= candidate.epoch && candidate.epoch <= segment.upper {
-                            if best == nil || candidate.value < best!.value
-                                || (candidate.value == best!.value && candidate.epoch < best!.epoch) {
-                                best = candidate
-                            }
+                    for candidate in validation[record.id] ?? [] {
+                        if let current = best, !(candidate.value < current.value
+                                                 || (candidate.value == current.value && candidate.epoch < current.epoch)) {
+                            continue
                         }
+                        best = candidate
                     }
                     return RunSummary(run: record, firstEpoch: last == nil ? nil : 0, lastEpoch: last?.epoch,
                                       checkpointCount: last.map { $0.epoch + 1 } ?? 0,

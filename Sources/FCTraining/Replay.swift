@@ -71,8 +71,8 @@ public enum Replay {
     /// Why bits may differ without any tampering: the epoch was trained by another build,
     /// OpenBLAS kernel or thread setting than this replay runs with (nil when they match).
     static func engineDifference(_ config: RunConfig) -> String? {
-        let recorded = "fcstore \(config.fcstoreVersion), OpenBLAS core \(config.blasCore ?? "?"), \(config.blasThreads.map(String.init) ?? "?") threads"
-        let here = "fcstore \(FCStoreVersion.current), OpenBLAS core \(BLAS.coreName), \(BLAS.maxThreads) threads"
+        let recorded = "fcstore \(config.fcstoreVersion), OpenBLAS core \(config.blasCore ?? "?"), \(config.blasThreads.map { "\($0) thread\($0 == 1 ? "" : "s")" } ?? "? threads")"
+        let here = "fcstore \(FCStoreVersion.current), OpenBLAS core \(BLAS.coreName), \(BLAS.maxThreads) thread\(BLAS.maxThreads == 1 ? "" : "s")"
         guard recorded != here else { return nil }
         return "the run was trained with \(recorded) and this replay ran with \(here); results are bit for bit only for the same build, kernel and thread setting"
     }

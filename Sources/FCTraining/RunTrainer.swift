@@ -36,6 +36,13 @@ public final class RunTrainer {
     private var initialRecord: CheckpointRecord?
     public private(set) var lastCommittedEpoch: Int?
 
+    /// The epoch in progress: samples trained so far and their mean train loss
+    /// (nil before its first batch). Read it from `train`'s `shouldStop`.
+    public var epochProgress: (samples: Int, meanLoss: Double?) {
+        let progress = trainer.epochProgress
+        return (progress.samples, progress.samples > 0 ? progress.lossSum / Double(progress.samples) : nil)
+    }
+
     init(store: Store, run: RunRecord, config: RunConfig, normalizer: Normalizer, trainer: Trainer,
          trainingSamples: Int, startEpoch: Int, writesInitialCheckpoint: Bool, initialRecord: CheckpointRecord? = nil) {
         self.initialRecord = initialRecord

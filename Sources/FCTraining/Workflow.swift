@@ -78,15 +78,20 @@ public enum Workflow {
             number = value
         case .best:
             let summaries = try store.checkpoints(runID: run.id)
-            let metric = summaries.contains { $0.metrics["val_loss"].map { !$0.isNaN } ?? false } ? "val_loss" : "train_loss"
-            number = try store.bestEpoch(runID: run.id, metric: metric, lowerIsBetter: true)
+            guard let best = select(.best, in: summaries) else { throw noBestEpoch(run, summaries) }
+            number = best.epoch
         }
         return try store.loadCheckpoint(runID: run.id, epoch: number, decoding: decode)
     }
 
     /// The listing entry an epoch selector picks among a run's checkpoints, without
-    /// loading any tensor (for `show`): `best` is the lowest `val_loss`, else the lowest
-    /// `train_loss`, the earliest epoch on ties — as `checkpoint(_:run:epoch:)` picks.
+    /// loading any tensor (for `show`; `checkpoint(_:run:epoch:)` picks the same).
+    ///
+    /// `best` is the one rule for a run's best epoch: among the run's own epochs
+    /// (a fork's are those after its fork point; the fork point and earlier are
+    /// its parent's results), the lowest `val_loss` if any own epoch has one, else
+    /// the lowest `train_loss`; the earliest epoch on ties; NaN ignored. Nil when
+    /// there is none (a fork that has not trained yet, a run without metrics).
     public static func select(_ epoch: EpochSelector, in summaries: [CheckpointSummary]) -> CheckpointSummary? {
         switch epoch {
         case .latest:
@@ -94,10 +99,29 @@ public enum Workflow {
         case .number(let number):
             return summaries.first { $0.epoch == number }
         case .best:
-            let metric = summaries.contains { $0.metrics["val_loss"].map { !$0.isNaN } ?? false } ? "val_loss" : "train_loss"
-            return summaries.filter { $0.metrics[metric].map { !$0.isNaN } ?? false }
-                .min { ($0.metrics[metric]!, $0.epoch) < ($1.metrics[metric]!, $1.epoch) }
+            let own = summaries.filter { !$0.inherited }
+            func value(_ summary: CheckpointSummary, _ metric: String) -> Double? {
+                summary.metrics[metric].flatMap { $0.isNaN ? nil : $0 }
+            }
+            let metric = own.contains { value($0, "val_loss") != nil } ? "val_loss" : "train_loss"
+            var best: (summary: CheckpointSummary, value: Double)?
+            for summary in own {
+                guard let candidate = value(summary, metric) else { continue }
+                if let current = best, !(candidate < current.value || (candidate == current.value && summary.epoch < current.summary.epoch)) {
+                    continue
+                }
+                best = (summary, candidate)
+            }
+            return best?.summary
         }
+    }
+
+    /// Why `RUN@best` names no checkpoint, as a sentence.
+    public static func noBestEpoch(_ run: RunRecord, _ summaries: [CheckpointSummary]) -> TrainingError {
+        if let parent = run.parent, !summaries.contains(where: { !$0.inherited }) {
+            return .invalid("Run \(run.shortID) has no epoch of its own yet (it forks from \(parent.runID.prefix(8))@\(parent.epoch)), and @best considers only a run's own epochs; use \(run.shortID)@\(parent.epoch) for the fork point.")
+        }
+        return .invalid("Run \(run.shortID) has no epoch with a train_loss or val_loss, so it has no best epoch; use \(run.shortID)@EPOCH.")
     }
 
     /// The run's configuration and a runnable model of one of its checkpoints.

@@ -22,11 +22,11 @@ struct Diff: ParsableCommand {
     @Argument(help: ArgumentHelp("The checkpoint to compare to (B).", valueName: "ref-b"))
     var refB: CheckpointRef
 
-    @Option(help: ArgumentHelp("Also list the K largest single changes.", valueName: "k"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Also list the K largest single changes.", valueName: "k"))
     var top: Int = 0
 
     func validate() throws {
-        if top < 0 { throw ValidationError("--top cannot be negative.") }
+        if top < 0 { throw ValidationError("--top cannot be negative (got \(top)).") }
     }
 
     struct DiffJSON: Encodable {

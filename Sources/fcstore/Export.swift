@@ -48,7 +48,7 @@ struct Export: ParsableCommand {
         if format == .bundle {
             let runs = try refs.map { try store.resolveRun($0.run).id }
             let summary = try store.exportBundle(runIDs: runs, to: output, overwrite: force)
-            Console.err("wrote \(output): \(summary.runIDs.count) run\(summary.runIDs.count == 1 ? "" : "s"), \(summary.checkpoints) checkpoints, \(Format.bytes(summary.bytes))")
+            Console.err("wrote \(output): \(Format.count(summary.runIDs.count, "run")), \(Format.count(summary.checkpoints, "checkpoint")), \(Format.bytes(summary.bytes))")
             return
         }
         let ref = refs[0]

@@ -37,6 +37,7 @@ struct FCStoreCommand: ParsableCommand {
             print(versionText)
             return
         }
+        if let unknown = unknownSubcommand(arguments) { exitUnknownSubcommand(unknown) }
         var command: ParsableCommand
         do {
             command = try parseAsRoot(arguments)
@@ -44,6 +45,7 @@ struct FCStoreCommand: ParsableCommand {
             exitParsing(error, arguments: arguments)
         }
         PhaseTimings.mark("parsed")
+        LoadingReporter.install()
         do {
             try command.run()
         } catch let error as ExitCode {
@@ -72,9 +74,31 @@ struct FCStoreCommand: ParsableCommand {
         guard status != .success, !text.isEmpty else { exit(withError: error) }
         let names = configuration.subcommands.map { $0._commandName }
         let help = arguments.first(where: names.contains).map { "fcstore \($0) --help" } ?? "fcstore --help"
-        if !text.hasSuffix(".") { text += "." }
-        Console.err("error: \(text) Run '\(help)' for usage.")
+        if let rejected = CheckpointRef.rejection(in: text) { text = "\(sentence(text)) \(rejected)" }
+        Console.err("error: \(sentence(text)) Run '\(help)' for usage.")
         Foundation.exit(status.rawValue)
+    }
+
+    /// `text` ending in one full stop, question or exclamation mark.
+    static func sentence(_ text: String) -> String {
+        guard let last = text.last, !".?!".contains(last) else { return text }
+        return text + "."
+    }
+
+    /// The first argument when it is a word that names no subcommand (`fcstore trian`).
+    static func unknownSubcommand(_ arguments: [String]) -> String? {
+        guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
+        let names = configuration.subcommands.map { $0._commandName } + ["help"]
+        return names.contains(first) ? nil : first
+    }
+
+    /// Refuses an unknown subcommand on one line, suggesting the nearest name.
+    static func exitUnknownSubcommand(_ word: String) -> Never {
+        let names = configuration.subcommands.map { $0._commandName }
+        var text = "Unknown command '\(word)'."
+        if let nearest = Suggestion.nearest(to: word, among: names) { text += " Did you mean '\(nearest)'?" }
+        Console.err("error: \(text) Run 'fcstore --help' for the list of commands.")
+        Foundation.exit(ExitCode.validationFailure.rawValue)
     }
 
     /// `fcstore --store PATH COMMAND ...` is the documented form, but the option
@@ -106,7 +130,7 @@ struct FCStoreCommand: ParsableCommand {
         if (try? BLAS.load()) != nil {
             let chosen = BLAS.chosenCoreType != nil ? ", chosen by fcstore" : ""
             let version = BLAS.configuration.split(separator: " ").prefix(2).joined(separator: " ")
-            blas = "\(version) core \(BLAS.coreName)\(chosen), \(BLAS.maxThreads) threads"
+            blas = "\(version) core \(BLAS.coreName)\(chosen), \(Format.count(BLAS.maxThreads, "thread"))"
         }
         return "fcstore \(FCStoreVersion.current) (SQLite \(Store.sqliteVersion); \(blas))"
     }

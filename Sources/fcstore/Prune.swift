@@ -18,13 +18,13 @@ struct Prune: ParsableCommand {
     @Argument(help: ArgumentHelp("The runs to prune.", valueName: "run"))
     var runs: [String]
 
-    @Option(name: .customLong("keep-last"), help: ArgumentHelp("Keep the last N epochs.", valueName: "n"))
+    @Option(name: .customLong("keep-last"), parsing: .unconditional, help: ArgumentHelp("Keep the last N epochs.", valueName: "n"))
     var keepLast: Int
 
     @Flag(name: .customLong("keep-best"), help: "Keep the epoch with the best validation loss (else train loss).")
     var keepBest = false
 
-    @Option(name: .customLong("keep-every"), help: ArgumentHelp("Keep every K-th epoch.", valueName: "k"))
+    @Option(name: .customLong("keep-every"), parsing: .unconditional, help: ArgumentHelp("Keep every K-th epoch.", valueName: "k"))
     var keepEvery: Int?
 
     @Flag(name: .customLong("dry-run"), help: "Say what would be pruned without changing anything.")
@@ -32,8 +32,8 @@ struct Prune: ParsableCommand {
 
     func validate() throws {
         if runs.isEmpty { throw ValidationError("Name at least one run to prune.") }
-        if keepLast < 0 { throw ValidationError("--keep-last cannot be negative.") }
-        if let keepEvery, keepEvery < 1 { throw ValidationError("--keep-every must be at least 1.") }
+        if keepLast < 0 { throw ValidationError("--keep-last cannot be negative (got \(keepLast)).") }
+        if let keepEvery, keepEvery < 1 { throw ValidationError("--keep-every must be at least 1 (got \(keepEvery)).") }
     }
 
     struct PruneJSON: Encodable {
@@ -56,7 +56,8 @@ struct Prune: ParsableCommand {
             let run = try store.resolveRun(text)
             let metric: String?
             if keepBest {
-                let hasValidation = try store.checkpoints(runID: run.id).contains { $0.metrics["val_loss"] != nil }
+                // The run's own epochs decide, as for @best (the store prunes only those).
+                let hasValidation = try store.checkpoints(runID: run.id).contains { !$0.inherited && $0.metrics["val_loss"] != nil }
                 metric = hasValidation ? "val_loss" : "train_loss"
             } else {
                 metric = nil

@@ -26,9 +26,9 @@ struct Remove: ParsableCommand {
             throw CLIError("Run \(record.shortID) is being trained by another process (\(owner)); stop it before removing the run.")
         }
         let result = try store.removeRun(runID: record.id, force: force)
-        var line = "removed run \(record.shortID): \(result.checkpointsDeleted) checkpoints"
+        var line = "removed run \(record.shortID): \(Format.count(result.checkpointsDeleted, "checkpoint"))"
         if !result.detachedForks.isEmpty {
-            line += "; detached forks \(result.detachedForks.map { String($0.prefix(8)) }.joined(separator: ", ")) (\(result.checkpointsCopied) checkpoint rows copied)"
+            line += "; detached forks \(result.detachedForks.map { String($0.prefix(8)) }.joined(separator: ", ")) (\(Format.count(result.checkpointsCopied, "checkpoint row")) copied)"
         }
         Console.out(line + ". Run 'fcstore gc' to free the space.")
     }

@@ -18,7 +18,7 @@ struct Resume: ParsableCommand {
     @Argument(help: ArgumentHelp("A run, RUN@EPOCH or RUN@best.", valueName: "ref"))
     var ref: CheckpointRef
 
-    @Option(help: ArgumentHelp("The epoch to train to (default: the run's --epochs).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The epoch to train to (default: the run's --epochs).", valueName: "n"))
     var epochs: Int?
 
     @OptionGroup var optimizerOptions: OptimizerOptions
@@ -33,7 +33,7 @@ struct Resume: ParsableCommand {
     var fork = false
 
     func validate() throws {
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1.") }
+        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs)).") }
     }
 
     func run() throws {

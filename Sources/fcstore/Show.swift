@@ -20,13 +20,15 @@ struct Show: ParsableCommand {
         var name: String?
         var status: String
         var createdAt: String
-        var seed: UInt64
+        /// nil for an imported model: it was not trained here.
+        var seed: UInt64?
         var parent: Runs.ParentJSON?
         var lineage: [Runs.ParentJSON]
         var architecture: [Int]
         var activations: [String]
         var loss: String
-        var config: RunConfig
+        /// The stored configuration with snake_case keys (see `configJSON`).
+        var config: JSONValue
         var selectedEpoch: Int
         var epochs: [EpochJSON]
 
@@ -34,6 +36,24 @@ struct Show: ParsableCommand {
             case id, name, status, seed, parent, lineage, architecture, activations, loss, config, epochs
             case createdAt = "created_at"
             case selectedEpoch = "selected_epoch"
+        }
+
+        /// Absent values are null, not missing keys, as in every --json document.
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id, forKey: .id)
+            try container.encodeOrNull(name, forKey: .name)
+            try container.encode(status, forKey: .status)
+            try container.encode(createdAt, forKey: .createdAt)
+            if let seed { try container.encode(seed, forKey: .seed) } else { try container.encodeNil(forKey: .seed) }
+            if let parent { try container.encode(parent, forKey: .parent) } else { try container.encodeNil(forKey: .parent) }
+            try container.encode(lineage, forKey: .lineage)
+            try container.encode(architecture, forKey: .architecture)
+            try container.encode(activations, forKey: .activations)
+            try container.encode(loss, forKey: .loss)
+            try container.encode(config, forKey: .config)
+            try container.encode(selectedEpoch, forKey: .selectedEpoch)
+            try container.encode(epochs, forKey: .epochs)
         }
     }
 
@@ -72,11 +92,15 @@ struct Show: ParsableCommand {
         let spec = config.spec
         let activations = (1...spec.layerCount).map { spec.activation(layer: $0).rawValue }
 
+        // A model file imported as a run has no training configuration: the store's
+        // row holds placeholders (optimizer, batch size, seed, epochs) that mean nothing.
+        let imported = run.status == .imported
         if output.json {
             try Console.json(ShowJSON(
                 id: run.id, name: run.name, status: run.status.rawValue, createdAt: Format.timestamp(run.createdAt),
-                seed: run.seed, parent: lineage.first, lineage: lineage, architecture: spec.sizes,
-                activations: activations, loss: spec.loss.rawValue, config: config, selectedEpoch: checkpoint.epoch,
+                seed: imported ? nil : run.seed, parent: lineage.first, lineage: lineage, architecture: spec.sizes,
+                activations: activations, loss: spec.loss.rawValue, config: try Self.configJSON(config, imported: imported),
+                selectedEpoch: checkpoint.epoch,
                 epochs: checkpoints.map {
                     EpochJSON(epoch: $0.epoch, createdAt: Format.timestamp($0.createdAt), digest: $0.digestHex,
                               inherited: $0.inherited, pruned: $0.pruned, metrics: $0.metrics)
@@ -95,25 +119,24 @@ struct Show: ParsableCommand {
         }
         if let from = config.initializedFrom { lines.append("init       weights of \(from.prefix(8))\(from.drop { $0 != "@" })") }
         lines.append("network    \(spec.sizes.map(String.init).joined(separator: "-"))  \(activations.joined(separator: ","))  loss \(spec.loss.rawValue)")
-        let optimizer = config.training.optimizer
-        var optimizerText = "\(optimizer.kind.rawValue)  learning rate \(optimizer.learningRate)"
-        if optimizer.kind == .momentum { optimizerText += "  momentum \(optimizer.momentum)" }
-        if case let .stepDecay(every, factor) = optimizer.schedule { optimizerText += "  step decay x\(factor) every \(every) epochs" }
-        lines.append("optimizer  \(optimizerText)")
-        let batch = config.training.batchSize.map { $0 == 1 ? "1 (SGD)" : "\($0)" } ?? "full (GD)"
-        lines.append("training   batch \(batch)  epochs \(config.epochs)  seed \(config.training.seed)  normalize \(config.normalization.rawValue)")
+        if imported {
+            lines.append("optimizer  imported (not trained in fcstore: no optimizer, batch size or seed recorded)")
+            lines.append("training   imported  normalize \(config.normalization.rawValue)")
+        } else {
+            lines.append(contentsOf: Self.trainingLines(config))
+        }
         if let data = config.data {
-            lines.append("data       \(data.path)  \(data.rows) rows x \(data.columns) columns  fingerprint \(data.fingerprint)")
+            lines.append("data       \(data.path)  \(Format.count(data.rows, "row")) x \(Format.count(data.columns, "column"))  fingerprint \(data.fingerprint)")
         } else {
             lines.append("data       none recorded (imported model)")
         }
         lines.append("signature  " + Self.signatureText(config.signature))
         switch config.validation {
         case .split(let fraction)?: lines.append("validation \(Int((fraction * 100).rounded()))% held out of the data (seeded)")
-        case .file(let source)?: lines.append("validation \(source.path)  \(source.rows) rows  fingerprint \(source.fingerprint)")
+        case .file(let source)?: lines.append("validation \(source.path)  \(Format.count(source.rows, "row"))  fingerprint \(source.fingerprint)")
         case nil: lines.append("validation none")
         }
-        if let core = config.blasCore { lines.append("blas       \(core), \(config.blasThreads ?? 0) threads") }
+        if let core = config.blasCore { lines.append("blas       \(core), \(Format.count(config.blasThreads ?? 0, "thread"))") }
         lines.append("selected   epoch \(checkpoint.epoch)  digest \(checkpoint.digestHex.prefix(16))")
         Console.out(lines.joined(separator: "\n"))
         Console.out()
@@ -155,5 +178,37 @@ struct Show: ParsableCommand {
             parts.append("regression of \(ModelColumns.quoted(signature.target ?? signature.label ?? "the output"))")
         }
         return parts.joined(separator: "  ")
+    }
+
+    /// The optimizer and training lines of a run trained in fcstore.
+    static func trainingLines(_ config: RunConfig) -> [String] {
+        let optimizer = config.training.optimizer
+        var optimizerText = "\(optimizer.kind.rawValue)  learning rate \(optimizer.learningRate)"
+        if optimizer.kind == .momentum { optimizerText += "  momentum \(optimizer.momentum)" }
+        if case let .stepDecay(every, factor) = optimizer.schedule {
+            optimizerText += "  step decay x\(factor) every \(Format.count(every, "epoch"))"
+        }
+        let batch = config.training.batchSize.map { $0 == 1 ? "1 (SGD)" : "\($0)" } ?? "full (GD)"
+        return [
+            "optimizer  \(optimizerText)",
+            "training   batch \(batch)  epochs \(config.epochs)  seed \(config.training.seed)  normalize \(config.normalization.rawValue)",
+        ]
+    }
+
+    /// `show --json`'s `config`: the stored configuration (camelCase keys, as
+    /// Swift encodes it) with snake_case keys, the keys of an imported file's
+    /// own metadata (`provenance`) as they are. For an imported model the
+    /// training fields it never had (`training.optimizer`, `training.batch_size`,
+    /// `training.seed`, `epochs`) are null.
+    static func configJSON(_ config: RunConfig, imported: Bool) throws -> JSONValue {
+        var json = try JSONValue.encoding(config).snakeCased(keepingKeysUnder: ["provenance"])
+        if imported {
+            json["epochs"] = .null
+            if var training = json["training"] {
+                for key in ["optimizer", "batch_size", "seed"] { training[key] = .null }
+                json["training"] = training
+            }
+        }
+        return json
     }
 }

@@ -26,7 +26,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("A validation CSV file, evaluated after every epoch.", valueName: "file"))
     var validation: String?
 
-    @Option(name: .customLong("validation-split"), help: ArgumentHelp(
+    @Option(name: .customLong("validation-split"), parsing: .unconditional, help: ArgumentHelp(
         "Hold out this fraction of the data for validation (seeded).", valueName: "fraction"))
     var validationSplit: Double?
 
@@ -37,30 +37,30 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Hidden and output layer sizes, e.g. 32,10; the input size comes from the data.", valueName: "sizes"))
     var layers: String?
 
-    @Option(help: ArgumentHelp("Hidden activation: sigmoid, tanh, relu, leaky-relu or identity (default sigmoid).", valueName: "name"))
-    var activation: Activation?
+    @Option(help: ArgumentHelp("Hidden activation (default sigmoid).", valueName: "name"))
+    var activation: HiddenActivation?
 
     @Option(name: .customLong("output-activation"), help: ArgumentHelp(
-        "Output activation: softmax, sigmoid or identity (default: softmax for several classes, sigmoid for one output, identity for mse).",
+        "Output activation (default: softmax for several classes, sigmoid for one output, identity for mse; another needs --loss mse).",
         valueName: "name"))
     var outputActivation: Activation?
 
-    @Option(help: ArgumentHelp("Loss: cross-entropy, binary-cross-entropy or mse (default: to suit the output).", valueName: "name"))
+    @Option(help: ArgumentHelp("Loss (default: to suit the output).", valueName: "name"))
     var loss: Loss?
 
     @OptionGroup var optimizerOptions: OptimizerOptions
 
-    @Option(help: ArgumentHelp("The epoch to train to.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The epoch to train to.", valueName: "n"))
     var epochs: Int = 10
 
-    @Option(help: ArgumentHelp("Fixes weight initialisation, shuffling and the validation split.", valueName: "n"))
-    var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: ArgumentHelp("Fixes weight initialisation, shuffling and the validation split.", valueName: "n"))
+    var seed: SeedArgument = SeedArgument(1)
 
     @Option(help: ArgumentHelp("A name for the run (unique in the store).", valueName: "name"))
     var name: String?
 
     @Option(help: ArgumentHelp(
-        "Input normalisation: none, minmax or standard (default standard, or the --init model's own).", valueName: "kind"))
+        "Input normalisation (default standard, or the --init model's own).", valueName: "kind"))
     var normalize: Normalizer.Kind?
 
     @Option(name: .customLong("init"), help: ArgumentHelp(
@@ -68,7 +68,8 @@ struct Train: ParsableCommand {
     var initFrom: CheckpointRef?
 
     func validate() throws {
-        if epochs < 0 { throw ValidationError("--epochs cannot be negative.") }
+        try seed.validate()
+        if epochs < 0 { throw ValidationError("--epochs cannot be negative (got \(epochs)).") }
         if layers == nil && initFrom == nil {
             throw ValidationError("Pass --layers with the hidden and output sizes (e.g. --layers 32,10), or --init REF.")
         }
@@ -81,7 +82,9 @@ struct Train: ParsableCommand {
         if let validationSplit, !(validationSplit > 0 && validationSplit < 1) {
             throw ValidationError("--validation-split must be between 0 and 1 (got \(validationSplit)).")
         }
-        if activation == .softmax { throw ValidationError("softmax is an output activation; use --output-activation softmax.") }
+        if activation?.activation == .softmax {
+            throw ValidationError("softmax is an output activation; use --output-activation softmax.")
+        }
     }
 
     func parsedLayers(_ text: String) -> [Int]? {
@@ -100,13 +103,13 @@ struct Train: ParsableCommand {
         if let momentum = optimizerOptions.momentum { optimizer.momentum = momentum }
         if let schedule = optimizerOptions.schedule { optimizer.schedule = schedule.schedule }
 
-        var request = Workflow.TrainRequest(dataPath: data, optimizer: optimizer, epochs: epochs, seed: seed)
+        var request = Workflow.TrainRequest(dataPath: data, optimizer: optimizer, epochs: epochs, seed: seed.value)
         request.labelsPath = labels
         request.labelColumn = label
         request.validationPath = validation
         request.validationSplit = validationSplit
         request.layers = layers.flatMap(parsedLayers)
-        request.hiddenActivation = activation
+        request.hiddenActivation = activation?.activation
         request.outputActivation = outputActivation
         request.loss = loss
         request.batchSize = optimizerOptions.batch ?? 32

@@ -181,7 +181,7 @@ final class BundleTests: StoreTestCase {
         let current = path("current.fcbundle")
         _ = try lineage.store.exportBundle(runIDs: [lineage.fork.id], to: current)
         let version1 = try altered(current, "version1.fcbundle") {
-            try $0.execute("DROP INDEX metrics_val_loss; DELETE FROM schema_migrations WHERE version = 2; PRAGMA user_version = 1")
+            try $0.execute(downgradeToVersion1SQL())
         }
         let target = try Store(path: path("target.db"))
         let imported = try target.importBundle(from: version1)
@@ -196,7 +196,7 @@ final class BundleTests: StoreTestCase {
 
         let mislabelled = try altered(current, "mislabelled.fcbundle") { try $0.execute("PRAGMA user_version = 1") }
         try assertRefused(mislabelled, into: try Store(path: path("other.db")),
-                          reasonContains: "it has an object metrics_val_loss that fcstore's schema does not define")
+                          reasonContains: "its view blob_usage differs from fcstore's schema")
     }
 
     func testHostileBundlesAreRefusedAndLeaveTheStoreUnchanged() throws {

@@ -14,11 +14,12 @@ final class ListingTests: StoreTestCase {
             + " latest \(metrics)"
     }
 
-    /// What the listing should say about `runID`, from the checkpoints it sees.
+    /// What the listing should say about `runID`, from the checkpoints it sees
+    /// (the best validation loss from its own epochs only).
     private func reference(_ store: Store, _ record: RunRecord, latestMetrics: Bool) throws -> String {
         let visible = try store.checkpoints(runID: record.id)
         var best: (epoch: Int, value: Double)?
-        for checkpoint in visible {
+        for checkpoint in visible where !checkpoint.inherited {
             guard let value = checkpoint.metrics["val_loss"], !value.isNaN else { continue }
             // As `ORDER BY value, epoch LIMIT 1`: -0.0 equals 0.0, the earlier epoch wins.
             if let current = best, value > current.value || (value == current.value && checkpoint.epoch >= current.epoch) {

@@ -180,7 +180,7 @@ final class MigrationTests: StoreTestCase {
         // Turn the file into what version 1 wrote: migration 0002 neither applied nor recorded.
         do {
             let db = try raw(path)
-            try db.execute("DROP INDEX metrics_val_loss; DELETE FROM schema_migrations WHERE version = 2; PRAGMA user_version = 1")
+            try db.execute(downgradeToVersion1SQL())
             let version1 = try Database(path: ":memory:", readOnly: false, busyTimeoutMilliseconds: 0)
             try version1.execute(Migrations.embedded[0].sql)
             XCTAssertEqual(try schema(db), try schema(version1))
@@ -205,10 +205,16 @@ final class MigrationTests: StoreTestCase {
 
         let store = try Store(path: path)
         let db = try raw(path)
-        XCTAssertEqual(try int(db, "PRAGMA user_version"), 2)
-        XCTAssertEqual(try int(db, "SELECT count(*) FROM schema_migrations"), 2)
+        XCTAssertEqual(try int(db, "PRAGMA user_version"), Int64(Migrations.latestVersion))
+        XCTAssertEqual(try int(db, "SELECT count(*) FROM schema_migrations"), Int64(Migrations.latestVersion))
         XCTAssertEqual(try db.scalar("SELECT checksum FROM schema_migrations WHERE version = 2")?.string,
                        SHA256Hasher.hex(SHA256Hasher.hash(Migrations.embedded[1].sql)))
+        XCTAssertEqual(try db.scalar("SELECT checksum FROM schema_migrations WHERE version = 3")?.string,
+                       SHA256Hasher.hex(SHA256Hasher.hash(Migrations.embedded[2].sql)))
+        // Migrated to the views of 0003: hashes as BLOBs with a _hex twin.
+        XCTAssertEqual(try int(db, "SELECT count(*) FROM checkpoint_tensors AS ct JOIN blobs AS b ON b.hash = ct.hash"),
+                       try int(db, "SELECT count(*) FROM checkpoint_tensors WHERE bytes IS NOT NULL"))
+        XCTAssertEqual(try int(db, "SELECT count(*) FROM checkpoint_tensors WHERE hash_hex <> lower(hex(hash))"), 0)
         XCTAssertEqual(try int(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'metrics_val_loss'"), 1)
         XCTAssertEqual(try contentDump(path), rows)
         XCTAssertEqual(try store.runs().map(ListingTests.describe), listed)

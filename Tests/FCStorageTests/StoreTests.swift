@@ -301,7 +301,10 @@ final class StoreTests: StoreTestCase {
         // A fork of the fork, at an epoch the fork itself inherited.
         let grandchild = try store.forkRun(from: fork.id, atEpoch: 1, name: nil, config: "{}", seed: 3)
         XCTAssertEqual(try store.checkpoints(runID: grandchild.id).map(\.epoch), [0, 1])
-        XCTAssertEqual(try store.bestCheckpoint(runID: grandchild.id, metric: "val_loss").epoch, 1)
+        // Best is over a run's own epochs: the grandchild has none, and the
+        // parent's best (epoch 1, 1.0) lies at or before the fork's fork point.
+        XCTAssertEqual(storeError { try store.bestCheckpoint(runID: grandchild.id, metric: "val_loss") }?.description,
+                       "Run \(grandchild.shortID) has no checkpoint with a value for the metric \"val_loss\".")
         XCTAssertEqual(try store.bestCheckpoint(runID: fork.id, metric: "val_loss").epoch, 3)
         XCTAssertEqual(try store.bestCheckpoint(runID: parent.id, metric: "val_loss").epoch, 1)
         XCTAssertEqual(try store.bestCheckpoint(runID: parent.id, metric: "val_loss", lowerIsBetter: false).epoch, 0)
@@ -318,8 +321,8 @@ final class StoreTests: StoreTestCase {
         XCTAssertEqual(summaries[fork.id]?.latestMetrics, ["val_loss": 0.5])
         XCTAssertEqual(summaries[grandchild.id]?.lastEpoch, 1)
         XCTAssertEqual(summaries[grandchild.id]?.ownCheckpointCount, 0)
-        XCTAssertEqual(summaries[grandchild.id]?.bestValidationLoss, 1)
-        XCTAssertEqual(summaries[grandchild.id]?.bestValidationEpoch, 1)
+        XCTAssertNil(summaries[grandchild.id]?.bestValidationLoss)
+        XCTAssertNil(summaries[grandchild.id]?.bestValidationEpoch)
 
         // The auditors' views agree.
         let db = try raw(path)

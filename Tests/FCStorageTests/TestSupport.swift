@@ -90,3 +90,18 @@ func checkpointInput(epoch: Int, sizes: [Int] = [4, 3, 2], generator: inout Spli
 extension TensorValue {
     var bitPatterns: [UInt32] { values.map(\.bitPattern) }
 }
+
+/// SQL that turns a store or bundle of the current schema into what version 1
+/// wrote: migration 0002's index dropped, 0003's views replaced by 0001's, and
+/// only migration 1 recorded.
+func downgradeToVersion1SQL() throws -> String {
+    let initial = try XCTUnwrap(Migrations.embedded.first?.sql)
+    let views = try XCTUnwrap(initial.range(of: "CREATE VIEW run_checkpoints"))
+    return """
+        DROP INDEX metrics_val_loss;
+        DROP VIEW run_summary; DROP VIEW checkpoint_tensors; DROP VIEW blob_usage;
+        DROP VIEW epoch_summary; DROP VIEW epoch_metrics; DROP VIEW run_checkpoints;
+        \(initial[views.lowerBound...])
+        DELETE FROM schema_migrations WHERE version > 1; PRAGMA user_version = 1;
+        """
+}

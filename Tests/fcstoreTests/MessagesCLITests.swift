@@ -71,7 +71,7 @@ final class MessagesCLITests: XCTestCase {
                         "Run \(short) has no checkpoint at epoch 7. Run 'fcstore show \(short)' to list its epochs.", status: 1)
         }
         assertError(try workspace.run(["show", "\(short)@x"]),
-                    "The value '\(short)@x' is invalid for '<ref>'. Run 'fcstore show --help' for usage.", status: 64)
+                    "The value '\(short)@x' is invalid for '<ref>'. \(CLIParsingTests.refSyntax) Run 'fcstore show --help' for usage.", status: 64)
     }
 
     func testDataOfAnotherWidthIsRefused() throws {
@@ -148,7 +148,7 @@ final class MessagesCLITests: XCTestCase {
         let workspace = try Workspace()
         assertError(try workspace.run(["runs", "--bogus"]), "Unknown option '--bogus'. Run 'fcstore runs --help' for usage.", status: 64)
         assertError(try workspace.run(["show"]), "Missing expected argument '<ref>'. Run 'fcstore show --help' for usage.", status: 64)
-        assertError(try workspace.run(["frobnicate"]), "Unexpected argument 'frobnicate'. Run 'fcstore --help' for usage.", status: 64)
+        assertError(try workspace.run(["frobnicate"]), "Unknown command 'frobnicate'. Run 'fcstore --help' for the list of commands.", status: 64)
     }
 
     static let rootHelp = """

@@ -64,7 +64,7 @@ final class SharingCLITests: XCTestCase {
         // An imported model trains further with --init.
         let trained = try workspace.train(["--init", "from-json"], layers: "16,10", epochs: 1)
         let config = try XCTUnwrap(try workspace.show(trained)["config"] as? [String: Any])
-        XCTAssertEqual((config["initializedFrom"] as? String)?.hasSuffix("@0"), true, "\(config)")
+        XCTAssertEqual((config["initialized_from"] as? String)?.hasSuffix("@0"), true, "\(config)")
     }
 
     /// The weights and normalisation of a JSON export, compared as parsed numbers

@@ -14,7 +14,7 @@ struct TensorChange: Encodable {
     var maxAbs: Double
     /// mean |B − A|
     var meanAbs: Double
-    /// ⟨A, B⟩ / (||A|| ||B||); 1 when both are zero
+    /// ⟨A, B⟩ / (||A|| ||B||) clamped to [-1, 1]; 1 when both are zero
     var cosine: Double
     /// entries whose bit patterns differ
     var changed: Int
@@ -50,7 +50,9 @@ struct TensorChange: Encodable {
         relative = normA > 0 ? l2 / normA : (l2 == 0 ? 0 : .infinity)
         self.maxAbs = maxAbs
         meanAbs = count > 0 ? sumAbs / Double(count) : 0
-        cosine = normA > 0 && normB > 0 ? dot / (normA * normB) : (normA == normB ? 1 : 0)
+        // Rounding can put the quotient a few ulps outside [-1, 1] (1.0000000000000002
+        // for equal tensors): clamp it to the range a cosine has.
+        cosine = normA > 0 && normB > 0 ? min(1, max(-1, dot / (normA * normB))) : (normA == normB ? 1 : 0)
         self.changed = changed
     }
 }

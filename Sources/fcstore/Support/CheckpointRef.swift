@@ -18,8 +18,30 @@ struct CheckpointRef: ExpressibleByArgument, Equatable, CustomStringConvertible 
         self.epoch = epoch
     }
 
+    /// The sentence every error about a malformed reference ends with.
+    static let syntax = "A reference is RUN, RUN@EPOCH or RUN@best (RUN is a run name or id prefix, EPOCH a number)."
+
+    /// The texts this process refused as references, so that the parser's
+    /// "invalid value" error can be completed with the syntax (the parser
+    /// reports the value, not why it was refused). Parsing is single-threaded.
+    nonisolated(unsafe) private static var rejected: [String] = []
+
+    /// The syntax sentence when `message` (a parser error) refuses a text
+    /// that failed to parse as a reference, else nil.
+    static func rejection(in message: String) -> String? {
+        rejected.contains { message.hasPrefix("The value '\($0)' is invalid") } ? syntax : nil
+    }
+
     /// Parses `RUN`, `RUN@EPOCH` or `RUN@best`; nil for anything else.
     init?(argument: String) {
+        guard let parsed = CheckpointRef(parsing: argument) else {
+            CheckpointRef.rejected.append(argument)
+            return nil
+        }
+        self = parsed
+    }
+
+    private init?(parsing argument: String) {
         let parts = argument.split(separator: "@", omittingEmptySubsequences: false)
         guard let name = parts.first, !name.isEmpty, parts.count <= 2 else { return nil }
         run = String(name)

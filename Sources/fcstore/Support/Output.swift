@@ -6,7 +6,9 @@ enum Console {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
+    /// One line on stderr; a live progress line is erased first.
     static func err(_ line: String) {
+        LiveLine.clear()
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
@@ -102,6 +104,11 @@ enum Format {
         if value.isInfinite { return value > 0 ? "inf" : "-inf" }
         if value != 0, abs(value) < 1e-3 || abs(value) >= 1e6 { return String(format: "%.3e", value) }
         return String(format: "%.4f", value)
+    }
+
+    /// "1 thread", "2 threads": a count and its noun, plural unless the count is 1.
+    static func count(_ count: Int, _ noun: String, plural: String? = nil) -> String {
+        "\(count) \(count == 1 ? noun : plural ?? noun + "s")"
     }
 
     static func percent(_ value: Double?) -> String {

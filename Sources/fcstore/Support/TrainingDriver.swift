@@ -8,11 +8,11 @@ import Foundation
 enum TrainingDriver {
     static func run(_ trainer: RunTrainer, verb: String) throws {
         Interruption.install()
-        let progress = ProgressReporter(totalEpochs: trainer.config.epochs)
+        let progress = ProgressReporter(totalEpochs: trainer.config.epochs, startEpoch: trainer.startEpoch,
+                                        samplesPerEpoch: trainer.trainingSamples)
         let run = trainer.run
-        Console.err("\(verb) run \(run.shortID)\(run.name.map { " (\($0))" } ?? "") to epoch \(trainer.config.epochs) on \(trainer.trainingSamples) samples, \(trainer.batchesPerEpoch) batches per epoch")
+        Console.err("\(verb) run \(run.shortID)\(run.name.map { " (\($0))" } ?? "") to epoch \(trainer.config.epochs) on \(Format.count(trainer.trainingSamples, "sample")), \(Format.count(trainer.batchesPerEpoch, "batch", plural: "batches")) per epoch")
         var batchesSeen = 0
-        var lastLoss = Double.nan
         var epoch = trainer.startEpoch + 1
         progress.epochStarted()
         let outcome: RunTrainer.Outcome
@@ -23,14 +23,13 @@ enum TrainingDriver {
                     // The first poll comes right before the first epoch's shuffle and first batch.
                     if batchesSeen == 0, epoch == trainer.startEpoch + 1 { PhaseTimings.mark("training-started") }
                     batchesSeen += 1
+                    let (samples, loss) = trainer.epochProgress
                     progress.batch(epoch: epoch, batch: batchesSeen - 1, batches: trainer.batchesPerEpoch,
-                                   samples: (batchesSeen - 1) * max(1, trainer.trainingSamples / trainer.batchesPerEpoch),
-                                   loss: lastLoss)
+                                   samples: samples, loss: loss)
                     return Interruption.requested
                 },
                 committed: { record, state in
                     progress.epochCommitted(epoch: record.epoch, metrics: state.metrics)
-                    lastLoss = state.metrics["train_loss"] ?? lastLoss
                     batchesSeen = 0
                     epoch = record.epoch + 1
                     progress.epochStarted()

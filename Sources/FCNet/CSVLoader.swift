@@ -43,11 +43,14 @@ public struct CSVLoader: Sendable {
     /// - Throws: `FCNetError.data` with file, line and column.
     public func load(path: String) throws -> Dataset {
         let name = (path as NSString).lastPathComponent
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FCNetError.data(file: path, line: nil, column: nil, message: "cannot be read; check that the file exists and is readable.")
-        }
-        return try parse([UInt8](data), file: name)
+        return try parse(InputFile.read(path, limit: Self.maximumFileBytes, what: "CSV files"), file: name)
     }
+
+    /// The largest CSV file read (2 GiB).
+    public static let maximumFileBytes = 1 << 31
+    /// The longest record (line) of a CSV file (4 MiB): a record's fields are indexed as
+    /// they are read, so one huge line would take many times its size in memory.
+    public static let maximumLineBytes = 1 << 22
 
     /// Parses CSV text (for tests and in-memory data).
     public func parse(_ text: String, file: String = "data.csv") throws -> Dataset {
@@ -193,8 +196,14 @@ public struct CSVLoader: Sendable {
 
         private mutating func record() throws -> Record {
             let startLine = line
+            let start = i
             var fields: [ArraySlice<UInt8>] = []
+            func tooLong() -> FCNetError {
+                FCNetError.data(file: file, line: startLine, column: nil,
+                                message: "the line is longer than \(InputFile.describe(CSVLoader.maximumLineBytes)), the limit for one CSV line.")
+            }
             while true {
+                guard i - start <= CSVLoader.maximumLineBytes else { throw tooLong() }
                 let column = fields.count + 1
                 if i < bytes.count && bytes[i] == 0x22 {
                     // Quoted field: "" is a quote; may span lines.
@@ -210,6 +219,7 @@ public struct CSVLoader: Sendable {
                         }
                         if b == 0x0A { line += 1 }
                         value.append(b); i += 1
+                        if value.count > CSVLoader.maximumLineBytes { throw tooLong() }
                     }
                     guard closed else {
                         throw FCNetError.data(file: file, line: quoteLine, column: column, message: "a quoted field is not closed; add the closing quote.")
@@ -219,9 +229,10 @@ public struct CSVLoader: Sendable {
                     }
                     fields.append(value[...])
                 } else {
-                    let start = i
+                    let fieldStart = i
                     while i < bytes.count && bytes[i] != 0x2C && bytes[i] != 0x0A && bytes[i] != 0x0D { i += 1 }
-                    fields.append(bytes[start..<i])
+                    guard i - start <= CSVLoader.maximumLineBytes else { throw tooLong() }
+                    fields.append(bytes[fieldStart..<i])
                 }
                 if i < bytes.count && bytes[i] == 0x2C { i += 1; continue }
                 // End of record.
@@ -245,21 +256,14 @@ public enum IDXLoader {
 
     /// - Throws: `FCNetError.data` naming the file.
     public static func load(images: String, labels: String, classes: Int? = nil) throws -> Dataset {
-        func read(_ path: String) throws -> Data {
-            guard let d = FileManager.default.contents(atPath: path) else {
-                throw FCNetError.data(file: path, line: nil, column: nil, message: "cannot be read; check that the file exists and is readable.")
-            }
-            return d
+        func read(_ path: String) throws -> [UInt8] {
+            // The header's declared size is checked against the file's after reading; the
+            // cap keeps a garbage file from being read whole first.
+            try InputFile.read(path, limit: maximumBytes + 4 + 4 * 4, what: "IDX files")
         }
-        let imageData = try read(images), labelData = try read(labels)
-        // Parsed where Data holds the bytes: no copy of the file.
-        return try imageData.withUnsafeBytes { imageBytes in
-            try labelData.withUnsafeBytes { labelBytes in
-                try parse(images: imageBytes.bindMemory(to: UInt8.self), labels: labelBytes.bindMemory(to: UInt8.self),
-                          imagesName: (images as NSString).lastPathComponent, labelsName: (labels as NSString).lastPathComponent,
-                          classes: classes)
-            }
-        }
+        let imageBytes = try read(images), labelBytes = try read(labels)
+        return try parse(images: imageBytes, labels: labelBytes, imagesName: (images as NSString).lastPathComponent,
+                         labelsName: (labels as NSString).lastPathComponent, classes: classes)
     }
 
     /// Parses the two files' bytes.

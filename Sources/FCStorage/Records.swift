@@ -5,6 +5,15 @@ public enum RunStatus: String, Sendable, CaseIterable, Codable {
     case running, completed, interrupted, diverged, imported
 }
 
+/// The ranges the store accepts for the numbers it reads back: a value outside them
+/// was not written by fcstore, and is refused where it is read (`StoreError.outOfRange`).
+public enum StoreLimits {
+    /// Epochs and parent epochs: 0...2^31 − 1 (also the largest `--epochs`).
+    public static let epochs = 0...Int(Int32.max)
+    /// Layer numbers of tensors: 0 (the input normalisation) ... 2^24.
+    public static let layers = 0...(1 << 24)
+}
+
 /// A checkpoint address: a run and one of its epochs.
 public struct CheckpointLocation: Hashable, Sendable, Codable {
     public var runID: String

@@ -42,6 +42,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case refusedBundle(path: String, reason: String)
     /// The caller passed data the store cannot take.
     case invalidInput(String)
+    /// A number read from a store or a bundle lies outside what fcstore writes (see `StoreLimits`).
+    case outOfRange(field: String, value: String, range: ClosedRange<Int>)
     /// SQLite failed.
     case sqlite(SQLiteError)
 
@@ -87,6 +89,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             return "The bundle \(path) was refused: \(reason). Nothing was imported."
         case let .invalidInput(message):
             return message
+        case let .outOfRange(field, value, range):
+            return "The store holds \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound): fcstore did not write it. Run 'fcstore verify' to list what else was changed."
         case let .sqlite(error):
             if error.code == 5 /* SQLITE_BUSY */ {
                 return "The store is busy (another process holds the write lock); try again. (\(error))"

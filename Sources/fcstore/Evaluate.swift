@@ -61,7 +61,7 @@ struct Evaluate: ParsableCommand {
             Console.out("confusion matrix (rows: true label, columns: predicted)")
             var table = TextTable(["label"] + confusion.indices.map(String.init))
             for (index, row) in confusion.enumerated() { table.add(["\(index)"] + row.map(String.init)) }
-            Console.out(table.rendered)
+            Console.out(lines: table.lines)
         }
     }
 }

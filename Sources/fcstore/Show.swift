@@ -114,7 +114,7 @@ struct Show: ParsableCommand {
         }
         if let core = config.blasCore { lines.append("blas       \(core), \(config.blasThreads ?? 0) threads") }
         lines.append("selected   epoch \(checkpoint.epoch)  digest \(checkpoint.digestHex.prefix(16))")
-        Console.out(lines.joined(separator: "\n"))
+        Console.out(lines: lines)
         Console.out()
 
         var table = TextTable("EPOCH", "TRAIN LOSS", "TRAIN ACC", "VAL LOSS", "VAL ACC", "LR", "TIME", "NOTE")
@@ -131,6 +131,6 @@ struct Show: ParsableCommand {
                 m["wall_time_s"].map { Format.duration($0) } ?? "-", note.joined(separator: ", "),
             ])
         }
-        Console.out(table.rendered)
+        Console.out(lines: table.lines)
     }
 }

@@ -51,6 +51,9 @@ struct OptimizerOptions: ParsableArguments {
             throw ValidationError("--batch-size and --full-batch exclude each other; pass one.")
         }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1.") }
+        if let batchSize, batchSize > RunConfig.maximumBatchSize {
+            throw ValidationError("--batch-size can be at most \(RunConfig.maximumBatchSize).")
+        }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
             throw ValidationError("--learning-rate must be a positive number.")
         }

@@ -112,9 +112,20 @@ public struct LoadedCheckpoint: Equatable, Sendable {
     public var inherited: Bool { ownerRunID != runID }
     public var digestHex: String { SHA256Hasher.hex(digest) }
 
-    /// The tensor with this layer and role, if present.
+    /// The tensor with this layer and role, if present: a binary search over `tensors` in
+    /// their (layer, role) order, so that reading every layer of a deep model stays linear;
+    /// a linear search when that misses, for an array built in another order.
     public func tensor(layer: Int, role: String) -> TensorValue? {
-        tensors.first { $0.layer == layer && $0.role == role }?.value
+        func precedes(_ tensor: CheckpointTensor) -> Bool {
+            tensor.layer != layer ? tensor.layer < layer : tensor.role.utf8.lexicographicallyPrecedes(role.utf8)
+        }
+        var low = 0, high = tensors.count
+        while low < high {
+            let middle = low + (high - low) / 2
+            if precedes(tensors[middle]) { low = middle + 1 } else { high = middle }
+        }
+        if low < tensors.count, tensors[low].layer == layer, tensors[low].role == role { return tensors[low].value }
+        return tensors.first { $0.layer == layer && $0.role == role }?.value
     }
 }
 

@@ -64,13 +64,30 @@ extension Store {
     /// The last epoch `runID` sees, or nil when it has no checkpoint.
     func lastVisibleEpoch(runID: String) throws -> Int? {
         for segment in try lineage(of: runID) {
-            if let epoch = try db.scalar("SELECT max(epoch) FROM checkpoints WHERE run_id = ? AND epoch BETWEEN ? AND ?",
-                                         [.text(segment.ownerRunID), .integer(Int64(segment.lower)),
-                                          .integer(Int64(clamping: segment.upper))])?.int64 {
+            // Every epoch of the owner, not only those in range: a value out of range (or
+            // not an integer) is refused here rather than skipped.
+            switch try db.scalar("SELECT max(epoch) FROM checkpoints WHERE run_id = ? AND epoch >= ?",
+                                 [.text(segment.ownerRunID), .integer(Int64(segment.lower))]) {
+            case .integer(let epoch)?:
                 guard let last = Int(exactly: epoch), StoreLimits.epochs.contains(last) else {
                     throw StoreError.outOfRange(field: "checkpoints.epoch", value: String(epoch), range: StoreLimits.epochs)
                 }
-                return last
+                if last <= segment.upper { return last }
+                if let inRange = try db.scalar("SELECT max(epoch) FROM checkpoints WHERE run_id = ? AND epoch BETWEEN ? AND ?",
+                                               [.text(segment.ownerRunID), .integer(Int64(segment.lower)),
+                                                .integer(Int64(clamping: segment.upper))])?.int64 {
+                    return Int(inRange)
+                }
+            case .null?, nil:
+                break
+            case let other?:
+                let text: String
+                switch other {
+                case .real(let value): text = String(value)
+                case .text(let value): text = "\"\(value.prefix(40))\""
+                default: text = "a blob"
+                }
+                throw StoreError.outOfRange(field: "checkpoints.epoch", value: text, range: StoreLimits.epochs)
             }
         }
         return nil

@@ -128,6 +128,8 @@ extension Store {
     public func checkpoints(runID: String) throws -> [CheckpointSummary] {
         try storeErrors {
             try db.readTransaction {
+                // Refuses an epoch that is not an integer in range, which the query below would skip.
+                _ = try lastVisibleEpoch(runID: runID)
                 var result: [CheckpointSummary] = []
                 for segment in try lineage(of: runID) {
                     let statement = try db.prepare("""

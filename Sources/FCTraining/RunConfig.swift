@@ -56,6 +56,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         let config: RunConfig
         do {
             config = try JSONDecoder().decode(RunConfig.self, from: Data(text.utf8))
+        } catch let error as DecodingError {
+            throw TrainingError.unreadableConfig(run: run, field: Self.field(of: error))
         } catch {
             throw TrainingError.unreadableConfig(run: run)
         }
@@ -67,6 +69,20 @@ public struct RunConfig: Codable, Equatable, Sendable {
             throw TrainingError.invalid("Run \(run)'s stored configuration cannot be used: \(error.description)")
         }
         return config
+    }
+
+    /// The coding path of a decoding error as `training.spec.layerSizes[0]`.
+    static func field(of error: DecodingError) -> String? {
+        let path: [CodingKey]
+        switch error {
+        case let .typeMismatch(_, context), let .valueNotFound(_, context), let .dataCorrupted(context): path = context.codingPath
+        case let .keyNotFound(key, context): path = context.codingPath + [key]
+        @unknown default: return nil
+        }
+        guard !path.isEmpty else { return nil }
+        return path.reduce("") { text, key in
+            key.intValue.map { "\(text)[\($0)]" } ?? (text.isEmpty ? key.stringValue : "\(text).\(key.stringValue)")
+        }
     }
 
     /// The largest batch size (`--batch-size`), and the largest row or column count recorded for a data source.

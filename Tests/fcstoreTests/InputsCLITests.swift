@@ -104,6 +104,27 @@ final class InputsCLITests: XCTestCase {
         XCTAssertEqual(outcome.errorLines, ["error: wide.csv:3: the line is longer than 4 MiB, the limit for one CSV line."])
     }
 
+    // MARK: Export of a deep model
+
+    /// 2,000 layers of width 2 export in every format with every layer in place (the
+    /// export used to rebuild every layer on each layer read: cubic in the depth).
+    func testADeepNarrowModelExports() throws {
+        let layers = (Array(repeating: "2", count: 1_999) + ["3"]).joined(separator: ",")
+        try workspace.ok(["train", "--data", CLI.iris, "--layers", layers, "--epochs", "0", "--name", "deep"])
+        for format in ["safetensors", "npz", "json", "onnx"] {
+            try workspace.ok(["export", "deep", "--format", format, "--output", workspace.path("deep.\(format)")])
+        }
+        let safetensors = [UInt8](try workspace.bytes("deep.safetensors"))
+        let length = Int(safetensors[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        let header = String(decoding: safetensors[8..<(8 + length)], as: UTF8.self)
+        XCTAssertTrue(header.contains(#""layers.1999.weight":{"dtype":"F32","shape":[2,2]"#))
+        XCTAssertTrue(header.contains(#""layers.2000.weight":{"dtype":"F32","shape":[3,2]"#))
+        XCTAssertTrue(header.contains(#""layers.1.weight":{"dtype":"F32","shape":[2,4]"#))
+        try workspace.ok(["import", workspace.path("deep.json"), "--name", "deep-again"])
+        let shown = try workspace.ok(["show", "deep-again"]).stdout
+        XCTAssertTrue(shown.contains("network    4-" + Array(repeating: "2", count: 1_999).joined(separator: "-") + "-3 "), String(shown.prefix(300)))
+    }
+
     // MARK: plot --output
 
     func testPlotFollowsExportsOverwriteRules() throws {

@@ -256,12 +256,13 @@ public enum IDXLoader {
 
     /// - Throws: `FCNetError.data` naming the file.
     public static func load(images: String, labels: String, classes: Int? = nil) throws -> Dataset {
-        func read(_ path: String) throws -> [UInt8] {
-            // The header's declared size is checked against the file's after reading; the
-            // cap keeps a garbage file from being read whole first.
-            try InputFile.read(path, limit: maximumBytes + 4 + 4 * 4, what: "IDX files")
+        func read(_ path: String, rank: Int) throws -> [UInt8] {
+            // The header is checked against the file's size before the data is read.
+            try InputFile.read(path, limit: maximumBytes + 4 + 4 * 4, what: "IDX files", header: 4 + 4 * rank) { head, size in
+                _ = try declared(head, name: (path as NSString).lastPathComponent, expectedRank: rank, present: size)
+            }
         }
-        let imageBytes = try read(images), labelBytes = try read(labels)
+        let imageBytes = try read(images, rank: 3), labelBytes = try read(labels, rank: 1)
         return try parse(images: imageBytes, labels: labelBytes, imagesName: (images as NSString).lastPathComponent,
                          labelsName: (labels as NSString).lastPathComponent, classes: classes)
     }
@@ -329,8 +330,14 @@ public enum IDXLoader {
     /// (big-endian UInt32) and that the file holds exactly their product of bytes after it.
     /// - Returns: the dimensions and the offset of the data.
     static func header(_ b: UnsafeBufferPointer<UInt8>, name: String, expectedRank: Int) throws -> (dims: [Int], offset: Int) {
+        try declared(b, name: name, expectedRank: expectedRank, present: b.count)
+    }
+
+    /// As `header(_:name:expectedRank:)`, from the header bytes at the start of `b` and the
+    /// size of the whole file (`present`), which may be more than `b` holds.
+    static func declared(_ b: UnsafeBufferPointer<UInt8>, name: String, expectedRank: Int, present size: Int) throws -> (dims: [Int], offset: Int) {
         func fail(_ m: String) -> FCNetError { .data(file: name, line: nil, column: nil, message: m) }
-        guard b.count >= 4 else { throw fail("is too short (\(b.count) bytes) to be an IDX file.") }
+        guard b.count >= 4 else { throw fail("is too short (\(size) bytes) to be an IDX file.") }
         guard b[0] == 0, b[1] == 0 else { throw fail("is not an IDX file: it does not start with two zero bytes.") }
         guard b[2] == 0x08 else {
             throw fail("uses IDX data type 0x\(String(b[2], radix: 16)); only unsigned bytes (0x08) are supported.")
@@ -353,7 +360,7 @@ public enum IDXLoader {
             }
             total = product
         }
-        let present = b.count - offset
+        let present = size - offset
         guard present == total else {
             throw fail(present < total
                 ? "is truncated: its header declares \(total) data bytes but only \(present) follow."

@@ -23,8 +23,13 @@ public enum InputFile {
     /// - Parameters:
     ///   - limit: the largest size accepted, in bytes; the error states it.
     ///   - what: what the file is, for the size message ("a CSV file").
-    /// - Throws: `FCNetError.data` for a missing, unreadable, non-regular or too large file.
-    public static func read(_ path: String, limit: Int, what: String) throws -> [UInt8] {
+    ///   - header: how many leading bytes `checkHeader` needs.
+    ///   - checkHeader: called with those bytes (fewer if the file is shorter) and the file's
+    ///     size before the rest is read, so that a file whose header is wrong is not read whole.
+    /// - Throws: `FCNetError.data` for a missing, unreadable, non-regular or too large file;
+    ///   what `checkHeader` throws.
+    public static func read(_ path: String, limit: Int, what: String, header: Int = 0,
+                            checkHeader: (_ head: UnsafeBufferPointer<UInt8>, _ size: Int) throws -> Void = { _, _ in }) throws -> [UInt8] {
         try checkRegular(path)
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else { throw failure(path, errno: errno) }
@@ -38,15 +43,22 @@ public enum InputFile {
                                   message: "is \(size) bytes; fcstore reads \(what) of at most \(limit) bytes (\(describe(limit))).")
         }
         var failed: Int32 = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+        let bytes = try [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
             var offset = 0
+            var checked = header <= 0
             while offset < size {
-                let count = systemRead(descriptor, buffer.baseAddress! + offset, size - offset)
+                let count = systemRead(descriptor, buffer.baseAddress! + offset, (checked ? size : min(size, header)) - offset)
                 if count < 0, errno == EINTR { continue }
                 if count < 0 { failed = errno; break }
                 if count == 0 { break }  // the file shrank meanwhile: take what is there
                 offset += count
+                if !checked, offset >= min(size, header) {
+                    checked = true
+                    initialized = offset
+                    try checkHeader(UnsafeBufferPointer(start: buffer.baseAddress, count: offset), size)
+                }
             }
+            if !checked { try checkHeader(UnsafeBufferPointer(start: buffer.baseAddress, count: offset), size) }
             initialized = offset
         }
         guard failed == 0 else { throw failure(path, errno: failed) }
@@ -75,8 +87,8 @@ public enum InputFile {
     }
 
     static func failure(_ path: String, errno code: Int32) -> FCNetError {
-        let reason = code == ENOENT ? "does not exist" : "cannot be read (\(String(cString: strerror(code))))"
-        return .data(file: path, line: nil, column: nil, message: "\(reason); check the path.")
+        let reason = code == ENOENT ? "" : " (\(String(cString: strerror(code))))"
+        return .data(file: path, line: nil, column: nil, message: "cannot be read\(reason); check that the file exists and is readable.")
     }
 }
 

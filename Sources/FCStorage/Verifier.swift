@@ -61,8 +61,10 @@ struct StoreSnapshot {
     init(_ db: Database) throws {
         /// The column as a number in `range`, else nil and a finding.
         func number(_ row: Statement, _ index: Int32, _ range: ClosedRange<Int>, _ field: String, runID: String?) -> Int? {
-            do { return try row.int(at: index, in: range, field: field) } catch {
-                outOfRange.append(Finding(runID: runID, message: "\(field) is \(row.int64(at: index)), outside \(range.lowerBound)...\(range.upperBound)"))
+            do { return try row.int(at: index, in: range, field: field) } catch let StoreError.outOfRange(_, value, _) {
+                outOfRange.append(Finding(runID: runID, message: "\(field) is \(value), outside \(range.lowerBound)...\(range.upperBound)"))
+                return nil
+            } catch {
                 return nil
             }
         }

@@ -62,9 +62,6 @@ public enum CheckpointCoding {
         for (field, value, range) in limits where !range.contains(value) {
             throw TrainingError.incompatible("Checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) has an optimizer state with \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound). Run 'fcstore verify' to see whether the store was changed.")
         }
-        guard scalars.epoch == checkpoint.epoch else {
-            throw TrainingError.incompatible("Checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) has an optimizer state for epoch \(scalars.epoch). Run 'fcstore verify' to see whether the store was changed.")
-        }
         let random: Xoshiro256
         do { random = try Xoshiro256(stateBytes: checkpoint.rngState) } catch {
             throw TrainingError.incompatible("Checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) has an invalid generator state.")

@@ -79,7 +79,11 @@ public enum DataLoading {
     public static func loadForModel(path: String, labels: String? = nil, labelColumn: String? = nil,
                                     inputSize: Int, task: Dataset.Task) throws -> (data: Dataset, labelled: Bool) {
         let absolute = absolutePath(path)
-        if FileManager.default.fileExists(atPath: absolute) { try InputFile.checkRegular(absolute) }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory), !isDirectory.boolValue {
+            // A pipe or a device would block the first read below; a folder is refused by `load`.
+            try InputFile.checkRegular(absolute)
+        }
         if FileManager.default.fileExists(atPath: absolute), isIDX(absolute) {
             let (data, _) = try load(path: path, labels: labels, task: task)
             try checkWidth(data, inputSize: inputSize, path: path)

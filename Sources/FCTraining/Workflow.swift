@@ -345,6 +345,10 @@ public enum Workflow {
         config.epochs = target
 
         let (state, normalizer) = try decodedState.get()
+        // Training continues from the state's epoch and appends after the row's: they must agree.
+        guard state.epoch == epoch else {
+            throw TrainingError.incompatible("Checkpoint \(run.shortID)@\(epoch) has an optimizer state for epoch \(state.epoch). Run 'fcstore verify' to see whether the store was changed.")
+        }
         PhaseTimings.mark("data-begin")
         let (train, validation) = try recordedData(config, data: data, movedTo: dataPath, run: run.shortID, normalizer: normalizer)
         PhaseTimings.mark("data-end")

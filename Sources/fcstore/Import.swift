@@ -90,6 +90,7 @@ struct Import: ParsableCommand {
     /// model, else (not a ZIP archive, not ONNX) the safetensors header length against
     /// its limit and the file's size, so a large file of garbage is refused unread.
     private func checkHeader(_ head: [UInt8], size: Int) throws {
+        if size < 8 { return }  // refused below as no model file at all
         if head.starts(with: [0x50, 0x4B]) || (head.first == 0x08 && looksLikeONNX(head)) { return }
         let text = head.starts(with: [0xEF, 0xBB, 0xBF]) ? head.dropFirst(3) : head[...]
         if !looksLikeSafetensors(head), let first = text.first,

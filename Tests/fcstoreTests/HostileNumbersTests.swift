@@ -157,4 +157,35 @@ final class HostileNumbersTests: XCTestCase {
         XCTAssertGreaterThan(refusedOnImport, 10)
         XCTAssertGreaterThan(refusedOnUse, 10)
     }
+
+    /// The same edges on the command line: a usage error (64) or one error line (1) naming
+    /// the option or the value, never a trap (`--layers 4294967296,4294967296` once trapped
+    /// in the parameter count of its own "too large" message).
+    func testCommandLineNumbers() throws {
+        let values = ["0", "-1", "2147483648", "4294967296", "9223372036854775807", "9223372036854775808", "nan", "inf", "-inf"]
+        let store = workspace.path("cli.db")
+        for value in values {
+            let cases: [(String, [String], [String])] = [
+                ("--layers", ["train", "--data", CLI.iris, "--layers", "\(value),\(value)", "--store", store], ["Layer 1", "layer size", "--layers"]),
+                ("--layers last", ["train", "--data", CLI.iris, "--layers", "3,\(value)", "--store", store], ["Layer 2", "layer size", "--layers"]),
+                ("--epochs", ["train", "--data", CLI.iris, "--layers", "3", "--epochs", value, "--store", store], ["--epochs"]),
+                ("--batch-size", ["train", "--data", CLI.iris, "--layers", "3", "--batch-size", value, "--store", store], ["--batch-size"]),
+                ("resume --epochs", ["resume", root, "--data", CLI.iris, "--epochs", value], ["--epochs", "already at epoch"]),
+                ("REF@epoch", ["show", "\(root)@\(value)"], ["epoch", "<ref>"]),
+                ("--top", ["diff", "\(root)@0", "\(root)@1", "--top", value], ["--top"]),
+                ("--keep-last", ["prune", root, "--keep-last", value, "--dry-run"], ["--keep-last"]),
+            ]
+            for (label, arguments, names) in cases {
+                let outcome = try Reliability.run(arguments, in: workspace.directory)
+                let name = "\(label) \(value)"
+                XCTAssertFalse(outcome.signalled, "\(name): killed by a signal; \(outcome.stderr)")
+                XCTAssertFalse(outcome.stderr.contains("Fatal error"), "\(name): \(outcome.stderr)")
+                guard outcome.status != 0 else { continue }  // a value the option takes (--top 0, --epochs 0...)
+                XCTAssertTrue([1, 64].contains(outcome.status), "\(name): exit \(outcome.status); \(outcome.stderr)")
+                XCTAssertEqual(outcome.errorLines.count, 1, "\(name): \(outcome.stderr)")
+                let line = outcome.errorLines.first ?? ""
+                XCTAssertTrue(names.contains { line.contains($0) }, "\(name): the message should name one of \(names): \(line)")
+            }
+        }
+    }
 }

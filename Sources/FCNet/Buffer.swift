@@ -34,7 +34,7 @@ final class FloatBuffer {
 /// Where W^l and b^l live in the flat parameter buffer: for l = 1...L, W^l
 /// (N_l × N_{l-1}, row-major) then b^l (N_l). Gradients and optimizer slots use
 /// the same layout, so an update is one loop over the whole buffer.
-struct ParameterLayout: Equatable {
+struct ParameterLayout: Equatable, Sendable {
     /// N_0 ... N_L.
     let sizes: [Int]
     /// weightOffset[l - 1] is the offset of W^l.

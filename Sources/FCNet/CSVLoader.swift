@@ -43,11 +43,14 @@ public struct CSVLoader: Sendable {
     /// - Throws: `FCNetError.data` with file, line and column.
     public func load(path: String) throws -> Dataset {
         let name = (path as NSString).lastPathComponent
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw FCNetError.data(file: path, line: nil, column: nil, message: "cannot be read; check that the file exists and is readable.")
-        }
-        return try parse([UInt8](data), file: name)
+        return try parse(InputFile.read(path, limit: Self.maximumFileBytes, what: "CSV files"), file: name)
     }
+
+    /// The largest CSV file read (2 GiB).
+    public static let maximumFileBytes = 1 << 31
+    /// The longest record (line) of a CSV file (4 MiB): a record's fields are indexed as
+    /// they are read, so one huge line would take many times its size in memory.
+    public static let maximumLineBytes = 1 << 22
 
     /// Parses CSV text (for tests and in-memory data).
     public func parse(_ text: String, file: String = "data.csv") throws -> Dataset {
@@ -227,8 +230,14 @@ public struct CSVLoader: Sendable {
 
         private mutating func record() throws -> Record {
             let startLine = line
+            let start = i
             var fields: [ArraySlice<UInt8>] = []
+            func tooLong() -> FCNetError {
+                FCNetError.data(file: file, line: startLine, column: nil,
+                                message: "the line is longer than \(InputFile.describe(CSVLoader.maximumLineBytes)), the limit for one CSV line.")
+            }
             while true {
+                guard i - start <= CSVLoader.maximumLineBytes else { throw tooLong() }
                 let column = fields.count + 1
                 if i < bytes.count && bytes[i] == 0x22 {
                     // Quoted field: "" is a quote; may span lines.
@@ -244,6 +253,7 @@ public struct CSVLoader: Sendable {
                         }
                         if b == 0x0A { line += 1 }
                         value.append(b); i += 1
+                        if value.count > CSVLoader.maximumLineBytes { throw tooLong() }
                     }
                     guard closed else {
                         throw FCNetError.data(file: file, line: quoteLine, column: column, message: "a quoted field is not closed; add the closing quote.")
@@ -253,9 +263,10 @@ public struct CSVLoader: Sendable {
                     }
                     fields.append(value[...])
                 } else {
-                    let start = i
+                    let fieldStart = i
                     while i < bytes.count && bytes[i] != 0x2C && bytes[i] != 0x0A && bytes[i] != 0x0D { i += 1 }
-                    fields.append(bytes[start..<i])
+                    guard i - start <= CSVLoader.maximumLineBytes else { throw tooLong() }
+                    fields.append(bytes[fieldStart..<i])
                 }
                 if i < bytes.count && bytes[i] == 0x2C { i += 1; continue }
                 // End of record.
@@ -279,21 +290,15 @@ public enum IDXLoader {
 
     /// - Throws: `FCNetError.data` naming the file.
     public static func load(images: String, labels: String, classes: Int? = nil) throws -> Dataset {
-        func read(_ path: String) throws -> Data {
-            guard let d = FileManager.default.contents(atPath: path) else {
-                throw FCNetError.data(file: path, line: nil, column: nil, message: "cannot be read; check that the file exists and is readable.")
-            }
-            return d
-        }
-        let imageData = try read(images), labelData = try read(labels)
-        // Parsed where Data holds the bytes: no copy of the file.
-        return try imageData.withUnsafeBytes { imageBytes in
-            try labelData.withUnsafeBytes { labelBytes in
-                try parse(images: imageBytes.bindMemory(to: UInt8.self), labels: labelBytes.bindMemory(to: UInt8.self),
-                          imagesName: (images as NSString).lastPathComponent, labelsName: (labels as NSString).lastPathComponent,
-                          classes: classes)
+        func read(_ path: String, rank: Int) throws -> [UInt8] {
+            // The header is checked against the file's size before the data is read.
+            try InputFile.read(path, limit: maximumBytes + 4 + 4 * 4, what: "IDX files", header: 4 + 4 * rank) { head, size in
+                _ = try declared(head, name: (path as NSString).lastPathComponent, expectedRank: rank, present: size)
             }
         }
+        let imageBytes = try read(images, rank: 3), labelBytes = try read(labels, rank: 1)
+        return try parse(images: imageBytes, labels: labelBytes, imagesName: (images as NSString).lastPathComponent,
+                         labelsName: (labels as NSString).lastPathComponent, classes: classes)
     }
 
     /// Parses the two files' bytes.
@@ -359,8 +364,14 @@ public enum IDXLoader {
     /// (big-endian UInt32) and that the file holds exactly their product of bytes after it.
     /// - Returns: the dimensions and the offset of the data.
     static func header(_ b: UnsafeBufferPointer<UInt8>, name: String, expectedRank: Int) throws -> (dims: [Int], offset: Int) {
+        try declared(b, name: name, expectedRank: expectedRank, present: b.count)
+    }
+
+    /// As `header(_:name:expectedRank:)`, from the header bytes at the start of `b` and the
+    /// size of the whole file (`present`), which may be more than `b` holds.
+    static func declared(_ b: UnsafeBufferPointer<UInt8>, name: String, expectedRank: Int, present size: Int) throws -> (dims: [Int], offset: Int) {
         func fail(_ m: String) -> FCNetError { .data(file: name, line: nil, column: nil, message: m) }
-        guard b.count >= 4 else { throw fail("is too short (\(b.count) bytes) to be an IDX file.") }
+        guard b.count >= 4 else { throw fail("is too short (\(size) bytes) to be an IDX file.") }
         guard b[0] == 0, b[1] == 0 else { throw fail("is not an IDX file: it does not start with two zero bytes.") }
         guard b[2] == 0x08 else {
             throw fail("uses IDX data type 0x\(String(b[2], radix: 16)); only unsigned bytes (0x08) are supported.")
@@ -383,7 +394,7 @@ public enum IDXLoader {
             }
             total = product
         }
-        let present = b.count - offset
+        let present = size - offset
         guard present == total else {
             throw fail(present < total
                 ? "is truncated: its header declares \(total) data bytes but only \(present) follow."

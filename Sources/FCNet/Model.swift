@@ -39,6 +39,7 @@ public struct Model: Equatable, Sendable {
         self.spec = spec
         self.parameters = parameters
         self.normalizer = norm
+        self.layout = ParameterLayout(spec)
     }
 
     /// The model of a checkpoint.
@@ -46,9 +47,29 @@ public struct Model: Equatable, Sendable {
         try self.init(spec: state.spec, parameters: state.parameters, normalizer: normalizer)
     }
 
-    var layout: ParameterLayout { ParameterLayout(spec) }
-    public var weights: [[Float]] { (1...spec.layerCount).map { Array(parameters[layout.weightRange($0)]) } }
-    public var biases: [[Float]] { (1...spec.layerCount).map { Array(parameters[layout.biasRange($0)]) } }
+    /// Where each W^l and b^l lies in `parameters`; computed once, with the spec.
+    let layout: ParameterLayout
+    /// W^1 ... W^L (each N_l × N_{l-1}, row-major), read one layer at a time.
+    public var weights: LayerTensors { LayerTensors(parameters: parameters, layout: layout, role: .weight) }
+    /// b^1 ... b^L.
+    public var biases: LayerTensors { LayerTensors(parameters: parameters, layout: layout, role: .bias) }
+
+    /// The weights (or biases) of every layer as a collection indexed 0..<L. Reading one
+    /// layer copies that layer only, in O(its size): the parameters are shared, not copied,
+    /// and the offsets come from the model's layout.
+    public struct LayerTensors: RandomAccessCollection, Sendable {
+        enum Role: Sendable { case weight, bias }
+        let parameters: [Float]
+        let layout: ParameterLayout
+        let role: Role
+
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { layout.layerCount }
+        /// The values of layer `index + 1`.
+        public subscript(index: Int) -> [Float] {
+            Array(parameters[role == .weight ? layout.weightRange(index + 1) : layout.biasRange(index + 1)])
+        }
+    }
 
     /// Outputs A^L for raw (un-normalised) features, rows = samples: class probabilities for a
     /// softmax (or sigmoid) output, raw values for regression.

@@ -15,6 +15,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public let sql: String?
     /// The operating system's errno behind an I/O error (`sqlite3_system_errno`), else 0.
     public let systemErrno: Int32
+    /// The database file the connection had open (or tried to open), when known.
+    public internal(set) var path: String?
 
     /// The primary result code (the low byte of the extended one), e.g. 5 for SQLITE_BUSY.
     public var code: Int32 { extendedCode & 0xFF }
@@ -74,7 +76,9 @@ final class Database {
         guard rc == SQLITE_OK, let raw else {
             let message = raw.map { String(cString: sqlite3_errmsg($0)) }
             if let raw { sqlite3_close_v2(raw) }
-            throw SQLiteError(code: rc, message: message, sql: "open \(path)")
+            var error = SQLiteError(code: rc, message: message, sql: "open \(path)")
+            error.path = path
+            throw error
         }
         self.handle = raw
         self.path = path
@@ -96,8 +100,10 @@ final class Database {
         let extended = sqlite3_extended_errcode(handle)
         // The connection's code describes the last failing call; prefer it when it agrees.
         let code = (extended & 0xFF) == (rc & 0xFF) ? extended : rc
-        return SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql,
-                           systemErrno: sqlite3_system_errno(handle))
+        var error = SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql,
+                                systemErrno: sqlite3_system_errno(handle))
+        error.path = path
+        return error
     }
 
     /// Compiles one statement.
@@ -113,8 +119,10 @@ final class Database {
             let text = message.map { String(cString: $0) }
             sqlite3_free(message)
             let extended = sqlite3_extended_errcode(handle)
-            throw SQLiteError(code: (extended & 0xFF) == (rc & 0xFF) ? extended : rc, message: text, sql: sql,
-                              systemErrno: sqlite3_system_errno(handle))
+            var error = SQLiteError(code: (extended & 0xFF) == (rc & 0xFF) ? extended : rc, message: text, sql: sql,
+                                    systemErrno: sqlite3_system_errno(handle))
+            error.path = path
+            throw error
         }
     }
 

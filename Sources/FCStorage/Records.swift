@@ -5,6 +5,15 @@ public enum RunStatus: String, Sendable, CaseIterable, Codable {
     case running, completed, interrupted, diverged, imported
 }
 
+/// The ranges the store accepts for the numbers it reads back: a value outside them
+/// was not written by fcstore, and is refused where it is read (`StoreError.outOfRange`).
+public enum StoreLimits {
+    /// Epochs and parent epochs: 0...2^31 − 1 (also the largest `--epochs`).
+    public static let epochs = 0...Int(Int32.max)
+    /// Layer numbers of tensors: 0 (the input normalisation) ... 2^24.
+    public static let layers = 0...(1 << 24)
+}
+
 /// A checkpoint address: a run and one of its epochs.
 public struct CheckpointLocation: Hashable, Sendable, Codable {
     public var runID: String
@@ -103,9 +112,20 @@ public struct LoadedCheckpoint: Equatable, Sendable {
     public var inherited: Bool { ownerRunID != runID }
     public var digestHex: String { SHA256Hasher.hex(digest) }
 
-    /// The tensor with this layer and role, if present.
+    /// The tensor with this layer and role, if present: a binary search over `tensors` in
+    /// their (layer, role) order, so that reading every layer of a deep model stays linear;
+    /// a linear search when that misses, for an array built in another order.
     public func tensor(layer: Int, role: String) -> TensorValue? {
-        tensors.first { $0.layer == layer && $0.role == role }?.value
+        func precedes(_ tensor: CheckpointTensor) -> Bool {
+            tensor.layer != layer ? tensor.layer < layer : tensor.role.utf8.lexicographicallyPrecedes(role.utf8)
+        }
+        var low = 0, high = tensors.count
+        while low < high {
+            let middle = low + (high - low) / 2
+            if precedes(tensors[middle]) { low = middle + 1 } else { high = middle }
+        }
+        if low < tensors.count, tensors[low].layer == layer, tensors[low].role == role { return tensors[low].value }
+        return tensors.first { $0.layer == layer && $0.role == role }?.value
     }
 }
 

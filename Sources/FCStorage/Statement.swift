@@ -131,6 +131,34 @@ final class Statement {
         isNull(at: index) ? nil : string(at: index)
     }
 
+    /// An integer column that must lie in `range` (an epoch, a layer number, a size read
+    /// from a store or a bundle, which anyone can edit), checked here so that no caller
+    /// does arithmetic on a value out of range.
+    /// - Throws: `StoreError.outOfRange` naming `field`.
+    func int(at index: Int32, in range: ClosedRange<Int>, field: String) throws -> Int {
+        let value = int64(at: index)
+        guard sqlite3_column_type(handle, index) == SQLITE_INTEGER, let int = Int(exactly: value), range.contains(int) else {
+            throw StoreError.outOfRange(field: field, value: describedValue(at: index), range: range)
+        }
+        return int
+    }
+
+    /// As `int(at:in:field:)`, nil for NULL.
+    func optionalInt(at index: Int32, in range: ClosedRange<Int>, field: String) throws -> Int? {
+        isNull(at: index) ? nil : try int(at: index, in: range, field: field)
+    }
+
+    /// The column's value as text for a message (its first 40 characters).
+    private func describedValue(at index: Int32) -> String {
+        switch sqlite3_column_type(handle, index) {
+        case SQLITE_INTEGER: return String(int64(at: index))
+        case SQLITE_FLOAT: return String(double(at: index))
+        case SQLITE_NULL: return "NULL"
+        case SQLITE_TEXT: return "\"\(string(at: index).prefix(40))\""
+        default: return "a blob"
+        }
+    }
+
     func optionalInt(at index: Int32) -> Int? {
         isNull(at: index) ? nil : int(at: index)
     }

@@ -329,7 +329,7 @@ extension Store {
                 }
                 var digests: [Int: [UInt8]] = [:]
                 try localDigests.bind([.text(run.id)])
-                try localDigests.forEachRow { digests[$0.int(at: 0)] = $0.bytes(at: 1) }
+                try localDigests.forEachRow { digests[try $0.int(at: 0, in: StoreLimits.epochs, field: "checkpoints.epoch")] = $0.bytes(at: 1) }
                 var added = 0
                 for checkpoint in own {
                     if let digest = digests[checkpoint.epoch] {

@@ -56,7 +56,7 @@ extension Store {
         let statement = try db.prepare("SELECT epoch FROM checkpoints WHERE run_id = ? AND epoch BETWEEN ? AND ? AND pruned_at IS NULL")
         for segment in try lineage(of: runID) {
             try statement.bind([.text(segment.ownerRunID), .integer(Int64(segment.lower)), .integer(Int64(clamping: segment.upper))])
-            try statement.forEachRow { epochs.append($0.int(at: 0)) }
+            try statement.forEachRow { epochs.append(try $0.int(at: 0, in: StoreLimits.epochs, field: "checkpoints.epoch")) }
         }
         return epochs.sorted()
     }
@@ -64,10 +64,30 @@ extension Store {
     /// The last epoch `runID` sees, or nil when it has no checkpoint.
     func lastVisibleEpoch(runID: String) throws -> Int? {
         for segment in try lineage(of: runID) {
-            if let epoch = try db.scalar("SELECT max(epoch) FROM checkpoints WHERE run_id = ? AND epoch BETWEEN ? AND ?",
-                                         [.text(segment.ownerRunID), .integer(Int64(segment.lower)),
-                                          .integer(Int64(clamping: segment.upper))])?.int64 {
-                return Int(epoch)
+            // Every epoch of the owner, not only those in range: a value out of range (or
+            // not an integer) is refused here rather than skipped.
+            switch try db.scalar("SELECT max(epoch) FROM checkpoints WHERE run_id = ? AND epoch >= ?",
+                                 [.text(segment.ownerRunID), .integer(Int64(segment.lower))]) {
+            case .integer(let epoch)?:
+                guard let last = Int(exactly: epoch), StoreLimits.epochs.contains(last) else {
+                    throw StoreError.outOfRange(field: "checkpoints.epoch", value: String(epoch), range: StoreLimits.epochs)
+                }
+                if last <= segment.upper { return last }
+                if let inRange = try db.scalar("SELECT max(epoch) FROM checkpoints WHERE run_id = ? AND epoch BETWEEN ? AND ?",
+                                               [.text(segment.ownerRunID), .integer(Int64(segment.lower)),
+                                                .integer(Int64(clamping: segment.upper))])?.int64 {
+                    return Int(inRange)
+                }
+            case .null?, nil:
+                break
+            case let other?:
+                let text: String
+                switch other {
+                case .real(let value): text = String(value)
+                case .text(let value): text = "\"\(value.prefix(40))\""
+                default: text = "a blob"
+                }
+                throw StoreError.outOfRange(field: "checkpoints.epoch", value: text, range: StoreLimits.epochs)
             }
         }
         return nil
@@ -195,7 +215,7 @@ extension Store {
             guard TensorValue.elementCount(tensor.value.shape) == tensor.value.values.count else {
                 throw StoreError.invalidInput("The tensor \(label) has shape \(tensor.value.shape) but \(tensor.value.values.count) values.")
             }
-            guard tensor.value.byteCount <= 1_000_000_000 else {
+            guard tensor.value.byteCount <= TensorValue.maximumBytes else {
                 throw StoreError.invalidInput("The tensor \(label) has \(tensor.value.byteCount) bytes; the store takes at most 1 GB per tensor.")
             }
         }
@@ -257,7 +277,7 @@ extension Store {
                     """)
                 try statement.bind([.text(runID), .text(metric)])
                 try statement.forEachRow { row in
-                    let epoch = row.int(at: 0), value = row.double(at: 1)
+                    let epoch = try row.int(at: 0, in: StoreLimits.epochs, field: "checkpoints.epoch"), value = row.double(at: 1)
                     guard let current = best else { best = (epoch, value); return }
                     let better = lowerIsBetter ? value < current.value : value > current.value
                     if better || (value == current.value && epoch < current.epoch) { best = (epoch, value) }
@@ -303,10 +323,10 @@ extension Store {
                     """)
                 try tensors.bind([.integer(location.id)])
                 try tensors.forEachRow { row in
-                    let layer = row.int(at: 0), role = row.string(at: 1)
+                    let layer = try row.int(at: 0, in: StoreLimits.layers, field: "tensors.layer"), role = row.string(at: 1)
                     let label = "layer \(layer) \(role)"
                     guard let shape = ShapeText.decode(row.string(at: 2)), let count = TensorValue.elementCount(shape),
-                          count <= 250_000_000 else {
+                          count <= TensorValue.maximumBytes / 4 else {
                         throw StoreError.corrupt(runID: owner, epoch: epoch, detail: "\(label) has an invalid shape \(row.string(at: 2))")
                     }
                     guard !row.isNull(at: 4) else {

@@ -19,7 +19,7 @@ extension Store {
             try db.readTransaction {
                 var records: [RunRecord] = []
                 let statement = try db.prepare("SELECT \(Store.runColumns) FROM runs ORDER BY created_at, id")
-                try statement.forEachRow { records.append(Store.runRecord($0)) }
+                try statement.forEachRow { records.append(try Store.runRecord($0)) }
                 let byID = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
                 let own = try ownEpochs()
                 let validation = try validationLosses()
@@ -71,7 +71,9 @@ extension Store {
             FROM runs ORDER BY id
             """)
         try statement.forEachRow { row in
-            if let first = row.optionalInt(at: 1), let last = row.optionalInt(at: 2) { result[row.string(at: 0)] = (first, last) }
+            if let first = try row.optionalInt(at: 1, in: StoreLimits.epochs, field: "checkpoints.epoch"), let last = try row.optionalInt(at: 2, in: StoreLimits.epochs, field: "checkpoints.epoch") {
+                result[row.string(at: 0)] = (first, last)
+            }
         }
         return result
     }
@@ -115,7 +117,7 @@ extension Store {
                 owner = row.string(at: 0)
                 rows.removeAll(keepingCapacity: true)
             }
-            rows.append((row.int(at: 1), row.double(at: 2)))
+            rows.append((try row.int(at: 1, in: StoreLimits.epochs, field: "checkpoints.epoch"), row.double(at: 2)))
         }
         if !rows.isEmpty { result[owner, default: []] += rows }
         return result
@@ -126,6 +128,8 @@ extension Store {
     public func checkpoints(runID: String) throws -> [CheckpointSummary] {
         try storeErrors {
             try db.readTransaction {
+                // Refuses an epoch that is not an integer in range, which the query below would skip.
+                _ = try lastVisibleEpoch(runID: runID)
                 var result: [CheckpointSummary] = []
                 for segment in try lineage(of: runID) {
                     let statement = try db.prepare("""
@@ -138,7 +142,7 @@ extension Store {
                     try statement.forEachRow { row in
                         ids.append(row.int64(at: 0))
                         result.append(CheckpointSummary(
-                            epoch: row.int(at: 1), createdAt: StoreTimestamp.date(row.string(at: 2)), digest: row.bytes(at: 3),
+                            epoch: try row.int(at: 1, in: StoreLimits.epochs, field: "checkpoints.epoch"), createdAt: StoreTimestamp.date(row.string(at: 2)), digest: row.bytes(at: 3),
                             parentDigest: row.optionalBytes(at: 4), metrics: [:], ownerRunID: segment.ownerRunID,
                             inherited: segment.ownerRunID != runID, pruned: row.int(at: 5) != 0))
                     }

@@ -83,7 +83,7 @@ extension Store {
                 var own: [(id: Int64, epoch: Int, pruned: Bool)] = []
                 let rows = try self.db.prepare("SELECT id, epoch, pruned_at IS NOT NULL FROM checkpoints WHERE run_id = ? ORDER BY epoch")
                 try rows.bind([.text(runID)])
-                try rows.forEachRow { own.append(($0.int64(at: 0), $0.int(at: 1), $0.int(at: 2) != 0)) }
+                try rows.forEachRow { own.append(($0.int64(at: 0), try $0.int(at: 1, in: StoreLimits.epochs, field: "checkpoints.epoch"), $0.int(at: 2) != 0)) }
                 var reasons: [Int: Set<KeepReason>] = [:]
                 guard let latest = own.last?.epoch else {
                     return PruneResult(runID: runID, dryRun: dryRun, pruned: [], kept: [], reasons: [:], alreadyPruned: [],
@@ -136,7 +136,7 @@ extension Store {
     func forkPoints(of runID: String) throws -> Set<Int> {
         var records: [RunRecord] = []
         let statement = try db.prepare("SELECT \(Store.runColumns) FROM runs")
-        try statement.forEachRow { records.append(Store.runRecord($0)) }
+        try statement.forEachRow { records.append(try Store.runRecord($0)) }
         let byID = Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var points: Set<Int> = []
         for record in records where record.id != runID {
@@ -166,7 +166,7 @@ extension Store {
                 var forks: [RunRecord] = []
                 let statement = try db.prepare("SELECT \(Store.runColumns) FROM runs WHERE parent_run_id = ? ORDER BY created_at, id")
                 try statement.bind([.text(runID)])
-                try statement.forEachRow { forks.append(Store.runRecord($0)) }
+                try statement.forEachRow { forks.append(try Store.runRecord($0)) }
                 if !forks.isEmpty && !force { throw StoreError.hasForks(runID: runID, forks: forks.map(\.id)) }
 
                 var copied = 0

@@ -88,23 +88,45 @@ public final class Store {
     /// A file that exists and is not empty must start with SQLite's header; SQLite
     /// itself would treat a file shorter than one page as a new, empty database
     /// and write over it.
+    /// Only a regular file can be a store: a named pipe or a device would block SQLite's
+    /// open or read forever, so they are refused by `stat` first and the header is read
+    /// through an `O_NONBLOCK` descriptor, checked again with `fstat`.
     static func checkHeader(_ path: String) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return }
-        defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 16)) ?? Data()
-        guard !head.isEmpty else { return }
-        guard head == Data("SQLite format 3\0".utf8) else {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }  // a new store, or one SQLite reports on
+        try checkRegular(info, path: path)
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
+        guard fstat(descriptor, &info) == 0 else { return }
+        try checkRegular(info, path: path)
+        var head = [UInt8](repeating: 0, count: 16)
+        let count = read(descriptor, &head, 16)
+        guard count > 0 else { return }
+        guard count == 16, head == Array("SQLite format 3\0".utf8) else {
             throw StoreError.notAStore(path: path, reason: "it is not an SQLite database")
         }
+    }
+
+    static func checkRegular(_ info: stat, path: String) throws {
+        let kind: String
+        switch info.st_mode & S_IFMT {
+        case S_IFREG, S_IFDIR: return  // a folder gets its own message from the caller
+        case S_IFIFO: kind = "a named pipe (FIFO)"
+        case S_IFCHR, S_IFBLK: kind = "a device"
+        case S_IFSOCK: kind = "a socket"
+        default: kind = "not a regular file"
+        }
+        throw StoreError.notAStore(path: path, reason: "it is \(kind), not a regular file")
     }
 
     // MARK: Runs
 
     static let runColumns = "id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner"
 
-    static func runRecord(_ row: Statement) -> RunRecord {
+    static func runRecord(_ row: Statement) throws -> RunRecord {
         let parentID = row.optionalString(at: 6)
-        let parentEpoch = row.optionalInt(at: 7)
+        let parentEpoch = try row.optionalInt(at: 7, in: StoreLimits.epochs, field: "runs.parent_epoch")
         return RunRecord(
             id: row.string(at: 0),
             name: row.optionalString(at: 1),
@@ -182,7 +204,7 @@ public final class Store {
         let statement = try db.prepare("SELECT \(Store.runColumns) FROM runs WHERE id = ?")
         try statement.bind([.text(id)])
         guard try statement.step() else { throw StoreError.noSuchRun(id) }
-        return Store.runRecord(statement)
+        return try Store.runRecord(statement)
     }
 
     /// Sets a run's status and owner (`UPDATE runs SET status, owner`). The
@@ -229,14 +251,14 @@ public final class Store {
                 if let exact = try? requireRun(lowered) { return exact }
                 let byName = try db.prepare("SELECT \(Store.runColumns) FROM runs WHERE name = ?")
                 try byName.bind([.text(text)])
-                if try byName.step() { return Store.runRecord(byName) }
+                if try byName.step() { return try Store.runRecord(byName) }
                 guard lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { throw StoreError.noSuchRun(text) }
                 let byPrefix = try db.prepare("""
                     SELECT \(Store.runColumns) FROM runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY created_at, id
                     """)
                 try byPrefix.bind([.text(lowered)])
                 var candidates: [RunRecord] = []
-                try byPrefix.forEachRow { candidates.append(Store.runRecord($0)) }
+                try byPrefix.forEachRow { candidates.append(try Store.runRecord($0)) }
                 switch candidates.count {
                 case 0: throw StoreError.noSuchRun(text)
                 case 1: return candidates[0]

@@ -42,6 +42,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case refusedBundle(path: String, reason: String)
     /// The caller passed data the store cannot take.
     case invalidInput(String)
+    /// A number read from a store or a bundle lies outside what fcstore writes (see `StoreLimits`).
+    case outOfRange(field: String, value: String, range: ClosedRange<Int>)
     /// SQLite failed.
     case sqlite(SQLiteError)
 
@@ -87,25 +89,51 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             return "The bundle \(path) was refused: \(reason). Nothing was imported."
         case let .invalidInput(message):
             return message
+        case let .outOfRange(field, value, range):
+            return "The store holds \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound): fcstore did not write it. Run 'fcstore verify' to list what else was changed."
         case let .sqlite(error):
-            if error.code == 5 /* SQLITE_BUSY */ {
-                return "The store is busy (another process holds the write lock); try again. (\(error))"
+            return Self.sentence(for: error)
+        }
+    }
+
+    /// An SQLite failure as a sentence naming the store and saying what to do, with
+    /// SQLite's own text (and the errno behind an I/O error) in parentheses.
+    static func sentence(for error: SQLiteError) -> String {
+        let store = error.path.map { "the store \($0)" } ?? "the store"
+        let detail = "(\(error))"
+        switch error.code {
+        case 5 /* SQLITE_BUSY */, 6 /* SQLITE_LOCKED */:
+            return "The store is busy (another process holds the write lock); try again. \(detail)"
+        case 8 /* SQLITE_READONLY */:
+            return "The store is read-only (check the permissions of the file and its folder); commands that only read it still work. \(detail)"
+        case 13 /* SQLITE_FULL */:
+            return "The disk holding the store is full; free some space and try again. \(detail)"
+        case 10 /* SQLITE_IOERR */:
+            if error.systemErrno == ENOSPC {
+                return "The disk holding the store is full; free some space and try again. \(detail)"
             }
-            if error.code == 8 /* SQLITE_READONLY */ {
-                return "The store is read-only (check the permissions of the file and its folder); commands that only read it still work. (\(error))"
-            }
-            if error.code == 13 /* SQLITE_FULL */ || (error.code == 10 /* SQLITE_IOERR */ && error.systemErrno == ENOSPC) {
-                return "The disk holding the store is full; free some space and try again. (\(error))"
-            }
-            if error.code == 10 /* SQLITE_IOERR */, error.systemErrno == EFBIG || (error.systemErrno == 0 && Self.fileSizeLimited) {
+            if error.systemErrno == EFBIG || (error.systemErrno == 0 && Self.fileSizeLimited) {
                 // SQLite often reports errno 0 here (it reads errno after later calls), so a
                 // limit in force is taken as the cause.
-                return "The store could not grow: this process may not write files past its size limit (ulimit -f); raise the limit and try again. (\(error))"
+                return "The store could not grow: this process may not write files past its size limit (ulimit -f); raise the limit and try again. \(detail)"
             }
-            if error.code == 10 && error.systemErrno == EDQUOT {
-                return "The store's disk quota is used up; free some space or raise the quota and try again. (\(error))"
+            if error.systemErrno == EDQUOT {
+                return "The store's disk quota is used up; free some space or raise the quota and try again. \(detail)"
             }
-            return error.description
+            return "Reading or writing \(store) failed at the operating system (a disk I/O error); check the disk and the file, then try again. \(detail)"
+        case 14 /* SQLITE_CANTOPEN */:
+            return "\(store.prefix(1).uppercased() + store.dropFirst()) cannot be opened; check that its folder exists and that you may read and write both. \(detail)"
+        case 3 /* SQLITE_PERM */, 23 /* SQLITE_AUTH */:
+            return "Access to \(store) was refused; check the permissions of the file and its folder. \(detail)"
+        case 11 /* SQLITE_CORRUPT */:
+            return "\(store.prefix(1).uppercased() + store.dropFirst()) is damaged (SQLite found a malformed page); run 'fcstore verify' and restore the file from a copy or a bundle. \(detail)"
+        case 26 /* SQLITE_NOTADB */:
+            return "\(error.path ?? "The file") is not an SQLite database (or is encrypted); choose another file with --store or FCSTORE_DB. \(detail)"
+        case 1 /* SQLITE_ERROR */ where ["already exists", "no such table", "no such column", "no such index", "no such view", "no such trigger"]
+            .contains(where: error.message.contains):
+            return "\(store.prefix(1).uppercased() + store.dropFirst()) has a schema fcstore did not create (\(error.message)); run 'fcstore verify', or use another store. \(detail)"
+        default:
+            return "SQLite failed on \(store); run 'fcstore verify' to check it, then try again. \(detail)"
         }
     }
 }

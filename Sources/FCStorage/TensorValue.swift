@@ -7,6 +7,9 @@ public struct TensorValue: Equatable, Sendable {
     public var shape: [Int]
     public var values: [Float]
 
+    /// The largest tensor the store keeps, in bytes (250,000,000 float32 values).
+    public static let maximumBytes = 1_000_000_000
+
     /// - Throws: `TensorValueError.shapeMismatch` when the product of `shape`
     ///   (checked for overflow) differs from `values.count`.
     public init(shape: [Int], values: [Float]) throws {

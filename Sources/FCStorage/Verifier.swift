@@ -54,14 +54,27 @@ struct StoreSnapshot {
     /// Checkpoints by run id, then epoch.
     var checkpoints: [String: [Int: Checkpoint]] = [:]
     var blobs: [[UInt8]: Blob] = [:]
+    /// Rows left out because a number in them lies outside `StoreLimits` (one finding each).
+    var outOfRange: [Finding] = []
 
     /// Reads the rows of `db` (call inside a read transaction for a consistent view).
     init(_ db: Database) throws {
+        /// The column as a number in `range`, else nil and a finding.
+        func number(_ row: Statement, _ index: Int32, _ range: ClosedRange<Int>, _ field: String, runID: String?) -> Int? {
+            do { return try row.int(at: index, in: range, field: field) } catch let StoreError.outOfRange(_, value, _) {
+                outOfRange.append(Finding(runID: runID, message: "\(field) is \(value), outside \(range.lowerBound)...\(range.upperBound)"))
+                return nil
+            } catch {
+                return nil
+            }
+        }
         let runRows = try db.prepare("""
             SELECT id, name, created_at, status, config, seed, parent_run_id, parent_epoch, digest FROM runs ORDER BY created_at, id
             """)
         try runRows.forEachRow { row in
-            let parentID = row.optionalString(at: 6), parentEpoch = row.optionalInt(at: 7)
+            let parentID = row.optionalString(at: 6)
+            let parentEpoch = row.isNull(at: 7) ? nil : number(row, 7, StoreLimits.epochs, "runs.parent_epoch", runID: row.string(at: 0))
+            if !row.isNull(at: 7), parentEpoch == nil { return }
             let run = Run(id: row.string(at: 0), name: row.optionalString(at: 1), createdAt: row.string(at: 2),
                           status: row.string(at: 3), config: row.string(at: 4), seed: UInt64(bitPattern: row.int64(at: 5)),
                           parent: parentID.flatMap { id in parentEpoch.map { CheckpointLocation(runID: id, epoch: $0) } },
@@ -74,7 +87,8 @@ struct StoreSnapshot {
             SELECT id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at FROM checkpoints
             """)
         try checkpointRows.forEachRow { row in
-            let checkpoint = Checkpoint(id: row.int64(at: 0), runID: row.string(at: 1), epoch: row.int(at: 2),
+            guard let epoch = number(row, 2, StoreLimits.epochs, "checkpoints.epoch", runID: row.string(at: 1)) else { return }
+            let checkpoint = Checkpoint(id: row.int64(at: 0), runID: row.string(at: 1), epoch: epoch,
                                         createdAt: row.string(at: 3), digest: row.bytes(at: 4), parentDigest: row.optionalBytes(at: 5),
                                         optimizerState: row.string(at: 6), rngState: row.bytes(at: 7),
                                         prunedAt: row.optionalString(at: 8))
@@ -82,7 +96,9 @@ struct StoreSnapshot {
         }
         let tensorRows = try db.prepare("SELECT checkpoint_id, layer, role, shape, dtype, hash FROM tensors ORDER BY checkpoint_id, layer, role")
         try tensorRows.forEachRow { row in
-            byID[row.int64(at: 0)]?.tensors.append(Tensor(layer: row.int(at: 1), role: row.string(at: 2), shapeText: row.string(at: 3),
+            guard let checkpoint = byID[row.int64(at: 0)],
+                  let layer = number(row, 1, StoreLimits.layers, "tensors.layer", runID: checkpoint.runID) else { return }
+            byID[row.int64(at: 0)]?.tensors.append(Tensor(layer: layer, role: row.string(at: 2), shapeText: row.string(at: 3),
                                                           dtype: row.string(at: 4), hash: row.bytes(at: 5)))
         }
         let metricRows = try db.prepare("SELECT checkpoint_id, name, value FROM metrics ORDER BY checkpoint_id, name")
@@ -183,6 +199,7 @@ struct Verifier {
         }
         if sqliteChecks { try checkStorageClasses(into: &findings) }
         let snapshot = try StoreSnapshot(db)
+        findings += snapshot.outOfRange
         if let runID, snapshot.runs[runID] == nil { throw StoreError.noSuchRun(runID) }
 
         // Which runs to walk, and for each whether its inherited epochs are checked

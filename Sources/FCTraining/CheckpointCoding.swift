@@ -13,6 +13,9 @@ import Foundation
 public enum CheckpointCoding {
     public static let shiftRole = "normalize.shift"
     public static let scaleRole = "normalize.scale"
+    /// The largest update count (and schedule position) a checkpoint may record: 2^53, past
+    /// which the count is no longer exact as a Double (Adam's bias correction uses it).
+    public static let maximumStep = 1 << 53
 
     /// The scalar state kept as JSON in `checkpoints.optimizer_state`.
     struct StoredScalars: Codable {
@@ -51,6 +54,13 @@ public enum CheckpointCoding {
     public static func state(_ checkpoint: LoadedCheckpoint, spec: NetworkSpec) throws -> (state: TrainingState, normalizer: Normalizer) {
         guard let scalars = try? JSONDecoder().decode(StoredScalars.self, from: Data(checkpoint.optimizerState.utf8)) else {
             throw TrainingError.incompatible("Checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) has an optimizer state this version cannot read.")
+        }
+        let limits: [(String, Int, ClosedRange<Int>)] = [
+            ("epoch", scalars.epoch, StoreLimits.epochs), ("step", scalars.step, 0...maximumStep),
+            ("schedulePosition", scalars.schedulePosition, 0...maximumStep),
+        ]
+        for (field, value, range) in limits where !range.contains(value) {
+            throw TrainingError.incompatible("Checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) has an optimizer state with \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound). Run 'fcstore verify' to see whether the store was changed.")
         }
         let random: Xoshiro256
         do { random = try Xoshiro256(stateBytes: checkpoint.rngState) } catch {

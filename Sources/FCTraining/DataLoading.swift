@@ -34,8 +34,11 @@ public enum DataLoading {
         guard !isDirectory.boolValue else {
             throw TrainingError.invalid("\(path) is a folder; --data takes a CSV or IDX file.")
         }
+        // A pipe or a device would block the first read below.
+        try InputFile.checkRegular(absolute)
         if isIDX(absolute) {
             let labelPath = try labels.map(absolutePath) ?? siblingLabels(of: absolute)
+            try InputFile.checkRegular(labelPath)
             let data = try IDXLoader.load(images: absolute, labels: labelPath, classes: classes)
             let source = DataSource(kind: .idx, path: absolute, labels: labelPath, labelColumn: nil, task: data.task,
                                     rows: data.count, columns: data.width)
@@ -76,6 +79,11 @@ public enum DataLoading {
     public static func loadForModel(path: String, labels: String? = nil, labelColumn: String? = nil,
                                     inputSize: Int, task: Dataset.Task) throws -> (data: Dataset, labelled: Bool) {
         let absolute = absolutePath(path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory), !isDirectory.boolValue {
+            // A pipe or a device would block the first read below; a folder is refused by `load`.
+            try InputFile.checkRegular(absolute)
+        }
         if FileManager.default.fileExists(atPath: absolute), isIDX(absolute) {
             let (data, _) = try load(path: path, labels: labels, task: task)
             try checkWidth(data, inputSize: inputSize, path: path)

@@ -8,13 +8,13 @@ public enum ModelExchange {
     /// The model of a checkpoint with its provenance in the metadata.
     public static func modelFile(run: RunRecord, config: RunConfig, checkpoint: LoadedCheckpoint) throws -> ModelFile {
         let model = try Workflow.model(of: checkpoint, config: config)
-        let spec = model.spec
+        let spec = model.spec, sizes = spec.sizes
         var layers: [ModelFile.Layer] = []
         for l in 1...spec.layerCount {
             let weights = model.weights[l - 1], biases = model.biases[l - 1]
             layers.append(ModelFile.Layer(
-                weight: try TensorValue(shape: [spec.sizes[l], spec.sizes[l - 1]], values: weights),
-                bias: try TensorValue(shape: [spec.sizes[l]], values: biases),
+                weight: try TensorValue(shape: [sizes[l], sizes[l - 1]], values: weights),
+                bias: try TensorValue(shape: [sizes[l]], values: biases),
                 activation: spec.activation(layer: l).rawValue))
         }
         let normalization = model.normalizer.kind == .none ? nil :

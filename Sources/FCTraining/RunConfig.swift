@@ -54,14 +54,81 @@ public struct RunConfig: Codable, Equatable, Sendable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    /// - Throws: `TrainingError.unreadableConfig` when the text is not a run configuration.
+    /// - Throws: `TrainingError.unreadableConfig` when the text is not a run configuration,
+    ///   `.invalid` naming the field when a number in it is out of range (see `check()`).
     public static func decode(_ text: String, run: String) throws -> RunConfig {
+        let config: RunConfig
         do {
-            return try JSONDecoder().decode(RunConfig.self, from: Data(text.utf8))
+            config = try JSONDecoder().decode(RunConfig.self, from: Data(text.utf8))
+        } catch let error as DecodingError {
+            throw TrainingError.unreadableConfig(run: run, field: Self.field(of: error))
         } catch {
             throw TrainingError.unreadableConfig(run: run)
         }
+        do {
+            try config.check()
+        } catch let error as ConfigRangeError {
+            throw TrainingError.invalid("Run \(run)'s stored configuration cannot be used: \(error.message). Run 'fcstore verify' to see whether the store was changed.")
+        } catch let error as FCNetError {
+            throw TrainingError.invalid("Run \(run)'s stored configuration cannot be used: \(error.description)")
+        }
+        return config
     }
+
+    /// The coding path of a decoding error as `training.spec.layerSizes[0]`.
+    static func field(of error: DecodingError) -> String? {
+        let path: [CodingKey]
+        switch error {
+        case let .typeMismatch(_, context), let .valueNotFound(_, context), let .dataCorrupted(context): path = context.codingPath
+        case let .keyNotFound(key, context): path = context.codingPath + [key]
+        @unknown default: return nil
+        }
+        guard !path.isEmpty else { return nil }
+        return path.reduce("") { text, key in
+            key.intValue.map { "\(text)[\($0)]" } ?? (text.isEmpty ? key.stringValue : "\(text).\(key.stringValue)")
+        }
+    }
+
+    /// The largest batch size (`--batch-size`), and the largest row or column count recorded for a data source.
+    public static let maximumBatchSize = Int(Int32.max)
+    public static let maximumRows = 1 << 32
+
+    /// Checks every number a stored (or new) configuration holds against its limit: the
+    /// network (`NetworkSpec.validate`), the optimizer, `epochs` and the batch size
+    /// (`StoreLimits.epochs`, `maximumBatchSize`), the validation fraction, the data's
+    /// row and column counts.
+    /// - Throws: `ConfigRangeError` naming the field, or `FCNetError.invalidConfiguration`.
+    public func check() throws {
+        try training.spec.validate()
+        try training.optimizer.validate()
+        func range(_ field: String, _ value: Int, _ limits: ClosedRange<Int>) throws {
+            guard limits.contains(value) else {
+                throw ConfigRangeError(message: "\(field) is \(value), outside \(limits.lowerBound)...\(limits.upperBound)")
+            }
+        }
+        try range("epochs", epochs, StoreLimits.epochs)
+        if let size = training.batchSize { try range("training.batchSize", size, 1...Self.maximumBatchSize) }
+        if let threads = blasThreads { try range("blasThreads", threads, 0...65_536) }
+        var sources: [(String, DataSource)] = data.map { [("data", $0)] } ?? []
+        switch validation {
+        case .file(let source)?: sources.append(("validation", source))
+        case .split(let fraction)?:
+            guard fraction.isFinite, fraction > 0, fraction < 1 else {
+                throw ConfigRangeError(message: "validation.split.fraction is \(fraction), not between 0 and 1")
+            }
+        case nil: break
+        }
+        for (field, source) in sources {
+            try range("\(field).rows", source.rows, 0...Self.maximumRows)
+            try range("\(field).columns", source.columns, 0...Self.maximumRows)
+        }
+    }
+}
+
+/// A number of a run configuration outside its limit: `message` names the field.
+public struct ConfigRangeError: Error, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }
 
 /// Where training data comes from: a CSV file, or a pair of MNIST IDX files.

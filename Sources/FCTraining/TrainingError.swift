@@ -1,7 +1,8 @@
 /// Errors of the train / resume / import workflow: one sentence each that says
 /// what to do next.
 public enum TrainingError: Error, Equatable, CustomStringConvertible {
-    case unreadableConfig(run: String)
+    /// `field`: where decoding failed (`training.spec.layerSizes[0]`), when known.
+    case unreadableConfig(run: String, field: String? = nil)
     case noData(run: String)
     case dataChanged(path: String, run: String)
     case busy(run: String, owner: String)
@@ -11,8 +12,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .unreadableConfig(run):
-            return "Run \(run) has a configuration this version of fcstore cannot read."
+        case let .unreadableConfig(run, field):
+            return "Run \(run) has a configuration this version of fcstore cannot read\(field.map { " (at \($0))" } ?? "")."
         case let .noData(run):
             return "Run \(run) has no training data recorded (it was imported); train a new run from it with 'fcstore train --init \(run) --data FILE'."
         case let .dataChanged(path, run):

@@ -178,6 +178,11 @@ public enum Workflow {
                                hiddenActivation: request.hiddenActivation ?? .sigmoid,
                                outputActivation: output,
                                loss: request.loss ?? defaultLoss(for: output))
+            // Layer sizes and weight matrices between hidden layers are checked before the
+            // data is read (the input size is known only after).
+            var early = spec
+            early.inputSize = 1
+            try early.validate()
         }
         let task: Dataset.Task = spec.outputSize == 1 && spec.loss == .mse ? .regression : .classification
         let classes = task == .classification && spec.outputSize > 1 ? spec.outputSize : (task == .classification ? 2 : nil)
@@ -235,12 +240,15 @@ public enum Workflow {
         try finalSpec.validate()
         try request.optimizer.validate()
         guard request.epochs >= 0 else { throw TrainingError.invalid("--epochs cannot be negative.") }
+        guard request.epochs <= StoreLimits.epochs.upperBound else {
+            throw TrainingError.invalid("--epochs can be at most \(StoreLimits.epochs.upperBound) (got \(request.epochs)).")
+        }
         let initRef = initial.map { "\($0.run.id)@\($0.checkpoint.epoch)" }
         let signature = try ModelColumns.signature(for: full, source: source, spec: finalSpec)
         let config = RunConfig(training: training, epochs: request.epochs, data: source, validation: validationSource,
                                normalization: normalizer.kind, initializedFrom: initRef,
                                blasCore: BLAS.coreName, blasThreads: BLAS.maxThreads, signature: signature)
-        let start: TrainingStart = initial.map { .weights(weights: $0.model.weights, biases: $0.model.biases) } ?? .random
+        let start: TrainingStart = initial.map { .weights(weights: Array($0.model.weights), biases: Array($0.model.biases)) } ?? .random
         let trainer = try Trainer(config: training, train: train, validation: validation, start: start)
         // The run and its epoch 0 are committed together: a crash cannot leave a run without epoch 0.
         let (run, initialRecord) = try store.createRun(
@@ -339,6 +347,9 @@ public enum Workflow {
         // quietly fork from a stale epoch instead of meeting that process's claim.
         let inPlace = (selector == .latest || epoch == latest) && !overrides.changesTraining && !forceFork
         let target = epochs ?? config.epochs
+        guard target <= StoreLimits.epochs.upperBound else {
+            throw TrainingError.invalid("--epochs can be at most \(StoreLimits.epochs.upperBound) (got \(target)).")
+        }
         guard target > epoch else {
             // A process killed after committing its last epoch, before marking the run
             // completed, leaves it "running" with a dead owner: settle that now.
@@ -364,6 +375,10 @@ public enum Workflow {
         config.epochs = target
 
         let (state, normalizer) = try decodedState.get()
+        // Training continues from the state's epoch and appends after the row's: they must agree.
+        guard state.epoch == epoch else {
+            throw TrainingError.incompatible("Checkpoint \(run.shortID)@\(epoch) has an optimizer state for epoch \(state.epoch). Run 'fcstore verify' to see whether the store was changed.")
+        }
         PhaseTimings.mark("data-begin")
         let (train, validation) = try recordedData(config, data: data, movedTo: dataPath, run: run.shortID, normalizer: normalizer)
         PhaseTimings.mark("data-end")

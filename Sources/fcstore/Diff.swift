@@ -69,7 +69,7 @@ struct Diff: ParsableCommand {
                 Format.metric(change.meanAbs), String(format: "%.6f", change.cosine), "\(change.changed)/\(change.count)",
             ])
         }
-        Console.out(table.rendered)
+        Console.out(lines: table.lines)
         if top > 0 {
             Console.out()
             var entries = TextTable("LAYER", "TENSOR", "I", "J", "BEFORE", "AFTER", "CHANGE")
@@ -79,7 +79,7 @@ struct Diff: ParsableCommand {
                     String(format: "%.6g", entry.before), String(format: "%.6g", entry.after), String(format: "%+.6g", entry.change),
                 ])
             }
-            Console.out(largest.isEmpty ? "No entry changed." : entries.rendered)
+            Console.out(lines: largest.isEmpty ? ["No entry changed."] : entries.lines)
         }
     }
 

@@ -51,7 +51,7 @@ struct Evaluate: ParsableCommand {
         if output.json {
             try Console.json(report)
         } else {
-            Console.out(report.text(name: loaded.shortName))
+            Console.out(lines: report.text(name: loaded.shortName).components(separatedBy: "\n"))
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCNet
 import FCStorage
 import FCTraining
 import Foundation
@@ -32,7 +33,8 @@ struct Import: ParsableCommand {
             throw CLIError("\(file) does not exist.")
         }
         guard !isDirectory.boolValue else { throw CLIError("\(file) is a folder; import takes a file.") }
-        let head = try readHead(file, count: 16)
+        try InputFile.checkRegular(file)
+        let head = try readHead(file, count: 4096)
         let store = try self.store.open()
         if head.starts(with: Array("SQLite format 3\0".utf8)) {
             if name != nil { throw CLIError("--name applies to model files; a bundle keeps its runs' names.") }
@@ -45,8 +47,8 @@ struct Import: ParsableCommand {
         guard size <= Self.maximumModelBytes else {
             throw CLIError("\(file) is \(Format.bytes(Int64(size))); fcstore refuses model files over \(Format.bytes(Int64(Self.maximumModelBytes))).")
         }
-        guard let data = FileManager.default.contents(atPath: file) else { throw CLIError("\(file) cannot be read.") }
-        let bytes = [UInt8](data)
+        try checkHeader(head, size: size)
+        let bytes = try InputFile.read(file, limit: Self.maximumModelBytes, what: "model files")
         let format: String
         let model: ModelFile
         if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) || bytes.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
@@ -82,6 +84,23 @@ struct Import: ParsableCommand {
             Console.err("run \(renamed.runID.prefix(8)) was imported as \"\(renamed.newName)\": the name \"\(renamed.bundleName)\" belongs to another run here")
         }
         for id in summary.runsAdded + summary.runsExtended { Console.out(id) }
+    }
+
+    /// Checks what the first bytes allow before the body is read: the size cap of a JSON
+    /// model, else (not a ZIP archive, not ONNX) the safetensors header length against
+    /// its limit and the file's size, so a large file of garbage is refused unread.
+    private func checkHeader(_ head: [UInt8], size: Int) throws {
+        if size < 8 { return }  // refused below as no model file at all
+        if head.starts(with: [0x50, 0x4B]) || (head.first == 0x08 && looksLikeONNX(head)) { return }
+        let text = head.starts(with: [0xEF, 0xBB, 0xBF]) ? head.dropFirst(3) : head[...]
+        if !looksLikeSafetensors(head), let first = text.first,
+           [UInt8(ascii: "{"), UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t")].contains(first) {
+            guard size <= JSONModel.maximumBytes else {
+                throw CLIError("\(file) is \(size) bytes; fcstore reads JSON models of at most \(JSONModel.maximumBytes) bytes (\(InputFile.describe(JSONModel.maximumBytes))).")
+            }
+            return
+        }
+        _ = try Safetensors.checkHeaderLength(head, fileSize: size)
     }
 
     /// Safetensors files start with a little-endian u64 header length n (at most

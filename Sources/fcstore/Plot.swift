@@ -16,12 +16,16 @@ struct Plot: ParsableCommand {
     @Option(help: ArgumentHelp("The SVG file to write.", valueName: "file"))
     var output: String
 
+    @Flag(help: "Replace the output file if it exists.")
+    var force = false
+
     func validate() throws {
         if refs.isEmpty { throw ValidationError("Name at least one run to plot.") }
     }
 
     func run() throws {
         let store = try self.store.openExisting()
+        try AtomicFile.checkTarget(output, force: force)
         var series: [SVGPlot.Series] = []
         for ref in refs {
             let (run, checkpoint) = try Workflow.checkpoint(store, run: ref.run, epoch: ref.selector)
@@ -30,7 +34,7 @@ struct Plot: ParsableCommand {
             series.append(SVGPlot.Series(label: label, metrics: points.map { ($0.epoch, $0.metrics) }))
         }
         let svg = SVGPlot(series: series).render()
-        try AtomicFile.write(Data(svg.utf8), to: output)
+        try AtomicFile.write(Data(svg.utf8), to: output, replace: force)
         Console.err("wrote \(output): \(series.count) run\(series.count == 1 ? "" : "s")")
     }
 }

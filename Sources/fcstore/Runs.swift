@@ -109,6 +109,6 @@ struct Runs: ParsableCommand {
                 run.status.rawValue, epochs, best, Format.timestamp(run.createdAt),
             ])
         }
-        Console.out(table.rendered)
+        Console.out(lines: table.lines)
     }
 }

@@ -138,7 +138,7 @@ struct Show: ParsableCommand {
         }
         if let core = config.blasCore { lines.append("blas       \(core), \(Format.count(config.blasThreads ?? 0, "thread"))") }
         lines.append("selected   epoch \(checkpoint.epoch)  digest \(checkpoint.digestHex.prefix(16))")
-        Console.out(lines.joined(separator: "\n"))
+        Console.out(lines: lines)
         Console.out()
 
         var table = TextTable("EPOCH", "TRAIN LOSS", "TRAIN ACC", "VAL LOSS", "VAL ACC", "LR", "TIME", "NOTE")
@@ -155,7 +155,7 @@ struct Show: ParsableCommand {
                 m["wall_time_s"].map { Format.duration($0) } ?? "-", note.joined(separator: ", "),
             ])
         }
-        Console.out(table.rendered)
+        Console.out(lines: table.lines)
     }
 
     /// One line: the features (by name or position), the label column and the task.

@@ -62,22 +62,35 @@ public enum Safetensors {
         return try ModelFile.assemble(tensors: tensors, metadata: metadata, format: .safetensors)
     }
 
+    /// Checks the 8-byte header length against the limit and the file's size, before the
+    /// rest of the file is read.
+    /// - Parameters:
+    ///   - prefix: the file's first bytes (8 or more unless the file is shorter).
+    ///   - fileSize: the size of the whole file.
+    /// - Returns: the header length.
+    /// - Throws: `ModelFormatError` (format `.safetensors`).
+    public static func checkHeaderLength(_ prefix: some Collection<UInt8>, fileSize: Int) throws -> Int {
+        func fail(_ message: String) -> ModelFormatError { ModelFormatError(.safetensors, message) }
+        guard fileSize >= 8, prefix.count >= 8 else {
+            throw fail("The file is \(fileSize) bytes long, too short for a safetensors file, which starts with an 8-byte header length.")
+        }
+        let declared = readUInt64LE(Array(prefix.prefix(8)), at: 0)
+        guard declared <= UInt64(maximumHeaderLength) else {
+            throw fail("The safetensors header length \(declared) is larger than the limit of \(maximumHeaderLength) bytes; the file is damaged or not a safetensors file.")
+        }
+        let headerLength = Int(declared)
+        guard headerLength <= fileSize - 8 else {
+            throw fail("The safetensors header length \(headerLength) is larger than the \(fileSize - 8) bytes that follow it; the file is truncated or not a safetensors file.")
+        }
+        return headerLength
+    }
+
     /// Reads every tensor of a safetensors file as float32, plus `__metadata__`.
     /// - Throws: `ModelFormatError` (format `.safetensors`) naming the first problem.
     public static func readTensors(_ bytes: [UInt8]) throws -> (tensors: [String: TensorValue], metadata: [String: String]) {
         func fail(_ message: String) -> ModelFormatError { ModelFormatError(.safetensors, message) }
 
-        guard bytes.count >= 8 else {
-            throw fail("The file is \(bytes.count) bytes long, too short for a safetensors file, which starts with an 8-byte header length.")
-        }
-        let declared = readUInt64LE(bytes, at: 0)
-        guard declared <= UInt64(maximumHeaderLength) else {
-            throw fail("The safetensors header length \(declared) is larger than the limit of \(maximumHeaderLength) bytes; the file is damaged or not a safetensors file.")
-        }
-        let headerLength = Int(declared)
-        guard headerLength <= bytes.count - 8 else {
-            throw fail("The safetensors header length \(headerLength) is larger than the \(bytes.count - 8) bytes that follow it; the file is truncated or not a safetensors file.")
-        }
+        let headerLength = try checkHeaderLength(bytes.prefix(8), fileSize: bytes.count)
         let headerBytes = bytes[8..<(8 + headerLength)]
         if let bad = firstInvalidUTF8Offset(headerBytes) {
             throw fail("The safetensors header is not valid UTF-8 (byte \(bad) of the header).")

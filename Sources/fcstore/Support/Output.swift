@@ -1,15 +1,25 @@
 import Foundation
 
 /// Where the CLI writes: results to stdout, progress and diagnostics to stderr.
+///
+/// Every line goes through `Untrusted.escape`: run names, tensor roles, paths and CSV cells
+/// come from stores, bundles and data files, and must neither forge a second line nor
+/// send escape sequences to the terminal.
 enum Console {
+    /// One line on stdout.
     static func out(_ line: String = "") {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        FileHandle.standardOutput.write(Data((Untrusted.escape(line) + "\n").utf8))
     }
 
-    /// One line on stderr; a live progress line is erased first.
+    /// Several lines on stdout (a table, a report), each escaped on its own.
+    static func out(lines: [String]) {
+        FileHandle.standardOutput.write(Data(lines.map { Untrusted.escape($0) + "\n" }.joined().utf8))
+    }
+
+    /// One line on stderr, escaped; a live progress line is erased first.
     static func err(_ line: String) {
         LiveLine.clear()
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        FileHandle.standardError.write(Data((Untrusted.escape(line) + "\n").utf8))
     }
 
     /// Writes to stderr without a newline (for a progress line redrawn with `\r`).
@@ -25,7 +35,7 @@ enum Console {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
             positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let data = try encoder.encode(value)
+        let data = Untrusted.escapeJSON(try encoder.encode(value))
         FileHandle.standardOutput.write(data)
         FileHandle.standardOutput.write(Data("\n".utf8))
     }
@@ -55,9 +65,13 @@ struct TextTable {
     init(_ headers: String...) { self.headers = headers }
     init(_ headers: [String]) { self.headers = headers }
 
-    mutating func add(_ cells: [String]) { rows.append(cells) }
+    /// Adds a row; cells are escaped here so that widths count what the terminal shows.
+    mutating func add(_ cells: [String]) { rows.append(cells.map(Untrusted.escape)) }
 
-    var rendered: String {
+    var rendered: String { lines.joined(separator: "\n") }
+
+    /// The header line, then one line per row.
+    var lines: [String] {
         let columns = headers.count
         var widths = headers.map(\.count)
         var numeric = [Bool](repeating: true, count: columns)
@@ -85,7 +99,7 @@ struct TextTable {
             while text.hasSuffix(" ") { text.removeLast() }
             return text
         }
-        return ([line(headers)] + rows.map(line)).joined(separator: "\n")
+        return [line(headers)] + rows.map(line)
     }
 
     /// Whether `cell` reads as a number once its "%" signs are dropped ("12.5%", "0.1063@19" does not).
@@ -147,4 +161,49 @@ enum Format {
 
     /// The short form of a run id shown in listings.
     static func shortID(_ id: String) -> String { String(id.prefix(8)) }
+}
+
+/// Text that came from a store, a bundle, a model or a data file, made safe to print.
+enum Untrusted {
+    /// `text` with every control character (C0, DEL, C1) written as an escape: `\n`, `\r`,
+    /// `\t`, else `\u{1b}`. A newline in a tensor name cannot start a second error line, and
+    /// ANSI or OSC sequences reach the terminal as text. Other characters, backslashes
+    /// included, are left as they are.
+    static func escape(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            guard isControl(scalar) else { result.append(scalar); continue }
+            let escaped: String
+            switch scalar {
+            case "\n": escaped = "\\n"
+            case "\r": escaped = "\\r"
+            case "\t": escaped = "\\t"
+            default: escaped = "\\u{\(String(scalar.value, radix: 16))}"
+            }
+            result.append(contentsOf: escaped.unicodeScalars)
+        }
+        return String(result)
+    }
+
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
+
+    /// JSONEncoder writes C0 controls as `\u00XX` but DEL and C1 controls (U+009B is a CSI
+    /// to some terminals) as they are: write those as `\u00XX` too. They can only occur
+    /// inside JSON strings, where the escape means the same character.
+    static func escapeJSON(_ data: Data) -> Data {
+        let text = String(decoding: data, as: UTF8.self)
+        guard text.unicodeScalars.contains(where: isControl) else { return data }
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar.value >= 0x7F, isControl(scalar) {
+                result.append(contentsOf: String(format: "\\u%04x", scalar.value).unicodeScalars)
+            } else {
+                result.append(scalar)
+            }
+        }
+        return Data(String(result).utf8)
+    }
 }

@@ -90,6 +90,9 @@ struct OptimizerOptions: ParsableArguments {
             throw ValidationError("--batch-size and --full-batch exclude each other; pass one.")
         }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1 (got \(batchSize)).") }
+        if let batchSize, batchSize > RunConfig.maximumBatchSize {
+            throw ValidationError("--batch-size can be at most \(RunConfig.maximumBatchSize) (got \(batchSize)).")
+        }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
             throw ValidationError("--learning-rate must be a positive number (got \(String(format: "%g", learningRate))).")
         }

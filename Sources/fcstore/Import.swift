@@ -26,50 +26,92 @@ struct Import: ParsableCommand {
     /// Model files larger than this are refused before they are read.
     static let maximumModelBytes = 4 << 30
 
+    func validate() throws {
+        if let name { do { try RunName.validate(name) } catch { throw ValidationError(String(describing: error)) } }
+    }
+
     func run() throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else {
             throw CLIError("\(file) does not exist.")
         }
         guard !isDirectory.boolValue else { throw CLIError("\(file) is a folder; import takes a file.") }
-        let head = try readHead(file, count: 16)
-        let store = try self.store.open()
-        if head.starts(with: Array("SQLite format 3\0".utf8)) {
+        // The kind is decided from the content before any parser sees the file.
+        let kind = try FileKind.detect(path: file)
+        switch kind {
+        case .bundle:
             if name != nil { throw CLIError("--name applies to model files; a bundle keeps its runs' names.") }
+            let store = try self.store.open()
             let summary = try store.importBundle(from: file)
             report(summary)
-            return
-        }
-        let attributes = try FileManager.default.attributesOfItem(atPath: file)
-        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-        guard size <= Self.maximumModelBytes else {
-            throw CLIError("\(file) is \(Format.bytes(Int64(size))); fcstore refuses model files over \(Format.bytes(Int64(Self.maximumModelBytes))).")
-        }
-        guard let data = FileManager.default.contents(atPath: file) else { throw CLIError("\(file) cannot be read.") }
-        let bytes = [UInt8](data)
-        let format: String
-        let model: ModelFile
-        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) || bytes.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
-            (format, model) = ("npz", try NPZ.decode(bytes))
-        } else if looksLikeSafetensors(bytes) {
-            // Before JSON: the header length's low byte may be '{', ' ' or '\n'.
-            (format, model) = ("safetensors", try Safetensors.decode(bytes))
-        } else if bytes.first.map({ $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }) ?? false {
-            (format, model) = ("json", try JSONModel.decode(bytes))
-        } else if bytes.count >= 9, bytes[0] == 0x08, looksLikeONNX(bytes) {
+        case .safetensors, .npz, .json:
+            try importModel(kind)
+        case .onnx:
             throw CLIError("\(file) looks like an ONNX model; fcstore exports ONNX but imports safetensors, npz, json and bundles.")
-        } else if bytes.count >= 8 {
-            (format, model) = ("safetensors", try Safetensors.decode(bytes))
-        } else {
-            throw CLIError("\(file) is not a model file fcstore reads (safetensors, npz, json) nor a bundle.")
+        default:
+            throw CLIError("\(file) is not a model file or bundle (\(kind.phrase)); fcstore imports safetensors, npz and json models and bundles.")
         }
+    }
+
+    private func importModel(_ kind: FileKind) throws {
+        let (model, digest) = try readModel(kind)
+        let format = kind.rawValue
         var provenance = model.metadata
         provenance["imported_from"] = (file as NSString).lastPathComponent
         provenance["imported_format"] = format
-        provenance["imported_sha256"] = SHA256Digest.hex(bytes)
-        let run = try ModelExchange.importModel(model, into: store, name: name, provenance: provenance)
-        Console.err("imported \(file) (\(format), \(model.architecture.map(String.init).joined(separator: "-"))) as run \(run.shortID)\(run.name.map { " (\($0))" } ?? "")")
+        provenance[ModelExchange.importedSHA256Key] = digest
+        let store = try self.store.open()
+        let imported = try ModelExchange.importModel(model, into: store, name: name, provenance: provenance)
+        let run = imported.run
+        let named = run.name.map { " (\($0))" } ?? ""
+        if imported.isNew {
+            Console.err("imported \(file) (\(format), \(model.architecture.map(String.init).joined(separator: "-"))) as run \(run.shortID)\(named)")
+        } else {
+            let ignored = name != nil && name != run.name ? "; --name was not applied" : ""
+            Console.err("nothing to import: \(file) is already run \(run.shortID)\(named), imported from a file with the same SHA-256\(ignored)")
+        }
         Console.out(run.id)
+    }
+
+    /// Reads and decodes the model file, and the SHA-256 of its bytes; the
+    /// bytes are released when this returns.
+    private func readModel(_ kind: FileKind) throws -> (ModelFile, String) {
+        let size = FileSystemSize.of(file)
+        guard size <= Self.maximumModelBytes else {
+            throw CLIError("\(file) is \(Format.bytes(Int64(size))); fcstore refuses model files over \(Format.bytes(Int64(Self.maximumModelBytes))).")
+        }
+        if kind == .json, size > JSONModel.maximumBytes {
+            throw CLIError("\(file) is \(Format.bytes(Int64(size))); fcstore refuses JSON models over \(Format.bytes(Int64(JSONModel.maximumBytes))). Export the model as safetensors instead.")
+        }
+        let bytes = try readAll(file, expected: size)
+        let digest = SHA256Digest.hex(bytes)
+        let model: ModelFile
+        switch kind {
+        case .npz: model = try NPZ.decode(bytes)
+        case .json: model = try JSONModel.decode(bytes)
+        default: model = try Safetensors.decode(bytes)
+        }
+        return (model, digest)
+    }
+
+    /// The file's bytes, read into one array (no intermediate copy).
+    private func readAll(_ path: String, expected: Int) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw CLIError("\(path) cannot be read: \(String(cString: strerror(errno))).") }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: expected)
+        var filled = 0
+        while filled < expected {
+            let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, expected - filled) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw CLIError("\(path) cannot be read: \(String(cString: strerror(errno))).")
+            }
+            guard count > 0 else { break }
+            filled += count
+        }
+        guard filled == expected else { throw CLIError("\(path) changed while it was read (\(filled) of \(expected) bytes); try again.") }
+        return bytes
     }
 
     private func report(_ summary: ImportSummary) {
@@ -79,31 +121,16 @@ struct Import: ParsableCommand {
             Console.err("imported \(file): \(summary.runsAdded.count) runs added, \(summary.runsExtended.count) extended, \(summary.runsSkipped.count) already present; \(summary.checkpointsAdded) checkpoints and \(summary.blobsAdded) tensors (\(Format.bytes(summary.bytesAdded))) added")
         }
         for renamed in summary.renamed {
-            Console.err("run \(renamed.runID.prefix(8)) was imported as \"\(renamed.newName)\": the name \"\(renamed.bundleName)\" belongs to another run here")
+            Console.err("run \(renamed.runID.prefix(8)) was imported as \(RunName.quoted(renamed.newName)): the name \(RunName.quoted(renamed.bundleName)) \(renamed.reason)")
         }
         for id in summary.runsAdded + summary.runsExtended { Console.out(id) }
     }
+}
 
-    /// Safetensors files start with a little-endian u64 header length n (at most
-    /// 100 MB, so its high bytes are zero, unlike text) and a JSON object at byte 8.
-    /// A truncated file still matches, and is refused as a damaged safetensors file.
-    private func looksLikeSafetensors(_ bytes: [UInt8]) -> Bool {
-        guard bytes.count >= 10 else { return false }
-        let length = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        return length >= 2 && length <= 100_000_000 && bytes[8] == UInt8(ascii: "{")
-    }
-
-    /// ONNX models start with field 1 (ir_version, varint) and carry "onnx"-ish opset
-    /// or producer strings early on.
-    private func looksLikeONNX(_ bytes: [UInt8]) -> Bool {
-        let window = bytes.prefix(4096)
-        let text = String(decoding: window.map { $0 >= 0x20 && $0 < 0x7F ? $0 : 0x20 }, as: UTF8.self)
-        return text.contains("Gemm") || text.contains("fcstore") || text.contains("onnx") || text.contains("pytorch")
-    }
-
-    private func readHead(_ path: String, count: Int) throws -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("\(path) cannot be read.") }
-        defer { try? handle.close() }
-        return [UInt8]((try? handle.read(upToCount: count)) ?? Data())
+/// The size of a file in bytes (0 when it cannot be read).
+enum FileSystemSize {
+    static func of(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 }

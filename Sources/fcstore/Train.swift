@@ -82,6 +82,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--validation-split must be between 0 and 1 (got \(validationSplit)).")
         }
         if activation == .softmax { throw ValidationError("softmax is an output activation; use --output-activation softmax.") }
+        if let name { do { try RunName.validate(name) } catch { throw ValidationError(String(describing: error)) } }
     }
 
     func parsedLayers(_ text: String) -> [Int]? {

@@ -200,20 +200,23 @@ extension Store {
                 var foreignKeyProblems = 0
                 try bundle.prepare("PRAGMA foreign_key_check").forEachRow { _ in foreignKeyProblems += 1 }
                 if foreignKeyProblems > 0 { throw refuse("\(foreignKeyProblems) of its rows refer to missing rows") }
+                let snapshot = try StoreSnapshot(bundle)
+                // A run that could not be loaded after import is named first (an all-pruned
+                // run also breaks the prune invariants that verification reports).
+                for id in snapshot.runOrder {
+                    if let problem = snapshot.unusable(runID: id) { throw refuse("its run \(id.prefix(8)) \(problem)") }
+                }
                 if let first = findings.first {
                     let more = findings.count > 1 ? " (and \(findings.count - 1) more problem\(findings.count > 2 ? "s" : ""))" : ""
                     throw refuse("it fails verification: \(first)\(more)")
                 }
-                return try StoreSnapshot(bundle)
+                return snapshot
             }
         } catch let error as SQLiteError {
             throw refuse("it could not be read (\(error.message))")
         }
         for run in snapshot.runs.values {
             guard RunStatus(rawValue: run.status) != nil else { throw refuse("run \(run.id.prefix(8)) has an unknown status \"\(run.status)\"") }
-        }
-        for id in snapshot.runOrder {
-            if let problem = snapshot.unusable(runID: id) { throw refuse("its run \(id.prefix(8)) \(problem)") }
         }
 
         return try storeErrors {

@@ -77,7 +77,12 @@ public enum JSONModel {
             parsed = try reader.read()
         } catch let error as JSONModelReader.Failure {
             let (line, column) = position(of: error.offset, in: body)
-            let prefix = error.isSyntax ? "The JSON model is not valid JSON: " : "The file is not an fcstore JSON model: "
+            let prefix: String
+            switch error.kind {
+            case .syntax: prefix = "The JSON model is not valid JSON: "
+            case .structure: prefix = "The file is not an fcstore JSON model: "
+            case .value: prefix = "The JSON model was refused: "
+            }
             throw ModelFormatError(.model, "\(prefix)\(error.message) (line \(line), column \(column)).")
         }
         guard parsed.format == "fcstore-model", parsed.version == 1 else {
@@ -126,8 +131,16 @@ struct JSONModelReader {
     struct Failure: Error {
         var message: String
         var offset: Int
-        /// A JSON syntax error, as opposed to valid JSON that is not a model.
-        var isSyntax: Bool
+        var kind: Kind
+
+        enum Kind {
+            /// Not valid JSON.
+            case syntax
+            /// Valid JSON that is not an fcstore model.
+            case structure
+            /// A number float32 cannot hold.
+            case value
+        }
     }
 
     struct Layer {
@@ -153,7 +166,7 @@ struct JSONModelReader {
     private var offset: Int { parser.index - parser.bytes.startIndex }
 
     private func structure(_ message: String, at offset: Int? = nil) -> Failure {
-        Failure(message: message, offset: offset ?? self.offset, isSyntax: false)
+        Failure(message: message, offset: offset ?? self.offset, kind: .structure)
     }
 
     /// Runs a step of the strict parser, its errors as syntax failures.
@@ -161,14 +174,14 @@ struct JSONModelReader {
         do {
             return try step(&parser)
         } catch {
-            throw Failure(message: error.message, offset: error.offset, isSyntax: true)
+            throw Failure(message: error.message, offset: error.offset, kind: .syntax)
         }
     }
 
     private mutating func peek() throws -> UInt8 {
         syntaxSkip()
         guard parser.index < parser.bytes.endIndex else {
-            throw Failure(message: "unexpected end of JSON", offset: offset, isSyntax: true)
+            throw Failure(message: "unexpected end of JSON", offset: offset, kind: .syntax)
         }
         return parser.bytes[parser.index]
     }
@@ -181,32 +194,28 @@ struct JSONModelReader {
         try syntax { (parser: inout JSONParser) throws(JSONError) in try parser.expect(byte) }
     }
 
-    /// The kind of the value that starts here, for "... is an array, not ...".
-    private func kindName(_ byte: UInt8) -> String {
-        switch byte {
-        case UInt8(ascii: "{"): return "an object"
-        case UInt8(ascii: "["): return "an array"
-        case UInt8(ascii: "\""): return "a string"
-        case UInt8(ascii: "t"), UInt8(ascii: "f"): return "a boolean"
-        case UInt8(ascii: "n"): return "null"
-        default: return "a number"
-        }
+    /// Reads the (unexpected) value that starts here and refuses it as
+    /// "`what` is <its kind>, not `wanted`"; a malformed value is a syntax error.
+    private mutating func wrongKind(_ what: String, not wanted: String) throws -> Failure {
+        let start = offset
+        let value = try syntax { (parser: inout JSONParser) throws(JSONError) in try parser.parseValue(depth: 1) }
+        return structure("\(what) is \(value.kindName), not \(wanted)", at: start)
     }
 
     /// Calls `member` with each key of an object (duplicates refused), the
     /// parser positioned at the value, which `member` must consume.
     private mutating func object(_ what: String, _ member: (inout JSONModelReader, String, Int) throws -> Void) throws {
         let first = try peek()
-        guard first == UInt8(ascii: "{") else { throw structure("\(what) is \(kindName(first)), not an object") }
+        guard first == UInt8(ascii: "{") else { throw try wrongKind(what, not: "an object") }
         try expect("{")
         if try peek() == UInt8(ascii: "}") { parser.index += 1; return }
         var seen = Set<String>()
         while true {
-            guard try peek() == UInt8(ascii: "\"") else { throw Failure(message: "expected a string key", offset: offset, isSyntax: true) }
+            guard try peek() == UInt8(ascii: "\"") else { throw Failure(message: "expected a string key", offset: offset, kind: .syntax) }
             let keyOffset = offset
             let key = try syntax { (parser: inout JSONParser) throws(JSONError) in try parser.parseString() }
             guard seen.insert(key).inserted else {
-                throw Failure(message: "duplicate key \"\(key)\" in \(what)", offset: keyOffset, isSyntax: true)
+                throw Failure(message: "duplicate key \"\(key)\" in \(what)", offset: keyOffset, kind: .syntax)
             }
             try expect(":")
             syntaxSkip()
@@ -221,7 +230,7 @@ struct JSONModelReader {
     /// Calls `element` with each element's index of an array, the parser at the element.
     private mutating func array(_ what: String, _ element: (inout JSONModelReader, Int) throws -> Void) throws {
         let first = try peek()
-        guard first == UInt8(ascii: "[") else { throw structure("\(what) is \(kindName(first)), not an array") }
+        guard first == UInt8(ascii: "[") else { throw try wrongKind(what, not: "an array") }
         try expect("[")
         if try peek() == UInt8(ascii: "]") { parser.index += 1; return }
         var index = 0
@@ -244,7 +253,7 @@ struct JSONModelReader {
 
     private mutating func string(_ what: String) throws -> String {
         let first = try peek()
-        guard first == UInt8(ascii: "\"") else { throw structure("\(what) is \(kindName(first)), not a string") }
+        guard first == UInt8(ascii: "\"") else { throw try wrongKind(what, not: "a string") }
         return try syntax { (parser: inout JSONParser) throws(JSONError) in try parser.parseString() }
     }
 
@@ -252,7 +261,7 @@ struct JSONModelReader {
         let start = offset
         let first = try peek()
         guard first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
-            throw structure("\(what) is \(kindName(first)), not a number")
+            throw try wrongKind(what, not: "a number")
         }
         let text = try syntax { (parser: inout JSONParser) throws(JSONError) in try parser.parseNumber() }
         guard let value = JSONValue.number(text).nonNegativeInt else {
@@ -266,12 +275,12 @@ struct JSONModelReader {
         let start = offset
         let first = try peek()
         guard first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
-            throw structure("element \(index) of \(tensor) is \(kindName(first)), not a number")
+            throw try wrongKind("element \(index) of \(tensor)", not: "a number")
         }
         let text = try syntax { (parser: inout JSONParser) throws(JSONError) in try parser.parseNumber() }
         guard let value = Float(text) else { throw structure("element \(index) of \(tensor) (\(text)) is not a number", at: start) }
         guard value.isFinite else {
-            throw structure("the value \(text) at index \(index) of \(tensor) overflows float32; fcstore refuses it rather than store infinity", at: start)
+            throw Failure(message: "the value \(text) at flat index \(index) of \(tensor) overflows float32, and fcstore does not store it as infinity", offset: start, kind: .value)
         }
         values.append(value)
     }
@@ -328,7 +337,7 @@ struct JSONModelReader {
         }
         syntaxSkip()
         guard parser.index == parser.bytes.endIndex else {
-            throw Failure(message: "trailing characters after the JSON value (only spaces may pad it)", offset: offset, isSyntax: true)
+            throw Failure(message: "trailing characters after the JSON value (only spaces may pad it)", offset: offset, kind: .syntax)
         }
         for key in ["format", "version", "architecture", "activations", "layers"] where !found.contains(key) {
             throw structure("it has no \"\(key)\" (a model needs format, version, architecture, activations and layers)", at: 0)
@@ -371,7 +380,7 @@ struct JSONModelReader {
                     if row == 0 {
                         layer.columns = columns
                     } else if columns != layer.columns {
-                        throw reader.structure("layer \(index + 1)'s weight rows have different lengths (row \(row) has \(columns) values, row 0 has \(layer.columns))", at: rowStart)
+                        throw reader.structure("layer \(index + 1)'s weight rows have different lengths (row \(row) has \(columns) value\(columns == 1 ? "" : "s"), row 0 has \(layer.columns))", at: rowStart)
                     }
                     layer.rows += 1
                 }

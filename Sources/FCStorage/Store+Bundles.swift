@@ -555,7 +555,10 @@ extension StoreSnapshot {
             current = parent.runID
             upper = min(upper, parent.epoch)
         }
-        return seen == 0 ? "has no checkpoint, so nothing of it could be loaded"
-            : "has no usable checkpoint: all \(seen) of its checkpoints were pruned"
+        switch seen {
+        case 0: return "has no checkpoint, so nothing of it could be loaded"
+        case 1: return "has no usable checkpoint: its only checkpoint was pruned"
+        default: return "has no usable checkpoint: all \(seen) of its checkpoints were pruned"
+        }
     }
 }

@@ -10,9 +10,10 @@ struct Import: ParsableCommand {
         discussion: """
             A bundle's runs are merged with their history (again importing the same bundle \
             changes nothing). A safetensors, npz or json model becomes a new run with one \
-            checkpoint (status imported), usable by predict, evaluate, export and train --init. \
-            Every file is checked completely before anything is written; a refused file leaves \
-            the store as it was. The format is recognised from the file's content.
+            checkpoint (status imported), usable by predict, evaluate, export and train --init; \
+            a file with the same bytes (SHA-256) as an earlier import is that run, and nothing \
+            is written. Every file is checked completely before anything is written; a refused \
+            file leaves the store as it was. The kind of file is recognised from its content.
             """)
 
     @OptionGroup var store: StoreOptions

@@ -147,7 +147,7 @@ final class SharingCLITests: XCTestCase {
             ("garbage.bin", { $0 == "garbage.bin is not a model file or bundle (binary data of no known kind); fcstore imports safetensors, npz and json models and bundles." }),
             ("truncated.safetensors", { $0.contains("truncated") }),
             ("short.bin", { $0 == "short.bin is not a model file or bundle (looks like text); fcstore imports safetensors, npz and json models and bundles." }),
-            ("broken.json", { $0 == "The JSON model is not valid JSON: unexpected end of JSON (line 1, column 41)." }),
+            ("broken.json", { $0 == "The JSON model is not valid JSON: unexpected end of JSON (line 1, column 40)." }),
             ("flipped.bundle", { $0.hasPrefix("The bundle flipped.bundle was refused: ") && $0.hasSuffix(". Nothing was imported.") }),
             ("missing.safetensors", { $0 == "missing.safetensors does not exist." }),
         ]

@@ -98,6 +98,32 @@ final class ModelExchangeTests: XCTestCase {
         }
     }
 
+    /// The rule: the SHA-256 of the file's bytes, recorded in the provenance.
+    func testImportOfTheSameBytesIsTheSameRunAndNonFiniteWeightsAreRefused() throws {
+        let fixture = try TrainingFixture()
+        let model = ModelFile(layers: [
+            .init(weight: try TensorValue(shape: [2, 2], values: [1, 0, 0, 1]), bias: try TensorValue(shape: [2], values: [0, 0]), activation: "softmax"),
+        ])
+        let provenance = [ModelExchange.importedSHA256Key: String(repeating: "ab", count: 32)]
+        let first = try ModelExchange.importModel(model, into: fixture.store, name: "one", provenance: provenance)
+        XCTAssertTrue(first.isNew)
+        let again = try ModelExchange.importModel(model, into: fixture.store, name: nil, provenance: provenance)
+        XCTAssertFalse(again.isNew)
+        XCTAssertEqual(again.run.id, first.run.id)
+        let other = try ModelExchange.importModel(model, into: fixture.store, name: nil,
+                                                  provenance: [ModelExchange.importedSHA256Key: String(repeating: "cd", count: 32)])
+        XCTAssertTrue(other.isNew)
+        XCTAssertEqual(try fixture.store.runs().count, 2)
+
+        var nan = model
+        nan.layers[0].weight.values[3] = .nan
+        XCTAssertThrowsError(try ModelExchange.importModel(nan, into: fixture.store, name: nil, provenance: [:])) { error in
+            XCTAssertEqual((error as? ModelFormatError)?.message,
+                           "Tensor \"layers.1.weight\" holds NaN at flat index 3; fcstore refuses weights that are not finite numbers.")
+        }
+        XCTAssertEqual(try fixture.store.runs().count, 2)
+    }
+
     func testImportRefusesMixedHiddenActivations() throws {
         let fixture = try TrainingFixture()
         let model = ModelFile(layers: [

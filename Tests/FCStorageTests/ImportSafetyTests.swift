@@ -20,6 +20,7 @@ final class FileKindTests: XCTestCase {
             ("sqlite", Array("SQLite format 3\0".utf8) + [UInt8](repeating: 0, count: 84), .bundle),
             ("npy", NPY.encode(try TensorValue(shape: [2], values: [1, 2])), .npy),
             ("pickle", [0x80, 0x04, 0x95, 0x10], .pickle),
+            ("torch.save", try ZIP.storedArchive([("model/data.pkl", [0x80, 0x02]), ("model/version", [0x33])]), .pickle),
             ("gzip", [0x1F, 0x8B, 0x08, 0x00], .gzip),
             ("hdf5", [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A, 0], .hdf5),
             ("csv", Array("fixed acidity,volatile acidity,alcohol\n7.4,0.7,9.4\n7.8,0.88,9.8\n".utf8), .csv),

@@ -24,7 +24,7 @@ public enum FileKind: String, Equatable, Sendable, CaseIterable {
     case onnx
     /// One NumPy array (`.npy`), not an archive of them.
     case npy
-    /// A Python pickle (for instance an old-style PyTorch checkpoint).
+    /// A Python pickle, or a PyTorch checkpoint (a zip archive of pickles).
     case pickle
     case hdf5
     case gzip
@@ -96,7 +96,10 @@ public enum FileKind: String, Equatable, Sendable, CaseIterable {
         let head = Array(head.prefix(headLength))
         guard !head.isEmpty else { return .empty }
         if head.starts(with: Array("SQLite format 3\0".utf8)) { return .bundle }
-        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) { return .npz }
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) {
+            // PyTorch's torch.save writes a zip whose first member is <name>/data.pkl.
+            return firstZipMember(head)?.hasSuffix(".pkl") == true ? .pickle : .npz
+        }
         if looksLikeSafetensors(head, fileSize: fileSize) { return .safetensors }
         if head.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) { return .npy }
         if looksLikeJSON(head) { return .json }
@@ -120,6 +123,14 @@ public enum FileKind: String, Equatable, Sendable, CaseIterable {
         let length = head[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard length >= 2, length <= UInt64(Safetensors.maximumHeaderLength) else { return false }
         return head.count == 8 ? fileSize == 8 : head[8] == UInt8(ascii: "{")
+    }
+
+    /// The name of the first member of a zip archive, from its local file header.
+    static func firstZipMember(_ head: [UInt8]) -> String? {
+        guard head.count >= 30, head.starts(with: [0x50, 0x4B, 0x03, 0x04]) else { return nil }
+        let length = Int(head[26]) | Int(head[27]) << 8
+        guard head.count >= 30 + length else { return nil }
+        return String(decoding: head[30..<(30 + length)], as: UTF8.self)
     }
 
     /// Optional BOM, JSON whitespace, then `{` or `[`.

@@ -115,6 +115,10 @@ final class StrictJSONModelTests: XCTestCase {
         XCTAssertNotEqual(edited, valid)
         let text = try XCTUnwrap(message(edited))
         XCTAssertTrue(text.hasPrefix("The JSON model was refused: the value 1e39 at flat index 1 of layers.1.weight overflows float32"), text)
+        // Python writes NaN and Infinity, which are not JSON: named as non-finite weights.
+        let nan = valid.replacingOccurrences(of: "," + first + ",", with: ",-Infinity,")
+        let nanText = try XCTUnwrap(message(nan))
+        XCTAssertTrue(nanText.hasPrefix("The JSON model was refused: the value -Infinity at flat index 1 of layers.1.weight is not a finite number (nor JSON)"), nanText)
     }
 
     func testNonFiniteWeightsAreRefusedNamingTensorAndIndex() throws {

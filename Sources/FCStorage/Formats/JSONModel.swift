@@ -274,6 +274,11 @@ struct JSONModelReader {
     private mutating func float(into values: inout [Float], tensor: String, index: Int) throws {
         let start = offset
         let first = try peek()
+        // Python's json.dumps writes non-finite floats as these words, which JSON does not have.
+        let rest = parser.bytes[parser.index...]
+        if let word = ["NaN", "Infinity", "-Infinity"].first(where: { rest.starts(with: $0.utf8) }) {
+            throw Failure(message: "the value \(word) at flat index \(index) of \(tensor) is not a finite number (nor JSON); fcstore refuses weights that are not finite numbers", offset: offset, kind: .value)
+        }
         guard first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
             throw try wrongKind("element \(index) of \(tensor)", not: "a number")
         }

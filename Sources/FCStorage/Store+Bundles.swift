@@ -18,11 +18,14 @@ public struct BundleSummary: Equatable, Sendable {
 
 /// What `Store.importBundle` changed.
 public struct ImportSummary: Equatable, Sendable {
-    /// A run imported under another name because its name was taken here.
+    /// A run imported under another name: its name was taken here, or breaks `RunName`'s rules.
     public struct Renamed: Equatable, Sendable {
         public var runID: String
         public var bundleName: String
         public var newName: String
+        /// Why, as a clause after "the name ...": "belongs to another run here",
+        /// or the rule it breaks ("looks like a run id (8 or more hex digits)").
+        public var reason: String
     }
 
     /// Runs new to this store.
@@ -197,11 +200,17 @@ extension Store {
                 var foreignKeyProblems = 0
                 try bundle.prepare("PRAGMA foreign_key_check").forEachRow { _ in foreignKeyProblems += 1 }
                 if foreignKeyProblems > 0 { throw refuse("\(foreignKeyProblems) of its rows refer to missing rows") }
+                let snapshot = try StoreSnapshot(bundle)
+                // A run that could not be loaded after import is named first (an all-pruned
+                // run also breaks the prune invariants that verification reports).
+                for id in snapshot.runOrder {
+                    if let problem = snapshot.unusable(runID: id) { throw refuse("its run \(id.prefix(8)) \(problem)") }
+                }
                 if let first = findings.first {
                     let more = findings.count > 1 ? " (and \(findings.count - 1) more problem\(findings.count > 2 ? "s" : ""))" : ""
                     throw refuse("it fails verification: \(first)\(more)")
                 }
-                return try StoreSnapshot(bundle)
+                return snapshot
             }
         } catch let error as SQLiteError {
             throw refuse("it could not be read (\(error.message))")
@@ -273,7 +282,7 @@ extension Store {
         for migration in try Migrator().migrations where migration.version <= version { try reference.execute(migration.sql) }
         func objects(_ db: Database) throws -> [String: (type: String, sql: String)] {
             var result: [String: (type: String, sql: String)] = [:]
-            try db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE name <> 'schema_migrations' AND name NOT LIKE 'sqlite_%'")
+            try db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE name <> 'schema_migrations' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
                 .forEachRow { result[$0.string(at: 1)] = ($0.string(at: 0), $0.string(at: 2)) }
             return result
         }
@@ -356,7 +365,11 @@ extension Store {
                     throw refuse("its run \(run.id.prefix(8)) has a configuration that is not JSON")
                 }
                 var name = run.name.flatMap { $0.isEmpty ? nil : $0 }
-                if let wanted = name {
+                if let given = name {
+                    // A name that breaks the rules (a hostile bundle can plant an id-shaped
+                    // name, a newline, an '@') is replaced before anything else.
+                    let flaw = RunName.flaw(given)
+                    let wanted = flaw == nil ? given : RunName.replacement(for: given, runID: run.id)
                     var candidate = wanted, suffix = 1
                     func taken(_ name: String) throws -> Bool {
                         try takenNames.contains(name) || db.scalar("SELECT 1 FROM runs WHERE name = ?", [.text(name)]) != nil
@@ -365,7 +378,10 @@ extension Store {
                         suffix += 1
                         candidate = "\(wanted)-\(suffix)"
                     }
-                    if candidate != wanted { summary.renamed.append(.init(runID: run.id, bundleName: wanted, newName: candidate)) }
+                    if candidate != given {
+                        summary.renamed.append(.init(runID: run.id, bundleName: given, newName: candidate,
+                                                     reason: flaw ?? "belongs to another run here"))
+                    }
                     name = candidate
                     takenNames.insert(candidate)
                 }
@@ -518,6 +534,31 @@ enum FileSystem {
                 if result < 0 { if errno == EINTR { continue }; throw error("write \(destination)") }
                 written += result
             }
+        }
+    }
+}
+
+extension StoreSnapshot {
+    /// Why a run of a bundle could not be loaded after import: it sees no
+    /// checkpoint whose tensors were kept (its own, or those it inherits
+    /// within the snapshot); nil when it sees at least one.
+    func unusable(runID: String) -> String? {
+        var current = runID, upper = Int.max, seen = 0
+        for _ in 0..<10_000 {
+            guard let run = runs[current] else { break }
+            let lower = run.parent.map { $0.epoch + 1 } ?? 0
+            for checkpoint in (checkpoints[current] ?? [:]).values where lower <= checkpoint.epoch && checkpoint.epoch <= upper {
+                if !checkpoint.isPruned { return nil }
+                seen += 1
+            }
+            guard let parent = run.parent else { break }
+            current = parent.runID
+            upper = min(upper, parent.epoch)
+        }
+        switch seen {
+        case 0: return "has no checkpoint, so nothing of it could be loaded"
+        case 1: return "has no usable checkpoint: its only checkpoint was pruned"
+        default: return "has no usable checkpoint: all \(seen) of its checkpoints were pruned"
         }
     }
 }

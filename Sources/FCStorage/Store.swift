@@ -143,7 +143,8 @@ public final class Store {
     ///   - name: unique when given; nil for an anonymous run.
     ///   - config: the training configuration as JSON text.
     ///   - owner: the process that trains it (stored only while `status` is `.running`).
-    /// - Throws: `StoreError.nameTaken`, `.invalidInput` when `config` is not JSON.
+    /// - Throws: `StoreError.nameTaken`, `.invalidInput` when `config` is not JSON or
+    ///   the name breaks `RunName`'s rules.
     public func createRun(name: String?, config: String, seed: UInt64, status: RunStatus = .running,
                           owner: String? = nil) throws -> RunRecord {
         try insertRun(name: name, config: config, seed: seed, status: status, owner: owner, parent: nil)
@@ -162,7 +163,7 @@ public final class Store {
     /// Inserts a run; `then`, given the new id, runs in the same transaction.
     func insertRun(name: String?, config: String, seed: UInt64, status: RunStatus, owner: String?,
                    parent: CheckpointLocation?, then: ((String) throws -> Void)? = nil) throws -> RunRecord {
-        if let name, name.isEmpty { throw StoreError.invalidInput("A run name cannot be empty; leave it out instead.") }
+        if let name { try RunName.validate(name) }
         return try storeErrors {
             try db.writeTransaction {
                 guard try db.scalar("SELECT json_valid(?)", [.text(config)])?.int64 == 1 else {
@@ -239,10 +240,12 @@ public final class Store {
     }
 
     /// Finds a run from what a user typed: a full id, a unique run name, or a
-    /// unique id prefix (hex, case-insensitive). A full id wins, then an exact
-    /// name, then a prefix.
+    /// unique id prefix (hex, case-insensitive). A full id wins; then a name,
+    /// unless the text is also a prefix of another run's id (a name given
+    /// before the naming rules, or a short hex name): then nothing is guessed.
     /// - Throws: `StoreError.noSuchRun` when nothing matches, `.ambiguousRun`
-    ///   listing the candidates when a prefix matches several runs.
+    ///   listing the candidates when a prefix matches several runs,
+    ///   `.ambiguousName` when the text names one run and prefixes another's id.
     public func resolveRun(_ text: String) throws -> RunRecord {
         try storeErrors {
             try db.readTransaction {
@@ -251,14 +254,20 @@ public final class Store {
                 if let exact = try? requireRun(lowered) { return exact }
                 let byName = try db.prepare("SELECT \(Store.runColumns) FROM runs WHERE name = ?")
                 try byName.bind([.text(text)])
-                if try byName.step() { return try Store.runRecord(byName) }
-                guard lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { throw StoreError.noSuchRun(text) }
-                let byPrefix = try db.prepare("""
-                    SELECT \(Store.runColumns) FROM runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY created_at, id
-                    """)
-                try byPrefix.bind([.text(lowered)])
+                let named = try byName.step() ? try Store.runRecord(byName) : nil
                 var candidates: [RunRecord] = []
-                try byPrefix.forEachRow { candidates.append(try Store.runRecord($0)) }
+                if lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+                    let byPrefix = try db.prepare("""
+                        SELECT \(Store.runColumns) FROM runs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY created_at, id
+                        """)
+                    try byPrefix.bind([.text(lowered)])
+                    try byPrefix.forEachRow { candidates.append(try Store.runRecord($0)) }
+                }
+                if let named {
+                    let others = candidates.filter { $0.id != named.id }
+                    guard others.isEmpty else { throw StoreError.ambiguousName(text, named: named, prefixOf: others) }
+                    return named
+                }
                 switch candidates.count {
                 case 0: throw StoreError.noSuchRun(text)
                 case 1: return candidates[0]

@@ -20,6 +20,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case noSuchRun(String)
     /// Several runs match an id prefix.
     case ambiguousRun(String, candidates: [RunRecord])
+    /// The text is the name of one run and a prefix of other runs' ids.
+    case ambiguousName(String, named: RunRecord, prefixOf: [RunRecord])
     /// The run has no checkpoint at that epoch (its own or inherited).
     case noSuchCheckpoint(runID: String, epoch: Int)
     /// The run has no checkpoint at all.
@@ -66,6 +68,9 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
                 run.name.map { "\(run.shortID) (\($0))" } ?? run.shortID
             }.joined(separator: ", ")
             return "\"\(text)\" matches \(candidates.count) runs: \(list). Give more characters of the id."
+        case let .ambiguousName(text, named, others):
+            let list = others.map { run in run.name.map { "\(run.shortID) (\(RunName.quoted($0)))" } ?? run.shortID }
+            return "\(RunName.quoted(text)) is both the name of run \(named.shortID) and the start of the id of run\(others.count > 1 ? "s" : "") \(list.joined(separator: ", ")); nothing was chosen. Give the full id of the run you mean."
         case let .noSuchCheckpoint(runID, epoch):
             return "Run \(runID.prefix(8)) has no checkpoint at epoch \(epoch). Run 'fcstore show \(runID.prefix(8))' to list its epochs."
         case let .noCheckpoints(runID):

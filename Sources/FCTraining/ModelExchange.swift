@@ -30,13 +30,35 @@ public enum ModelExchange {
                          signature: config.signature)
     }
 
+    /// What `importModel` did.
+    public struct Imported: Sendable {
+        public var run: RunRecord
+        /// False when the same file was imported before: `run` is that import, and nothing was written.
+        public var isNew: Bool
+    }
+
+    /// The provenance key holding the SHA-256 (hex) of the imported file's bytes.
+    public static let importedSHA256Key = "imported_sha256"
+
     /// Stores a model file as a new run (status `imported`) with one checkpoint,
     /// epoch 0, holding its weights and normalisation: runnable by `predict`,
-    /// `evaluate` and `export`, and a starting point for `train --init`.
-    /// - Throws: `TrainingError.incompatible` when the model cannot be expressed as
-    ///   an fcstore network (for instance mixed hidden activations).
-    public static func importModel(_ file: ModelFile, into store: Store, name: String?, provenance: [String: String]) throws -> RunRecord {
+    /// `evaluate` and `export`, and a starting point for `train --init`. The run
+    /// and its checkpoint are written in ONE transaction, so a crash leaves both or neither.
+    ///
+    /// Re-importing is idempotent: when `provenance` holds `imported_sha256`
+    /// and an imported run with a checkpoint already records the same SHA-256
+    /// of the file's bytes, that run is returned (`isNew` false) and nothing is written.
+    /// - Throws: `ModelFormatError` for weights that are not finite,
+    ///   `TrainingError.incompatible` when the model cannot be expressed as
+    ///   an fcstore network (for instance mixed hidden activations),
+    ///   `StoreError.invalidInput` for a name that breaks `RunName`'s rules.
+    public static func importModel(_ file: ModelFile, into store: Store, name: String?, provenance: [String: String]) throws -> Imported {
         try file.validate()
+        try file.checkFinite()
+        if let name { try RunName.validate(name) }
+        if let digest = provenance[importedSHA256Key], let existing = try previousImport(sha256: digest, in: store) {
+            return Imported(run: existing, isNew: false)
+        }
         let activations = try file.layers.map { layer -> Activation in
             guard let activation = Activation(rawValue: layer.activation) else {
                 throw TrainingError.incompatible("The model uses the activation \"\(layer.activation)\", which fcstore does not know.")
@@ -79,107 +101,18 @@ public enum ModelExchange {
             optimizer: .sgd, slots: [:], step: 0, schedulePosition: 0, random: Xoshiro256(seed: 0),
             dataFingerprint: "", metrics: [:])
         let input = try CheckpointCoding.input(state, normalizer: normalizer)
-        let run = try store.createRun(name: name, config: try config.json(), seed: 0, status: .imported)
-        do {
-            try store.appendCheckpoint(runID: run.id, input)
-        } catch {
-            // The run row without its checkpoint would be a half-import: take it back.
-            try? store.removeRun(runID: run.id, force: false)
-            throw error
-        }
-        return try store.run(id: run.id)
-    }
-}
-
-/// fcstore's own JSON model format: readable by anything that reads JSON.
-///
-///     {"format": "fcstore-model", "version": 1, "architecture": [64, 32, 10],
-///      "activations": ["sigmoid", "softmax"], "loss": "cross-entropy",
-///      "normalization": {"kind": "standard", "shift": [...], "scale": [...]} | null,
-///      "layers": [{"weight": [[...N_0 values...] x N_1 rows], "bias": [...]}, ...],
-///      "metadata": {...}, "signature": {...} (see `ModelSignature`; absent when unknown)}
-///
-/// Floats are written in their shortest form that reads back to the same float32.
-public enum JSONModel {
-    struct Document: Codable {
-        var format: String
-        var version: Int
-        var architecture: [Int]
-        var activations: [String]
-        var loss: String?
-        var normalization: Normalization?
-        var layers: [Layer]
-        var metadata: [String: String]
-        var signature: ModelSignature?
+        let created = try store.createRun(name: name, config: try config.json(), seed: 0, status: .imported, initialCheckpoint: input)
+        return Imported(run: created.run, isNew: true)
     }
 
-    struct Normalization: Codable {
-        var kind: String
-        var shift: [Float]
-        var scale: [Float]
-    }
-
-    struct Layer: Codable {
-        var weight: [[Float]]
-        var bias: [Float]
-    }
-
-    /// Files larger than this are refused before parsing.
-    public static let maximumBytes = 1 << 30
-
-    public static func encode(_ model: ModelFile) throws -> [UInt8] {
-        try model.validate()
-        let layers = model.layers.map { layer -> Layer in
-            let columns = layer.weight.shape[1]
-            let rows = (0..<layer.weight.shape[0]).map { Array(layer.weight.values[($0 * columns)..<(($0 + 1) * columns)]) }
-            return Layer(weight: rows, bias: layer.bias.values)
+    /// The imported run, with a checkpoint, whose provenance records this
+    /// SHA-256 of the file's bytes; the oldest when there are several.
+    static func previousImport(sha256: String, in store: Store) throws -> RunRecord? {
+        struct Provenance: Decodable { var provenance: [String: String]? }
+        for summary in try store.runs(latestMetrics: false) where summary.run.status == .imported && summary.lastEpoch != nil {
+            let recorded = try? JSONDecoder().decode(Provenance.self, from: Data(summary.run.config.utf8))
+            if recorded?.provenance?[importedSHA256Key] == sha256 { return summary.run }
         }
-        let document = Document(
-            format: "fcstore-model", version: 1, architecture: model.architecture, activations: model.layers.map(\.activation),
-            loss: model.loss,
-            normalization: model.normalization.map { Normalization(kind: $0.kind, shift: $0.shift, scale: $0.scale) },
-            layers: layers, metadata: model.metadata, signature: model.signature)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(document)) + [0x0A]
-    }
-
-    public static func decode(_ bytes: [UInt8]) throws -> ModelFile {
-        guard bytes.count <= maximumBytes else {
-            throw ModelFormatError(.model, "The JSON model file is larger than \(maximumBytes) bytes; fcstore refuses it.")
-        }
-        let document: Document
-        do {
-            document = try JSONDecoder().decode(Document.self, from: Data(bytes))
-        } catch {
-            throw ModelFormatError(.model, "The file is not an fcstore JSON model (expected format, version, architecture, activations and layers).")
-        }
-        guard document.format == "fcstore-model", document.version == 1 else {
-            throw ModelFormatError(.model, "The JSON model has format \"\(document.format)\" version \(document.version); fcstore reads fcstore-model version 1.")
-        }
-        guard document.activations.count == document.layers.count, document.architecture.count == document.layers.count + 1 else {
-            throw ModelFormatError(.model, "The JSON model lists \(document.activations.count) activations and \(document.architecture.count) sizes for \(document.layers.count) layers.")
-        }
-        var layers: [ModelFile.Layer] = []
-        for (index, layer) in document.layers.enumerated() {
-            let rows = layer.weight.count, columns = layer.weight.first?.count ?? 0
-            guard layer.weight.allSatisfy({ $0.count == columns }) else {
-                throw ModelFormatError(.model, "Layer \(index + 1)'s weight rows have different lengths.")
-            }
-            layers.append(ModelFile.Layer(
-                weight: try TensorValue(shape: [rows, columns], values: layer.weight.flatMap { $0 }),
-                bias: try TensorValue(shape: [layer.bias.count], values: layer.bias),
-                activation: document.activations[index]))
-        }
-        let model = ModelFile(
-            layers: layers,
-            normalization: document.normalization.map { ModelFile.Normalization(kind: $0.kind, shift: $0.shift, scale: $0.scale) },
-            loss: document.loss, metadata: document.metadata.filter { !ModelFile.reservedMetadataKeys.contains($0.key) },
-            signature: document.signature)
-        guard model.architecture == document.architecture else {
-            throw ModelFormatError(.model, "The JSON model's architecture \(document.architecture.map(String.init).joined(separator: "-")) does not match its weights (\(model.architecture.map(String.init).joined(separator: "-"))).")
-        }
-        try model.validate()
-        return model
+        return nil
     }
 }

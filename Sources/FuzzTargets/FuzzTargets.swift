@@ -3,7 +3,7 @@ import FCStorage
 import Foundation
 
 // libFuzzer entry points for fcstore's parsers of hostile input. One binary,
-// four targets; FCSTORE_FUZZ_TARGET chooses: csv, safetensors, npz or bundle.
+// five targets; FCSTORE_FUZZ_TARGET chooses: csv, safetensors, npz, json or bundle.
 //
 // Built for fuzzing by Tests/reliability/fuzz.sh:
 //   swift build -c release --product fcstore-fuzz --sanitize=fuzzer --sanitize=address \
@@ -13,7 +13,7 @@ import Foundation
 // through the target once (a crash reproducer, or the seed corpus in CI).
 
 enum FuzzTarget: String, CaseIterable {
-    case csv, safetensors, npz, bundle
+    case csv, safetensors, npz, json, bundle
 
     static let current: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["FCSTORE_FUZZ_TARGET"] ?? "csv"
@@ -35,6 +35,10 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? Safetensors.decode(bytes)
         case .npz:
             _ = try? NPZ.decode(bytes)
+        case .json:
+            // The JSON model reader, and the detector that sends files to it.
+            _ = FileKind.detect(head: bytes, fileSize: bytes.count)
+            _ = try? JSONModel.decode(bytes)
         case .bundle:
             BundleFuzzing.run(bytes)
         }
@@ -94,7 +98,7 @@ struct FuzzMain {
     /// `fcstore-fuzz TARGET FILE|FOLDER...`: runs every file through the target once.
     static func replay(_ arguments: [String]) {
         guard let name = arguments.first, let target = FuzzTarget(rawValue: name), arguments.count > 1 else {
-            FileHandle.standardError.write(Data("usage: fcstore-fuzz csv|safetensors|npz|bundle FILE|FOLDER...\n".utf8))
+            FileHandle.standardError.write(Data("usage: fcstore-fuzz csv|safetensors|npz|json|bundle FILE|FOLDER...\n".utf8))
             exit(64)
         }
         var count = 0

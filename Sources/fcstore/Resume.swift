@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCStorage
 import FCTraining
 
 struct Resume: ParsableCommand {
@@ -34,6 +35,7 @@ struct Resume: ParsableCommand {
 
     func validate() throws {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1 (got \(epochs)).") }
+        if let name { do { try RunName.validate(name) } catch { throw ValidationError(String(describing: error)) } }
     }
 
     func run() throws {

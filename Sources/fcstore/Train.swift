@@ -85,6 +85,7 @@ struct Train: ParsableCommand {
         if activation?.activation == .softmax {
             throw ValidationError("softmax is an output activation; use --output-activation softmax.")
         }
+        if let name { do { try RunName.validate(name) } catch { throw ValidationError(String(describing: error)) } }
     }
 
     func parsedLayers(_ text: String) -> [Int]? {

@@ -110,7 +110,7 @@ final class BundleTests: StoreTestCase {
         // A different run already uses the name "base".
         _ = try target.createRun(name: "base", config: "{}", seed: 5, status: .completed)
         let summary = try target.importBundle(from: forkOnly)
-        XCTAssertEqual(summary.renamed, [.init(runID: lineage.base.id, bundleName: "base", newName: "base-2")])
+        XCTAssertEqual(summary.renamed, [.init(runID: lineage.base.id, bundleName: "base", newName: "base-2", reason: "belongs to another run here")])
         XCTAssertEqual(try target.checkpoints(runID: lineage.fork.id).map(\.epoch), [0, 1, 2, 3])
         XCTAssertEqual(try target.checkpoints(runID: lineage.base.id).map(\.epoch), [0, 1])
         XCTAssertEqual(try target.loadCheckpoint(runID: lineage.fork.id, epoch: 0).tensors,

@@ -76,7 +76,9 @@ final class ModelExchangeTests: XCTestCase {
         XCTAssertEqual(file.metadata["fcstore.source_run"], source.id)
         XCTAssertEqual(file.metadata["fcstore.source_epoch"], "3")
 
-        let imported = try ModelExchange.importModel(file, into: fixture.store, name: "copy", provenance: ["note": "test"])
+        let result = try ModelExchange.importModel(file, into: fixture.store, name: "copy", provenance: ["note": "test"])
+        XCTAssertTrue(result.isNew)
+        let imported = result.run
         XCTAssertEqual(imported.status, .imported)
         XCTAssertEqual(imported.name, "copy")
         let copy = try Workflow.model(fixture.store, run: "copy", epoch: .latest)
@@ -94,6 +96,32 @@ final class ModelExchangeTests: XCTestCase {
         XCTAssertThrowsError(try fixture.resume(imported.id, to: 1)) { error in
             XCTAssertEqual(error as? TrainingError, .noData(run: imported.shortID))
         }
+    }
+
+    /// The rule: the SHA-256 of the file's bytes, recorded in the provenance.
+    func testImportOfTheSameBytesIsTheSameRunAndNonFiniteWeightsAreRefused() throws {
+        let fixture = try TrainingFixture()
+        let model = ModelFile(layers: [
+            .init(weight: try TensorValue(shape: [2, 2], values: [1, 0, 0, 1]), bias: try TensorValue(shape: [2], values: [0, 0]), activation: "softmax"),
+        ])
+        let provenance = [ModelExchange.importedSHA256Key: String(repeating: "ab", count: 32)]
+        let first = try ModelExchange.importModel(model, into: fixture.store, name: "one", provenance: provenance)
+        XCTAssertTrue(first.isNew)
+        let again = try ModelExchange.importModel(model, into: fixture.store, name: nil, provenance: provenance)
+        XCTAssertFalse(again.isNew)
+        XCTAssertEqual(again.run.id, first.run.id)
+        let other = try ModelExchange.importModel(model, into: fixture.store, name: nil,
+                                                  provenance: [ModelExchange.importedSHA256Key: String(repeating: "cd", count: 32)])
+        XCTAssertTrue(other.isNew)
+        XCTAssertEqual(try fixture.store.runs().count, 2)
+
+        var nan = model
+        nan.layers[0].weight.values[3] = .nan
+        XCTAssertThrowsError(try ModelExchange.importModel(nan, into: fixture.store, name: nil, provenance: [:])) { error in
+            XCTAssertEqual((error as? ModelFormatError)?.message,
+                           "Tensor \"layers.1.weight\" holds NaN at flat index 3; fcstore refuses weights that are not finite numbers.")
+        }
+        XCTAssertEqual(try fixture.store.runs().count, 2)
     }
 
     func testImportRefusesMixedHiddenActivations() throws {
@@ -138,21 +166,28 @@ final class JSONModelTests: XCTestCase {
         XCTAssertEqual(try JSONModel.encode(decoded), bytes)
     }
 
+    /// The 1-based column of the first occurrence of `needle` in one-line ASCII `text`.
+    func column(of needle: String, in text: String) -> Int {
+        guard let range = text.range(of: needle) else { return -1 }
+        return text.distance(from: text.startIndex, to: range.lowerBound) + 1
+    }
+
     func testMalformedDocumentsAreRefused() throws {
         let valid = String(decoding: try JSONModel.encode(try model()), as: UTF8.self)
+        let uneven = valid.replacingOccurrences(of: "[0.1,-0.2]", with: "[0.1]")
         let cases: [(String, String)] = [
             ("not json at all",
-             "The file is not an fcstore JSON model (expected format, version, architecture, activations and layers)."),
+             "The JSON model is not valid JSON: expected 'u' (line 1, column 2)."),
             ("{\"format\": \"fcstore-model\"}",
-             "The file is not an fcstore JSON model (expected format, version, architecture, activations and layers)."),
+             "The file is not an fcstore JSON model: it has no \"version\" (a model needs format, version, architecture, activations and layers) (line 1, column 1)."),
             (valid.replacingOccurrences(of: "\"version\":1", with: "\"version\":2"),
              "The JSON model has format \"fcstore-model\" version 2; fcstore reads fcstore-model version 1."),
             (valid.replacingOccurrences(of: "\"architecture\":[2,3,2]", with: "\"architecture\":[2,4,2]"),
              "The JSON model's architecture 2-4-2 does not match its weights (2-3-2)."),
             (valid.replacingOccurrences(of: "\"activations\":[\"tanh\",\"softmax\"]", with: "\"activations\":[\"tanh\"]"),
              "The JSON model lists 1 activations and 3 sizes for 2 layers."),
-            (valid.replacingOccurrences(of: "[0.1,-0.2]", with: "[0.1]"),
-             "Layer 1's weight rows have different lengths."),
+            (uneven,
+             "The file is not an fcstore JSON model: layer 1's weight rows have different lengths (row 1 has 2 values, row 0 has 1) (line 1, column \(column(of: "[1e-08", in: uneven)))."),
         ]
         for (text, message) in cases {
             XCTAssertNotEqual(text, valid, "the edit applied: \(message)")

@@ -183,7 +183,7 @@ final class ReliabilityInputTests: XCTestCase {
     func testFuzzSeedCorporaReplay() throws {
         let binary = CLI.productsDirectory.appendingPathComponent("fcstore-fuzz")
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("fcstore-fuzz is not built") }
-        for target in ["csv", "safetensors", "npz", "bundle"] {
+        for target in ["csv", "safetensors", "npz", "json", "bundle"] {
             let corpus = CLI.packageRoot.appendingPathComponent("Tests/reliability/corpus/\(target)").path
             let process = Process()
             process.executableURL = binary

@@ -129,7 +129,8 @@ final class SharingCLITests: XCTestCase {
         let safetensors = try workspace.bytes("good.safetensors")
         try safetensors.prefix(safetensors.count - 100).write(to: URL(fileURLWithPath: workspace.path("truncated.safetensors")))
         var random = SystemRandomNumberGenerator()
-        try Data((0..<300).map { _ in UInt8.random(in: 0...255, using: &random) }).write(to: URL(fileURLWithPath: workspace.path("garbage.bin")))
+        // Random bytes after 0xFF, which starts no format fcstore knows.
+        try Data([0xFF] + (0..<299).map { _ in UInt8.random(in: 0...255, using: &random) }).write(to: URL(fileURLWithPath: workspace.path("garbage.bin")))
         try workspace.write("short.bin", "abc")
         try workspace.write("broken.json", "{\"format\": \"fcstore-model\", \"layers\": [")
 
@@ -143,10 +144,10 @@ final class SharingCLITests: XCTestCase {
         let runsBefore = try workspace.runs()
         let bytesBefore = try workspace.bytes("fcstore.db")
         let cases: [(String, (String) -> Bool)] = [
-            ("garbage.bin", { $0.hasPrefix("The safetensors header length") }),
+            ("garbage.bin", { $0 == "garbage.bin is not a model file or bundle (binary data of no known kind); fcstore imports safetensors, npz and json models and bundles." }),
             ("truncated.safetensors", { $0.contains("truncated") }),
-            ("short.bin", { $0 == "short.bin is not a model file fcstore reads (safetensors, npz, json) nor a bundle." }),
-            ("broken.json", { $0 == "The file is not an fcstore JSON model (expected format, version, architecture, activations and layers)." }),
+            ("short.bin", { $0 == "short.bin is not a model file or bundle (looks like text); fcstore imports safetensors, npz and json models and bundles." }),
+            ("broken.json", { $0 == "The JSON model is not valid JSON: unexpected end of JSON (line 1, column 40)." }),
             ("flipped.bundle", { $0.hasPrefix("The bundle flipped.bundle was refused: ") && $0.hasSuffix(". Nothing was imported.") }),
             ("missing.safetensors", { $0 == "missing.safetensors does not exist." }),
         ]

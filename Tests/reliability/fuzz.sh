@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # libFuzzer campaign over fcstore's parsers of hostile input: the CSV parser,
-# the safetensors and npz readers, and the bundle importer.
+# the safetensors, npz and JSON model readers, and the bundle importer.
 #
-#   Tests/reliability/fuzz.sh [SECONDS_PER_TARGET=180] [TARGETS="csv safetensors npz bundle"]
+#   Tests/reliability/fuzz.sh [SECONDS_PER_TARGET=180] [TARGETS="csv safetensors npz json bundle"]
+#   RUNS=1000000 Tests/reliability/fuzz.sh 0 json    # a fixed number of runs instead of a time
 #
 # Builds Sources/FuzzTargets with -sanitize=fuzzer,address into .build-fuzz,
 # starts each target from the seed corpus in Tests/reliability/corpus/TARGET
@@ -13,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET=${1:-180}
-TARGETS=${2:-"csv safetensors npz bundle"}
+TARGETS=${2:-"csv safetensors npz json bundle"}
 
 swift build -c release --product fcstore-fuzz --build-path .build-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld 2>&1 | tail -1
@@ -29,8 +30,10 @@ for target in $TARGETS; do
     [ "$target" = csv ] && max_len=4096
     log="$SCRATCH/$target.log"
     status=0
+    limit="-max_total_time=$SECONDS_PER_TARGET"
+    [ -n "${RUNS:-}" ] && limit="-runs=$RUNS"
     FCSTORE_FUZZ_TARGET=$target "$FUZZER" "$SCRATCH/$target" \
-        -max_total_time="$SECONDS_PER_TARGET" -max_len=$max_len -rss_limit_mb=2048 -timeout=10 \
+        "$limit" -max_len=$max_len -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 -artifact_prefix=".build-fuzz/crashes/$target/" >"$log" 2>&1 || status=$?
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)

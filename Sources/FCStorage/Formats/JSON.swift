@@ -88,13 +88,18 @@ func firstInvalidUTF8Offset(_ bytes: ArraySlice<UInt8>) -> Int? {
 struct JSONParser {
     static let maximumDepth = 64
 
-    private let bytes: ArraySlice<UInt8>
-    private var index: Int
+    let bytes: ArraySlice<UInt8>
+    var index: Int
+
+    init(bytes: ArraySlice<UInt8>) {
+        self.bytes = bytes
+        self.index = bytes.startIndex
+    }
 
     /// Parses exactly one JSON value surrounded by optional JSON whitespace
     /// (space, tab, LF, CR); anything else, NUL included, is an error.
     static func parse(_ bytes: ArraySlice<UInt8>) throws(JSONError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes, index: bytes.startIndex)
+        var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -104,22 +109,22 @@ struct JSONParser {
         return value
     }
 
-    private func error(_ message: String) -> JSONError {
+    func error(_ message: String) -> JSONError {
         JSONError(message: message, offset: index - bytes.startIndex)
     }
 
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while index < bytes.endIndex, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
     }
 
-    private mutating func expect(_ byte: UInt8) throws(JSONError) {
+    mutating func expect(_ byte: UInt8) throws(JSONError) {
         guard index < bytes.endIndex, bytes[index] == byte else {
             throw error("expected '\(Character(Unicode.Scalar(byte)))'")
         }
         index += 1
     }
 
-    private mutating func parseValue(depth: Int) throws(JSONError) -> JSONValue {
+    mutating func parseValue(depth: Int) throws(JSONError) -> JSONValue {
         guard depth < JSONParser.maximumDepth else { throw error("nesting deeper than \(JSONParser.maximumDepth) levels") }
         guard index < bytes.endIndex else { throw error("unexpected end of JSON") }
         switch bytes[index] {
@@ -198,7 +203,7 @@ struct JSONParser {
         return value
     }
 
-    private mutating func parseString() throws(JSONError) -> String {
+    mutating func parseString() throws(JSONError) -> String {
         try expect(UInt8(ascii: "\""))
         var utf8: [UInt8] = []
         while true {
@@ -252,7 +257,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseNumber() throws(JSONError) -> String {
+    mutating func parseNumber() throws(JSONError) -> String {
         let start = index
         func isDigit(_ i: Int) -> Bool { i < bytes.endIndex && bytes[i] >= UInt8(ascii: "0") && bytes[i] <= UInt8(ascii: "9") }
         if bytes[index] == UInt8(ascii: "-") { index += 1 }

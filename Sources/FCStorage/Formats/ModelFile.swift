@@ -124,6 +124,40 @@ public struct ModelFile: Equatable, Sendable {
     }
 }
 
+extension ModelFile {
+    /// Refuses NaN and ±infinity in any weight or bias, naming the tensor and
+    /// the flat (row-major) index of the first one. Importers call it: a
+    /// network with such a weight predicts NaN for every row.
+    /// - Throws: `ModelFormatError` (format `.model`).
+    public func checkFinite() throws {
+        for (name, tensor) in namedTensors() {
+            guard let index = tensor.values.firstIndex(where: { !$0.isFinite }) else { continue }
+            let value = tensor.values[index]
+            let text = value.isNaN ? "NaN" : value > 0 ? "+infinity" : "-infinity"
+            throw ModelFormatError(.model, "Tensor \"\(name)\" holds \(text) at flat index \(index); fcstore refuses weights that are not finite numbers.")
+        }
+    }
+
+    /// Rounds float64 values to float32. A finite value too large for float32
+    /// is refused instead of becoming infinity; NaN and infinities are kept
+    /// (and refused later by `checkFinite`, which names them).
+    /// - Throws: a `ModelFormatError` in `format` naming `tensor` and the index.
+    static func narrowing(_ count: Int, tensor: String, format: ModelFormatError.Format,
+                          _ double: (Int) -> Double) throws -> [Float] {
+        var values = [Float]()
+        values.reserveCapacity(count)
+        for index in 0..<count {
+            let wide = double(index)
+            let narrow = Float(wide)
+            if wide.isFinite && !narrow.isFinite {
+                throw ModelFormatError(format, "The float64 value \(wide) at flat index \(index) of \(tensor) overflows float32; fcstore refuses it rather than store infinity.")
+            }
+            values.append(narrow)
+        }
+        return values
+    }
+}
+
 /// Why a model file could not be written or read: one sentence that names the
 /// problem and, where there is one, the fix.
 public struct ModelFormatError: Error, Equatable, Sendable, CustomStringConvertible {

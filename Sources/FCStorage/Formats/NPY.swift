@@ -26,8 +26,9 @@ public enum NPY {
         case "<f4":
             return try TensorValue(shape: array.shape, littleEndianBytes: array.data)
         case "<f8":
-            let values = stride(from: array.data.startIndex, to: array.data.endIndex, by: 8).map {
-                Float(Double(bitPattern: readUInt64LE(array.data, at: $0)))
+            let data = array.data
+            let values = try ModelFile.narrowing(data.count / 8, tensor: "the array", format: .npy) {
+                Double(bitPattern: readUInt64LE(data, at: data.startIndex + 8 * $0))
             }
             return try TensorValue(shape: array.shape, values: values)
         case ">f4", ">f8":

@@ -193,7 +193,7 @@ public enum Safetensors {
         var tensors: [String: TensorValue] = [:]
         for entry in entries {
             let raw = bytes[(dataStart + entry.begin)..<(dataStart + entry.end)]
-            tensors[entry.name] = try convert(raw, dtype: entry.dtype, shape: entry.shape)
+            tensors[entry.name] = try convert(raw, dtype: entry.dtype, shape: entry.shape, name: entry.name)
         }
         return (tensors, metadata)
     }
@@ -212,12 +212,14 @@ public enum Safetensors {
         }
     }
 
-    private static func convert(_ raw: ArraySlice<UInt8>, dtype: String, shape: [Int]) throws -> TensorValue {
+    private static func convert(_ raw: ArraySlice<UInt8>, dtype: String, shape: [Int], name: String) throws -> TensorValue {
         switch dtype {
         case "F32":
             return try TensorValue(shape: shape, littleEndianBytes: raw)
         case "F64":
-            let values = stride(from: raw.startIndex, to: raw.endIndex, by: 8).map { Float(Double(bitPattern: readUInt64LE(raw, at: $0))) }
+            let values = try ModelFile.narrowing(raw.count / 8, tensor: "tensor \"\(name)\"", format: .safetensors) {
+                Double(bitPattern: readUInt64LE(raw, at: raw.startIndex + 8 * $0))
+            }
             return try TensorValue(shape: shape, values: values)
         case "F16":
             let values = stride(from: raw.startIndex, to: raw.endIndex, by: 2).map { floatFromHalf(readUInt16LE(raw, at: $0)) }

@@ -153,7 +153,8 @@ public struct CSVLoader: Sendable {
     /// The column names of a CSV file's header row (trimmed, quotes removed), read
     /// from the start of the file only; nil when the file is empty or unreadable.
     public static func headerNames(path: String) -> [String]? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        // Only a regular file: opening a FIFO would block (the load that follows names it).
+        guard (try? InputFile.checkRegular(path)) != nil, let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         var head: [UInt8] = []
         // Read until a line end outside quotes (or the end of the file), at most 64 MiB.

@@ -111,6 +111,7 @@ public enum DataLoading {
 
     /// The number of fields in the header line (quotes respected), or nil for an empty file.
     static func csvColumnCount(_ path: String) throws -> Int? {
+        try InputFile.checkRegular(path)
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         let head = (try? handle.read(upToCount: 1 << 20)) ?? Data()
@@ -126,7 +127,7 @@ public enum DataLoading {
 
     /// IDX files start with two zero bytes, the type byte 0x08 (unsigned byte) and the rank.
     static func isIDX(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        guard (try? InputFile.checkRegular(path)) != nil, let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
         guard let head = try? handle.read(upToCount: 4), head.count == 4 else { return false }
         return head[head.startIndex] == 0 && head[head.startIndex + 1] == 0 && head[head.startIndex + 2] == 8

@@ -62,6 +62,8 @@ public enum ModelColumns {
         guard FileManager.default.fileExists(atPath: absolute) else {
             throw TrainingError.invalid("\(path) does not exist; check the path given with --data.")
         }
+        // A FIFO or device is refused by stat before anything opens it (opening one blocks).
+        try InputFile.checkRegular(absolute)
         if !DataLoading.isIDX(absolute), let signature, signature.matching == .name, let features = signature.features,
            Set(features).count == features.count, let names = CSVLoader.headerNames(path: absolute) {
             return try byName(absolute, file: file, names: names, features: features, label: signature.label,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCNet
 import FCStorage
 import FCTraining
 import Foundation
@@ -37,6 +38,8 @@ struct Import: ParsableCommand {
             throw CLIError("\(file) does not exist.")
         }
         guard !isDirectory.boolValue else { throw CLIError("\(file) is a folder; import takes a file.") }
+        // A FIFO or device is refused by stat, naming what it is, before any open.
+        try InputFile.checkRegular(file)
         // The kind is decided from the content before any parser sees the file.
         let kind = try FileKind.detect(path: file)
         switch kind {

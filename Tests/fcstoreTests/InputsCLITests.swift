@@ -88,12 +88,12 @@ final class InputsCLITests: XCTestCase {
         let garbage = try sparseFile("garbage.bin", size: 3 << 30, head: "garbage!{\"x\":1}")
         outcome = try runLimited(["import", garbage])
         Reliability.assertRefused(outcome, "3 GB garbage")
-        XCTAssertTrue(outcome.stderr.contains("header length"), outcome.stderr)
+        XCTAssertTrue(outcome.stderr.contains("is not a model file or bundle (binary data of no known kind)"), outcome.stderr)
 
         let json = try sparseFile("big.json", size: (1 << 30) + 1, head: "{\"format\": \"fcstore-model\"")
         outcome = try runLimited(["import", json])
         Reliability.assertRefused(outcome, "1 GiB + 1 JSON")
-        XCTAssertTrue(outcome.stderr.contains("fcstore reads JSON models of at most 1073741824 bytes (1 GiB)"), outcome.stderr)
+        XCTAssertTrue(outcome.stderr.contains("is 1.0 GiB; fcstore refuses JSON models over 1.0 GiB."), outcome.stderr)
     }
 
     func testOneHugeCSVLineIsRefusedNamingTheLimit() throws {

@@ -118,9 +118,16 @@ public enum FileKind: String, Equatable, Sendable, CaseIterable {
 
     /// An 8-byte little-endian length n with 2 <= n <= 100,000,000, then `{`
     /// (or the end of a truncated file). Text cannot match: its bytes 4-7 are never zero.
+    /// A header object (`{"`) after 8 bytes that are not text is safetensors too, whatever
+    /// length they declare: a damaged header length then gets the safetensors reader's
+    /// message, which names it, instead of "no known kind".
     static func looksLikeSafetensors(_ head: [UInt8], fileSize: Int) -> Bool {
         guard head.count >= 8 else { return false }
         let length = head[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        if head.count >= 10, head[8] == UInt8(ascii: "{"), head[9] == UInt8(ascii: "\""),
+           head[0..<8].contains(where: { $0 < 0x20 || $0 >= 0x7F }) {
+            return true
+        }
         guard length >= 2, length <= UInt64(Safetensors.maximumHeaderLength) else { return false }
         return head.count == 8 ? fileSize == 8 : head[8] == UInt8(ascii: "{")
     }

@@ -1,0 +1,68 @@
+import Foundation
+
+/// HTML and SVG text. Every value from the store (run names, metric names,
+/// configuration values, findings) reaches a page through `escape`, the one
+/// escaping function: pages and charts build their markup from literals and
+/// `escape(value)` only.
+public enum HTML {
+    /// `&`, `<`, `>`, `"` and `'` as character references, so the result is
+    /// safe as element text and as a double- or single-quoted attribute value.
+    public static func escape(_ text: String) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count + 8)
+        for character in text.unicodeScalars {
+            switch character {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            case "'": result += "&#39;"
+            default:
+                // Control characters (other than tab and newline) have no business in a page.
+                if character.value < 0x20 && character != "\t" && character != "\n" || character.value == 0x7F {
+                    result += "\u{FFFD}"
+                } else {
+                    result.unicodeScalars.append(character)
+                }
+            }
+        }
+        return result
+    }
+
+    /// A query-string value: everything but unreserved characters percent-encoded.
+    public static func queryValue(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: "\u{0}"..."\u{7F}"))
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
+    /// A number for a table cell: 6 significant digits, "-" when absent, the IEEE name when not finite.
+    public static func number(_ value: Double?) -> String {
+        guard let value else { return "-" }
+        if value.isNaN { return "NaN" }
+        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+        return String(format: "%.6g", value)
+    }
+
+    /// The page around `body`: title, navigation, the stylesheet and script (same origin).
+    public static func page(title: String, body: String, script: Bool = false) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(escape(title)) · fcstore</title>
+        <link rel="stylesheet" href="/static/dashboard.css">
+        \(script ? "<script src=\"/static/dashboard.js\" defer></script>\n" : "")</head>
+        <body><nav><a href="/">fcstore</a> <a href="/">Runs</a></nav>
+        <main>
+        \(body)
+        </main></body></html>
+
+        """
+    }
+
+    /// The 404 page.
+    public static func notFound(_ message: String) -> String {
+        page(title: "Not found", body: "<h1>Not found</h1>\n<p class=\"error\">\(escape(message))</p>\n<p><a href=\"/\">All runs</a></p>")
+    }
+}

@@ -8,17 +8,17 @@ final class SignatureFormatTests: XCTestCase {
     static let signature = ModelSignature(features: ["a", "b \"quoted\"", "ç"], featureCount: 3, label: "species",
                                           task: .classification, classes: ["0", "1"])
 
-    func signed() -> ModelFile {
-        var model = F.randomModel([3, 4, 2])
+    func signed() throws -> ModelFile {
+        var model = try F.randomModel([3, 4, 2])
         model.signature = Self.signature
         return model
     }
 
     func testSignatureRoundTripsThroughSafetensorsAndNPZ() throws {
-        let model = signed()
+        let model = try signed()
         XCTAssertEqual(try Safetensors.decode(Safetensors.encode(model)), model)
         XCTAssertEqual(try NPZ.decode(NPZ.encode(model)), model)
-        var regression = F.randomModel([2, 1], activations: ["identity"], loss: "mse")
+        var regression = try F.randomModel([2, 1], activations: ["identity"], loss: "mse")
         regression.signature = ModelSignature(features: nil, featureCount: 2, label: nil, task: .regression, target: "y")
         XCTAssertEqual(regression.signature?.matching, .position)
         XCTAssertEqual(try Safetensors.decode(Safetensors.encode(regression)), regression)
@@ -29,7 +29,7 @@ final class SignatureFormatTests: XCTestCase {
 
     /// The npz metadata member is one JSON object: normalisation and signature nested.
     func testNPZMetadataNestsObjects() throws {
-        let model = signed()
+        let model = try signed()
         let members = try ZIP.readStored(NPZ.encode(model))
         let member = try XCTUnwrap(members.first { $0.name == "fcstore_metadata.npy" })
         let text = try NPY.decodeString(member.data)
@@ -43,7 +43,7 @@ final class SignatureFormatTests: XCTestCase {
 
     /// npz files of earlier versions hold the objects as JSON text in strings: still read.
     func testNPZReadsTheOlderStringForm() throws {
-        let model = signed()
+        let model = try signed()
         var members = model.namedTensors().map { (name: $0.name + ".npy", data: NPY.encode($0.tensor)) }
         members.append((name: "fcstore_metadata.npy", data: NPY.encodeString(JSONWriter.object(model.formatMetadata()))))
         let old = try ZIP.storedArchive(members)
@@ -52,12 +52,12 @@ final class SignatureFormatTests: XCTestCase {
     }
 
     func testInvalidSignaturesAreRefused() throws {
-        var model = signed()
+        var model = try signed()
         model.signature?.featureCount = 4
         XCTAssertThrowsError(try Safetensors.encode(model)) { error in
             XCTAssertEqual((error as? ModelFormatError)?.message, "The model's signature lists 4 features but the model has 3 inputs.")
         }
-        model = signed()
+        model = try signed()
         model.signature?.classes = ["0", "1", "2"]
         XCTAssertThrowsError(try NPZ.encode(model)) { error in
             XCTAssertEqual((error as? ModelFormatError)?.message, "The model's signature lists 3 classes but the model has 2.")

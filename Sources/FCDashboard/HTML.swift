@@ -51,6 +51,7 @@ public enum HTML {
         <html lang="en"><head><meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>\(escape(title)) · fcstore</title>
+        <link rel="icon" href="data:,">
         <link rel="stylesheet" href="/static/dashboard.css">
         \(script ? "<script src=\"/static/dashboard.js\" defer></script>\n" : "")</head>
         <body><nav><a href="/">fcstore</a> <a href="/">Runs</a></nav>

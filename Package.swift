@@ -90,5 +90,6 @@ let package = Package(
         .testTarget(name: "FCStorageTests", dependencies: ["FCStorage", "CSQLite"]),
         .testTarget(name: "FCTrainingTests", dependencies: ["FCTraining"]),
         .testTarget(name: "fcstoreTests", dependencies: ["FCStorage"]),
+        .testTarget(name: "FCDashboardTests", dependencies: ["FCDashboard", "FCStorage", "FCTraining", "FCNet"]),
     ]
 )

@@ -48,6 +48,8 @@ public final class Dashboard: @unchecked Sendable {
     private var idle: [Store] = []
     /// Parsed configurations by run id (a run's configuration never changes: it is in its digest).
     private var configs: [String: RunConfig?] = [:]
+    /// The runs page's columns from each configuration, by run id.
+    private var facts: [String: RunFacts] = [:]
 
     /// Opens the store read-only (a missing file, a folder, a newer schema and the like throw here).
     /// - Parameter statistics: the per-tensor statistics of the diff page (`fcstore diff`'s).
@@ -79,6 +81,23 @@ public final class Dashboard: @unchecked Sendable {
         configs[run.id] = config
         lock.unlock()
         return config
+    }
+
+    /// The runs page's figures from a run's configuration, parsed once per run.
+    func facts(_ run: RunRecord) -> RunFacts {
+        lock.lock()
+        if let cached = facts[run.id] { lock.unlock(); return cached }
+        lock.unlock()
+        let config = self.config(run)
+        let made = RunFacts(
+            architecture: config.map { $0.spec.sizes.map(String.init).joined(separator: "-") } ?? "-",
+            optimizer: config?.training.optimizer.kind.rawValue ?? "-",
+            learningRate: config?.training.optimizer.learningRate,
+            batch: config.map { $0.training.batchSize.map(String.init) ?? "full" } ?? "-")
+        lock.lock()
+        facts[run.id] = made
+        lock.unlock()
+        return made
     }
 
     /// Paths are ASCII letters, digits and `._-/` only, at most 256 bytes, with no
@@ -156,6 +175,14 @@ public final class Dashboard: @unchecked Sendable {
         guard let epoch = Int(text[text.index(after: at)...]), epoch >= 0 else { throw NotFound("\(text) is not RUN@EPOCH.") }
         return (try run(store, String(text[..<at])), epoch)
     }
+}
+
+/// A run's configuration as the runs page shows it.
+struct RunFacts {
+    var architecture: String
+    var optimizer: String
+    var learningRate: Double?
+    var batch: String
 }
 
 /// A 404 with its message.

@@ -44,7 +44,17 @@ public enum DashboardServer {
                 ready("http://\(shown):\(port)/")
             },
             logger: logger)
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError {
+            // NIO's text names the system call; the user needs the reason.
+            throw ServerError(description: String(cString: strerror(error.errnoCode)))
+        }
+    }
+
+    /// Why the server could not start, as a sentence fragment ("Address already in use").
+    public struct ServerError: Error, CustomStringConvertible {
+        public var description: String
     }
 
     struct Responder: HTTPResponder {

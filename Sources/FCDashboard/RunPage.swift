@@ -152,10 +152,7 @@ struct RunPage {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func timestamp(_ date: Date) -> String {
-        Date.ISO8601FormatStyle().year().month().day().time(includingFractionalSeconds: false).format(date)
-            .replacingOccurrences(of: "T", with: " ")
-    }
+    static func timestamp(_ date: Date) -> String { HTML.timestamp(date) }
 }
 
 /// A run's configuration JSON as sorted `dotted.key = value` pairs.

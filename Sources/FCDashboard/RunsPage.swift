@@ -11,14 +11,17 @@ struct RunsPage {
 
     struct Row {
         var summary: RunSummary
-        var architecture: String
-        var optimizer: String
-        var learningRate: Double?
-        var batch: String
+        var facts: RunFacts
         var valAccuracy: Double?
         var trainLoss: Double?
-        var created: String
+        var architecture: String { facts.architecture }
+        var optimizer: String { facts.optimizer }
+        var learningRate: Double? { facts.learningRate }
+        var batch: String { facts.batch }
     }
+
+    /// Rows per page: sorting and filtering see every run, the page shows this many.
+    static let pageSize = 500
 
     /// Sortable columns: query key, heading, and the order it defines.
     static let columns: [(key: String, heading: String)] = [
@@ -27,29 +30,25 @@ struct RunsPage {
         ("optimizer", "Optimizer"), ("learning_rate", "LR"), ("batch", "Batch"), ("created", "Created"),
     ]
 
-    func rows() throws -> [Row] {
-        let timestamps = Date.ISO8601FormatStyle().year().month().day().time(includingFractionalSeconds: false)
-        return try store.runs().map { summary in
-            let config = dashboard.config(summary.run)
-            let spec = config?.spec
-            return Row(
-                summary: summary,
-                architecture: spec.map { $0.sizes.map(String.init).joined(separator: "-") } ?? "-",
-                optimizer: config?.training.optimizer.kind.rawValue ?? "-",
-                learningRate: config?.training.optimizer.learningRate,
-                batch: config.map { $0.training.batchSize.map(String.init) ?? "full" } ?? "-",
-                valAccuracy: summary.latestMetrics["val_accuracy"],
-                trainLoss: summary.latestMetrics["train_loss"],
-                created: timestamps.format(summary.run.createdAt).replacingOccurrences(of: "T", with: " "))
+    /// The columns that need every run's last metrics: sorting by them reads all of them.
+    static let lastMetricColumns: Set<String> = ["val_accuracy", "train_loss"]
+
+    func rows(latestMetrics: Bool) throws -> [Row] {
+        try store.runs(latestMetrics: latestMetrics).map { summary in
+            Row(summary: summary, facts: dashboard.facts(summary.run), valAccuracy: summary.latestMetrics["val_accuracy"],
+                trainLoss: summary.latestMetrics["train_loss"])
         }
     }
 
     func render() throws -> String {
         let filter = (query["q"] ?? "").lowercased()
         let status = query["status"] ?? ""
-        let sort = Self.columns.contains { $0.key == query["sort"] } ? query["sort"]! : "created"
+        let sort = query["sort"].flatMap { key in Self.columns.contains { $0.key == key } ? key : nil } ?? "created"
         let descending = query["order"].map { $0 == "desc" } ?? (sort == "created")
-        var rows = try rows()
+        // The last epoch's metrics are read for the rows shown (one lookup each), unless
+        // the sort needs them for every run.
+        let everyRunsMetrics = Self.lastMetricColumns.contains(sort)
+        var rows = try rows(latestMetrics: everyRunsMetrics)
         let total = rows.count
         if !status.isEmpty { rows = rows.filter { $0.summary.run.status.rawValue == status } }
         if !filter.isEmpty {
@@ -62,6 +61,25 @@ struct RunsPage {
             let order = Self.compare(a, b, by: sort)
             return descending ? order == .orderedDescending : order == .orderedAscending
         }
+        let matching = rows.count
+        let pages = max(1, (matching + Self.pageSize - 1) / Self.pageSize)
+        let pageNumber = min(max(Int(query["page"] ?? "1") ?? 1, 1), pages)
+        rows = Array(rows[min((pageNumber - 1) * Self.pageSize, matching)..<min(pageNumber * Self.pageSize, matching)])
+        if !everyRunsMetrics {
+            for index in rows.indices {
+                guard let last = rows[index].summary.lastEpoch,
+                      let metrics = try? store.metrics(runID: rows[index].summary.run.id, epoch: last) else { continue }
+                rows[index].valAccuracy = metrics["val_accuracy"]
+                rows[index].trainLoss = metrics["train_loss"]
+            }
+        }
+        func link(sort: String, descending: Bool, page: Int) -> String {
+            var link = "/?sort=\(sort)&order=\(descending ? "desc" : "asc")"
+            if !filter.isEmpty { link += "&q=\(HTML.queryValue(query["q"] ?? ""))" }
+            if !status.isEmpty { link += "&status=\(HTML.queryValue(status))" }
+            if page > 1 { link += "&page=\(page)" }
+            return HTML.escape(link)
+        }
 
         var html = ""
         html.reserveCapacity(600 * rows.count + 4096)
@@ -73,19 +91,21 @@ struct RunsPage {
         }
         html += "</select> <input type=\"hidden\" name=\"sort\" value=\"\(HTML.escape(sort))\">"
         html += "<input type=\"hidden\" name=\"order\" value=\"\(descending ? "desc" : "asc")\">"
-        html += "<button type=\"submit\" id=\"apply\">Filter</button> <span class=\"count\" id=\"count\">\(rows.count) of \(total) runs</span></form>\n"
+        html += "<button type=\"submit\" id=\"apply\">Filter</button> <span class=\"count\" id=\"count\">\(matching) of \(total) runs</span></form>\n"
+        if pages > 1 {
+            html += "<p class=\"pages\">Page \(pageNumber) of \(pages) (\(Self.pageSize) runs a page)"
+            if pageNumber > 1 { html += " <a id=\"previous\" href=\"\(link(sort: sort, descending: descending, page: pageNumber - 1))\">« previous</a>" }
+            if pageNumber < pages { html += " <a id=\"next\" href=\"\(link(sort: sort, descending: descending, page: pageNumber + 1))\">next »</a>" }
+            html += "</p>\n"
+        }
 
         html += "<form method=\"get\" action=\"/compare\" id=\"compare-form\">\n"
         html += "<p><button type=\"submit\" id=\"compare\">Compare ticked runs</button></p>\n"
         html += "<table id=\"runs\" class=\"data\"><thead><tr><th></th>"
         for column in Self.columns {
             let active = column.key == sort
-            let next = active && !descending ? "desc" : "asc"
-            var link = "/?sort=\(column.key)&order=\(next)"
-            if !filter.isEmpty { link += "&q=\(HTML.queryValue(query["q"] ?? ""))" }
-            if !status.isEmpty { link += "&status=\(HTML.queryValue(status))" }
             let arrow = active ? (descending ? " ▼" : " ▲") : ""
-            html += "<th><a class=\"sort\" data-key=\"\(column.key)\" href=\"\(HTML.escape(link))\">\(HTML.escape(column.heading))\(arrow)</a></th>"
+            html += "<th><a class=\"sort\" data-key=\"\(column.key)\" href=\"\(link(sort: column.key, descending: active && !descending, page: 1))\">\(HTML.escape(column.heading))\(arrow)</a></th>"
         }
         html += "</tr></thead>\n<tbody>\n"
         for row in rows {
@@ -102,7 +122,7 @@ struct RunsPage {
             html += "<td class=\"num\">\(HTML.number(row.valAccuracy))</td><td class=\"num\">\(HTML.number(row.trainLoss))</td>"
             html += "<td>\(HTML.escape(row.architecture))</td><td>\(HTML.escape(row.optimizer))</td>"
             html += "<td class=\"num\">\(HTML.number(row.learningRate))</td><td class=\"num\">\(HTML.escape(row.batch))</td>"
-            html += "<td>\(HTML.escape(row.created))</td></tr>\n"
+            html += "<td>\(HTML.timestamp(run.createdAt))</td></tr>\n"
         }
         html += "</tbody></table>\n</form>\n"
         if total == 0 { html += "<p>No runs yet: train one with <code>fcstore train</code>.</p>\n" }

@@ -39,6 +39,29 @@ struct UIBenchmark: ParsableCommand {
             print(String(format: "%@: first %.1f ms, then median %.1f ms (min %.1f ms) over %d; %.0f KB of HTML",
                          label, times[0], warm[warm.count / 2], warm[0], repeats, Double(bytes) / 1024))
         }
+        // The store's share of the runs page: the listing query alone.
+        let reader = try Store(path: store, readOnly: true)
+        var listing: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try reader.runs()
+            listing.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        listing.sort()
+        var bare: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try reader.runs(latestMetrics: false)
+            bare.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        bare.sort()
+        let shown = try reader.runs(latestMetrics: false).prefix(500)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for summary in shown { _ = try reader.metrics(runID: summary.run.id, epoch: summary.lastEpoch ?? 0) }
+        let lookups = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        print(String(format: "of which Store.runs() (the listing query): median %.1f ms; without the latest metrics %.1f ms; "
+                     + "the last metrics of the 500 runs a page shows, one lookup each: %.1f ms",
+                     listing[listing.count / 2], bare[bare.count / 2], lookups))
     }
 
     private func build() throws {

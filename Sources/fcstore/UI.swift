@@ -53,7 +53,7 @@ struct UI: ParsableCommand {
             done.signal()
         }
         done.wait()
-        if let error = failure.error { throw CLIError("Could not serve on \(host):\(port): \(error).") }
+        if let error = failure.error { throw CLIError("Could not serve on \(host):\(port): \(String(describing: error)).") }
     }
 
     /// `fcstore diff`'s per-tensor statistics, for the diff page.

@@ -42,6 +42,9 @@ public enum DashboardServer {
                 let port = channel.localAddress?.port ?? settings.port
                 let shown = host.contains(":") ? "[\(host)]" : host
                 ready("http://\(shown):\(port)/")
+                // Parse every run's configuration now, in the background, so the first
+                // runs page a user opens does not pay for it (see `Dashboard.facts`).
+                DispatchQueue.global(qos: .utility).async { _ = dashboard.respond(path: "/") }
             },
             logger: logger)
         do {

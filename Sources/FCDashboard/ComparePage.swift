@@ -37,6 +37,15 @@ struct ComparePage {
         html += "<section class=\"charts\">\n"
         for (index, chart) in charts.enumerated() { html += chart.svg(id: "chart\(index)") }
         html += "</section>\n"
+        var names = Set<String>()
+        for run in series { for entry in run.epochs { names.formUnion(entry.metrics.keys) } }
+        html += "<form class=\"metrics\" method=\"get\" action=\"/compare\"><fieldset><legend>Curves</legend>\n"
+        for run in runs { html += "<input type=\"hidden\" name=\"run\" value=\"\(HTML.escape(run.id))\">" }
+        for name in names.sorted() {
+            html += "<label><input type=\"checkbox\" name=\"metric\" value=\"\(HTML.escape(name))\"\(chosen.contains(name) ? " checked" : "")> \(HTML.escape(name))</label>\n"
+        }
+        html += "<label><input type=\"checkbox\" name=\"log\" value=\"1\"\(logScale ? " checked" : "")> log scale</label>\n"
+        html += "<button type=\"submit\">Draw</button></fieldset></form>\n"
 
         // Only the keys whose values are not the same in every run.
         let flattened = runs.map { Dictionary(ConfigFlattening.pairs($0.config), uniquingKeysWith: { first, _ in first }) }

@@ -36,6 +36,9 @@ struct UI: ParsableCommand {
             throw CLIError("No store at \(store.path); train a run first, or pass --store PATH (or set FCSTORE_DB).")
         }
         let dashboard = try Dashboard(path: store.path, statistics: UI.statistics)
+        if !["127.0.0.1", "localhost", "::1"].contains(host) {
+            Console.err("note: listening on \(host), not 127.0.0.1: anyone who can reach this address can read the store.")
+        }
         var settings = DashboardServer.Settings()
         settings.host = host
         settings.port = port

@@ -50,8 +50,8 @@ public enum HTML {
         // vsnprintf into a small buffer: String(format:) costs several times more, and
         // the runs page formats five numbers per run.
         var buffer = [CChar](repeating: 0, count: 32)
-        _ = withVaList([value]) { vsnprintf(&buffer, 32, "%.6g", $0) }
-        return String(cString: buffer)
+        let length = withVaList([value]) { vsnprintf(&buffer, 32, "%.6g", $0) }
+        return String(decoding: buffer.prefix(max(0, min(Int(length), 31))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// `YYYY-MM-DD HH:MM:SS` in UTC (gmtime_r: Foundation's formatters cost tens of

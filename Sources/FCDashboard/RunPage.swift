@@ -36,6 +36,12 @@ struct RunPage {
         html += row("created", HTML.escape(Self.timestamp(run.createdAt)))
         html += row("seed", HTML.escape(String(run.seed)))
         html += row("lineage", try lineage())
+        let forks = try store.forks(of: run.id)
+        if !forks.isEmpty {
+            html += row("forks", forks.map { fork in
+                "<a class=\"fork-link\" href=\"/runs/\(HTML.escape(fork.id))\">\(HTML.escape(fork.name ?? fork.shortID))</a>@\(fork.parent?.epoch ?? 0)"
+            }.joined(separator: ", "))
+        }
         if let from = config?.initializedFrom {
             let runPart = String(from.prefix { $0 != "@" })
             html += row("initialized from", "<a href=\"/runs/\(HTML.escape(runPart))\">\(HTML.escape(from))</a>")

@@ -110,6 +110,9 @@ final class DashboardTests: XCTestCase {
         training.optimizer.learningRate = 0.5
         let config = try RunConfig(training: training, epochs: 1, data: nil, validation: nil, normalization: .none).json()
         let second = try store.createRun(name: "b", config: config, seed: 1).id
+        let fork = try store.forkRun(from: first, atEpoch: 1, name: "<i>f</i>", config: config, seed: 1)
+        let parentPage = try page(try Dashboard(path: path, statistics: { _ in [] }).respond(path: "/runs/\(first)"))
+        XCTAssertTrue(parentPage.contains("<a class=\"fork-link\" href=\"/runs/\(fork.id)\">&lt;i&gt;f&lt;/i&gt;</a>@1"), "forks as links")
         let dashboard = try Dashboard(path: path, statistics: { _ in [] })
         let html = try page(dashboard.respond(path: "/compare", query: "run=\(first)&run=\(second)"))
         let table = try XCTUnwrap(html.components(separatedBy: "id=\"differences\"").last?.components(separatedBy: "<tbody>").last)
@@ -119,6 +122,9 @@ final class DashboardTests: XCTestCase {
 
     func testEscapeAndQueryParsing() {
         XCTAssertEqual(HTML.escape("<a href=\"x\">'&'</a>\u{1}"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;\u{FFFD}")
+        XCTAssertEqual([0.1234567, 1e-7, 3, 2.5, -1234567.5, .nan, -.infinity, nil].map(HTML.number),
+                       ["0.123457", "1e-07", "3", "2.5", "-1.23457e+06", "NaN", "-inf", "-"])
+        XCTAssertEqual(HTML.timestamp(Date(timeIntervalSince1970: 1_764_979_200.9)), "2025-12-06 00:00:00")
         let query = Query("run=a&run=b+c&m=%3Cb%3E&flag=1&empty")
         XCTAssertEqual(query.all("run"), ["a", "b c"])
         XCTAssertEqual(query["m"], "<b>")

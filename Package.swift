@@ -13,6 +13,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Already in Hummingbird's graph; named here for the dashboard's logger and channel types.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C seams: a module map and a shim each.
@@ -53,17 +57,28 @@ let package = Package(
         ),
         // Joins engine and store: run configuration, checkpoint encoding, train and resume.
         .target(name: "FCTraining", dependencies: ["FCNet", "FCStorage"]),
+        // `fcstore ui`: the read-only dashboard (HTML pages, SVG charts) on Hummingbird;
+        // `plot` shares its chart code.
+        .target(
+            name: "FCDashboard",
+            dependencies: [
+                "FCStorage", "FCTraining",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "fcstore",
             dependencies: [
-                "FCNet", "FCStorage", "FCTraining",
+                "FCNet", "FCStorage", "FCTraining", "FCDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "fcstore-bench",
             dependencies: [
-                "FCNet", "FCStorage", "FCTraining",
+                "FCNet", "FCStorage", "FCTraining", "FCDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -75,5 +90,6 @@ let package = Package(
         .testTarget(name: "FCStorageTests", dependencies: ["FCStorage", "CSQLite"]),
         .testTarget(name: "FCTrainingTests", dependencies: ["FCTraining"]),
         .testTarget(name: "fcstoreTests", dependencies: ["FCStorage"]),
+        .testTarget(name: "FCDashboardTests", dependencies: ["FCDashboard", "FCStorage", "FCTraining", "FCNet"]),
     ]
 )

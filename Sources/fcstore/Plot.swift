@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCDashboard
 import FCStorage
 import FCTraining
 import Foundation
@@ -19,21 +20,27 @@ struct Plot: ParsableCommand {
     @Flag(help: "Replace the output file if it exists.")
     var force = false
 
+    @Option(name: .customLong("metric"), help: ArgumentHelp("Plot this metric (repeatable) instead of loss and accuracy.", valueName: "name"))
+    var metrics: [String] = []
+
+    @Flag(help: "Draw the y-axis on a log scale.")
+    var log = false
+
     func validate() throws {
         if refs.isEmpty { throw ValidationError("Name at least one run to plot.") }
+        if !output.lowercased().hasSuffix(".svg") { throw ValidationError("plot writes SVG: --output must end in .svg.") }
     }
 
     func run() throws {
         let store = try self.store.openExisting()
         try AtomicFile.checkTarget(output, force: force)
-        var series: [SVGPlot.Series] = []
+        var series: [RunSeries] = []
         for ref in refs {
             let (run, checkpoint) = try Workflow.checkpoint(store, run: ref.run, epoch: ref.selector)
-            let points = try store.checkpoints(runID: run.id).filter { $0.epoch <= checkpoint.epoch }
-            let label = run.name.map { "\($0) (\(run.shortID))" } ?? run.shortID
-            series.append(SVGPlot.Series(label: label, metrics: points.map { ($0.epoch, $0.metrics) }))
+            series.append(RunSeries(run: run, checkpoints: try store.checkpoints(runID: run.id), upTo: checkpoint.epoch))
         }
-        let svg = SVGPlot(series: series).render()
+        let charts = CurvePanels.charts(series, metrics: metrics, logScale: log)
+        let svg = CurvePanels.sheet(charts, series: series, styles: metrics.isEmpty)
         try AtomicFile.write(Data(svg.utf8), to: output, replace: force)
         Console.err("wrote \(output): \(series.count) run\(series.count == 1 ? "" : "s")")
     }

@@ -185,6 +185,8 @@ final class MessagesCLITests: XCTestCase {
           rm                      Delete a run and its checkpoints.
           gc                      Delete tensors no checkpoint uses, then compact the
                                   store file.
+          ui                      Serve a read-only dashboard of the store in the
+                                  browser.
 
           See 'fcstore help <subcommand>' for detailed help.
 

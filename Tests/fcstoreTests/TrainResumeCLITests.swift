@@ -221,7 +221,7 @@ final class TrainResumeCLITests: XCTestCase {
         parser.delegate = collector
         XCTAssertTrue(parser.parse(), "the SVG is well-formed XML: \(String(describing: parser.parserError))")
         XCTAssertEqual(collector.elements.first, "svg")
-        XCTAssertGreaterThanOrEqual(collector.elements.filter { $0 == "polyline" }.count, 4, "train and validation curves of two runs")
+        XCTAssertGreaterThanOrEqual(collector.elements.filter { $0 == "path" }.count, 4, "train and validation curves of two runs")
         let texts = collector.texts
         XCTAssertTrue(texts.contains("first (\(a.prefix(8)))"), "\(texts)")
         XCTAssertTrue(texts.contains(String(b.prefix(8))), "\(texts)")

@@ -20,7 +20,7 @@ extension Store {
                 var result: [RunRecord] = []
                 let statement = try db.prepare("SELECT \(Store.runColumns) FROM runs WHERE parent_run_id = ? ORDER BY created_at, id")
                 try statement.bind([.text(runID)])
-                try statement.forEachRow { result.append(Store.runRecord($0)) }
+                try statement.forEachRow { result.append(try Store.runRecord($0)) }
                 return result
             }
         }

@@ -143,14 +143,20 @@ final class InputsCLITests: XCTestCase {
         let link = workspace.path("link.svg")
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: svg)
         let target = try String(contentsOfFile: svg, encoding: .utf8)
-        for (path, kind) in [(link, "a symbolic link"), ("/dev/null", "a device")] {
-            for command in [["plot", "seed"], ["export", "seed", "--format", "json"]] {
-                outcome = try Reliability.run(command + ["--output", path, "--force"], in: workspace.directory)
-                Reliability.assertRefused(outcome, "\(command[0]) over \(kind)")
-                XCTAssertEqual(outcome.errorLines, [
-                    "error: \(path) exists and is \(kind); fcstore replaces regular files only, even with --force. Choose another output file.",
-                ])
-            }
+        // plot takes .svg names only (a usage error otherwise), so its non-regular target
+        // is a named pipe called .svg; export's is /dev/null.
+        let pipe = workspace.path("pipe.svg")
+        XCTAssertEqual(mkfifo(pipe, 0o600), 0)
+        let cases: [(String, String, [String])] = [
+            (link, "a symbolic link", ["plot", "seed"]), (link, "a symbolic link", ["export", "seed", "--format", "json"]),
+            (pipe, "a named pipe (FIFO)", ["plot", "seed"]), ("/dev/null", "a device", ["export", "seed", "--format", "json"]),
+        ]
+        for (path, kind, command) in cases {
+            outcome = try Reliability.run(command + ["--output", path, "--force"], in: workspace.directory)
+            Reliability.assertRefused(outcome, "\(command[0]) over \(kind)")
+            XCTAssertEqual(outcome.errorLines, [
+                "error: \(path) exists and is \(kind); fcstore replaces regular files only, even with --force. Choose another output file.",
+            ])
         }
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), svg, "the link is still a link")
         XCTAssertEqual(try String(contentsOfFile: svg, encoding: .utf8), target, "its target was not written")

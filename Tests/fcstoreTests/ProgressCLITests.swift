@@ -60,7 +60,8 @@ final class ProgressCLITests: XCTestCase {
     func testTheLiveLineShowsTheRunningLossAndTheRunsETA() throws {
         let workspace = try Workspace()
         let data = try bigCSV(workspace, rows: 60_000)
-        let output = try onTerminal(workspace, ["train", "--data", data, "--layers", "64,3", "--epochs", "3", "--batch-size", "8"])
+        // Wide enough that an epoch takes about a second, so the line (redrawn every 0.1 s) is drawn within each epoch.
+        let output = try onTerminal(workspace, ["train", "--data", data, "--layers", "512,512,3", "--epochs", "3", "--batch-size", "8"])
         let redraws = output.components(separatedBy: "\r\u{1B}[2K").filter { !$0.isEmpty }
         // Live lines: `epoch E/3 [bar] B/7500  loss L  N samples/s  run ETA T`.
         let pattern = try NSRegularExpression(

@@ -86,10 +86,12 @@ let package = Package(
         // libFuzzer targets (Tests/reliability/fuzz.sh); a corpus replay driver otherwise.
         .executableTarget(name: "FuzzTargets", dependencies: ["FCNet", "FCStorage"]),
 
-        .testTarget(name: "FCNetTests", dependencies: ["FCNet"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "FCStorageTests", dependencies: ["FCStorage", "CSQLite"]),
+        // What the test targets share: one process runner, one poller, one seeded generator.
+        .target(name: "FCTestSupport", path: "Tests/FCTestSupport"),
+        .testTarget(name: "FCNetTests", dependencies: ["FCNet", "FCTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FCStorageTests", dependencies: ["FCStorage", "CSQLite", "FCTestSupport"]),
         .testTarget(name: "FCTrainingTests", dependencies: ["FCTraining"]),
-        .testTarget(name: "fcstoreTests", dependencies: ["FCStorage"]),
+        .testTarget(name: "fcstoreTests", dependencies: ["FCStorage", "FCTestSupport"]),
         .testTarget(name: "FCDashboardTests", dependencies: ["FCDashboard", "FCStorage", "FCTraining", "FCNet"]),
     ]
 )

@@ -23,15 +23,23 @@
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-enum { PORTABLE = 0, LEVEL_AVX2 = 1, LEVEL_AVX512 = 2 };
+enum { PORTABLE = FCK_ISA_PORTABLE, LEVEL_AVX2 = FCK_ISA_AVX2, LEVEL_AVX512 = FCK_ISA_AVX512 };
 static int level = -1;
 
-static int choose_level(void) {
+int fck_isa_supported(int isa_level) {
+    switch (isa_level) {
+    case FCK_ISA_PORTABLE: return 1;
 #if FCK_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return LEVEL_AVX512;
-    if (__builtin_cpu_supports("avx2")) return LEVEL_AVX2;
+    case FCK_ISA_AVX2: __builtin_cpu_init(); return __builtin_cpu_supports("avx2") ? 1 : 0;
+    case FCK_ISA_AVX512: __builtin_cpu_init(); return __builtin_cpu_supports("avx512f") ? 1 : 0;
 #endif
+    default: return 0;
+    }
+}
+
+static int choose_level(void) {
+    if (fck_isa_supported(LEVEL_AVX512)) return LEVEL_AVX512;
+    if (fck_isa_supported(LEVEL_AVX2)) return LEVEL_AVX2;
     return PORTABLE;
 }
 
@@ -45,6 +53,18 @@ static inline int isa(void) {
     return l;
 }
 
+int fck_force_isa(int isa_level) {
+    if (isa_level == FCK_ISA_AUTO) {
+        __atomic_store_n(&level, choose_level(), __ATOMIC_RELAXED);
+        return 0;
+    }
+    if (!fck_isa_supported(isa_level)) return -1;
+    __atomic_store_n(&level, isa_level, __ATOMIC_RELAXED);
+    return 0;
+}
+
+int fck_isa_level(void) { return isa(); }
+
 const char *fck_isa(void) {
     switch (isa()) {
     case LEVEL_AVX512: return "avx512f";
@@ -56,61 +76,70 @@ const char *fck_isa(void) {
 /* ---- scalar reference (equals VectorMath's scalar Swift functions) ------- */
 
 static inline float exp1(float x) {
-    if (x < -87.3f) x = -87.3f;
-    if (x > 88.0f) x = 88.0f;
-    float t = x * 1.44269504f;
-    t = t + 12582912.0f;
-    float n = t - 12582912.0f;
-    x = x - n * 0.693359375f;
-    x = x - n * -2.1219444e-4f;
-    float p = 1.98756915e-4f;
-    p = p * x + 1.3981999507e-3f;
-    p = p * x + 8.3334519073e-3f;
-    p = p * x + 4.1665795894e-2f;
-    p = p * x + 1.6666665459e-1f;
-    p = p * x + 5.0000001201e-1f;
+    if (x < FCK_EXP_MIN) x = FCK_EXP_MIN;
+    if (x > FCK_EXP_MAX) x = FCK_EXP_MAX;
+    float t = x * FCK_EXP_LOG2E;
+    t = t + FCK_EXP_ROUNDER;
+    float n = t - FCK_EXP_ROUNDER;
+    x = x - n * FCK_EXP_LN2_HI;
+    x = x - n * FCK_EXP_LN2_LO;
+    float p = FCK_EXP_P0;
+    p = p * x + FCK_EXP_P1;
+    p = p * x + FCK_EXP_P2;
+    p = p * x + FCK_EXP_P3;
+    p = p * x + FCK_EXP_P4;
+    p = p * x + FCK_EXP_P5;
     float y = p * (x * x);
     y = y + x;
     y = y + 1.0f;
     uint32_t tb;
     memcpy(&tb, &t, 4);
-    uint32_t bits = (tb - 0x4B400000u + 127u) << 23;
+    uint32_t bits = (tb - FCK_EXP_ROUNDER_BITS + 127u) << 23;
     float s;
     memcpy(&s, &bits, 4);
     return y * s;
 }
-static inline float sigmoid1(float z) { return 1.0f / (1.0f + exp1(-z)); }
+/* 0 - z, as the vector paths compute it: -z would flip the sign bit of a NaN, 0 - z keeps it. */
+static inline float sigmoid1(float z) { return 1.0f / (1.0f + exp1(0.0f - z)); }
 static inline float tanh1(float z) { return 1.0f - 2.0f / (exp1(z + z) + 1.0f); }
 
-/* ---- AVX-512 ------------------------------------------------------------- */
+/* ---- vector e^x, sigmoid, tanh (AVX-512 and AVX2) ------------------------ */
 #if FCK_X86
-AVX512 static inline __m512 exp16(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-87.3f), x);  /* (lo > x) ? lo : x, NaN kept */
-    x = _mm512_min_ps(_mm512_set1_ps(88.0f), x);   /* (hi < x) ? hi : x */
-    __m512 t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _mm512_set1_ps(12582912.0f));
-    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(12582912.0f));
-    x = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(0.693359375f)));
-    x = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(-2.1219444e-4f)));
-    __m512 p = _mm512_set1_ps(1.98756915e-4f);
-    p = _mm512_add_ps(_mm512_mul_ps(p, x), _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, x), _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, x), _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, x), _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, x), _mm512_set1_ps(5.0000001201e-1f));
-    __m512 y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(x, x)), x), _mm512_set1_ps(1.0f));
-    __m512i bits = _mm512_slli_epi32(
-        _mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000)),
-                         _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(y, _mm512_castsi512_ps(bits));
-}
-AVX512 static inline __m512 sigmoid16(__m512 z) {
-    __m512 one = _mm512_set1_ps(1.0f);
-    return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), z))));
-}
-AVX512 static inline __m512 tanh16(__m512 z) {
-    __m512 one = _mm512_set1_ps(1.0f);
-    return _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(exp16(_mm512_add_ps(z, z)), one)));
-}
+/* e^x, sigmoid and tanh on one vector register, for each width: the operations of exp1,
+ * sigmoid1 and tanh1 in the same order (P: the intrinsics' prefix, SI: the integer vector's). */
+#define VECTOR_MATH(ATTR, V, P, SI, exp_v, sigmoid_v, tanh_v)                                          \
+    ATTR static inline V exp_v(V x) {                                                                   \
+        x = P##_max_ps(P##_set1_ps(FCK_EXP_MIN), x); /* (lo > x) ? lo : x, NaN kept */                  \
+        x = P##_min_ps(P##_set1_ps(FCK_EXP_MAX), x); /* (hi < x) ? hi : x */                            \
+        V t = P##_add_ps(P##_mul_ps(x, P##_set1_ps(FCK_EXP_LOG2E)), P##_set1_ps(FCK_EXP_ROUNDER));     \
+        V n = P##_sub_ps(t, P##_set1_ps(FCK_EXP_ROUNDER));                                              \
+        x = P##_sub_ps(x, P##_mul_ps(n, P##_set1_ps(FCK_EXP_LN2_HI)));                                  \
+        x = P##_sub_ps(x, P##_mul_ps(n, P##_set1_ps(FCK_EXP_LN2_LO)));                                  \
+        V p = P##_set1_ps(FCK_EXP_P0);                                                                  \
+        p = P##_add_ps(P##_mul_ps(p, x), P##_set1_ps(FCK_EXP_P1));                                      \
+        p = P##_add_ps(P##_mul_ps(p, x), P##_set1_ps(FCK_EXP_P2));                                      \
+        p = P##_add_ps(P##_mul_ps(p, x), P##_set1_ps(FCK_EXP_P3));                                      \
+        p = P##_add_ps(P##_mul_ps(p, x), P##_set1_ps(FCK_EXP_P4));                                      \
+        p = P##_add_ps(P##_mul_ps(p, x), P##_set1_ps(FCK_EXP_P5));                                      \
+        V y = P##_add_ps(P##_add_ps(P##_mul_ps(p, P##_mul_ps(x, x)), x), P##_set1_ps(1.0f));           \
+        V##i bits = P##_slli_epi32(                                                                     \
+            P##_add_epi32(P##_sub_epi32(P##_castps_##SI(t), P##_set1_epi32((int)FCK_EXP_ROUNDER_BITS)), \
+                          P##_set1_epi32(127)), 23);                                                    \
+        return P##_mul_ps(y, P##_cast##SI##_ps(bits));                                                  \
+    }                                                                                                   \
+    ATTR static inline V sigmoid_v(V z) {                                                               \
+        V one = P##_set1_ps(1.0f);                                                                      \
+        return P##_div_ps(one, P##_add_ps(one, exp_v(P##_sub_ps(P##_setzero_ps(), z))));                \
+    }                                                                                                   \
+    ATTR static inline V tanh_v(V z) {                                                                  \
+        V one = P##_set1_ps(1.0f);                                                                      \
+        return P##_sub_ps(one, P##_div_ps(P##_set1_ps(2.0f), P##_add_ps(exp_v(P##_add_ps(z, z)), one))); \
+    }
+
+VECTOR_MATH(AVX512, __m512, _mm512, si512, exp16, sigmoid16, tanh16)
+VECTOR_MATH(AVX2, __m256, _mm256, si256, exp8, sigmoid8, tanh8)
+
+/* ---- AVX-512 ------------------------------------------------------------- */
 static inline __mmask16 tail_mask(long left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
 
 #define MAP16(name, f)                                                              \
@@ -140,34 +169,6 @@ BIAS16(bias_sigmoid_avx512, sigmoid16)
 BIAS16(bias_tanh_avx512, tanh16)
 
 /* ---- AVX2 ---------------------------------------------------------------- */
-AVX2 static inline __m256 exp8(__m256 x) {
-    x = _mm256_max_ps(_mm256_set1_ps(-87.3f), x);
-    x = _mm256_min_ps(_mm256_set1_ps(88.0f), x);
-    __m256 t = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _mm256_set1_ps(12582912.0f));
-    __m256 n = _mm256_sub_ps(t, _mm256_set1_ps(12582912.0f));
-    x = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f)));
-    x = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(-2.1219444e-4f)));
-    __m256 p = _mm256_set1_ps(1.98756915e-4f);
-    p = _mm256_add_ps(_mm256_mul_ps(p, x), _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, x), _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, x), _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, x), _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_add_ps(_mm256_mul_ps(p, x), _mm256_set1_ps(5.0000001201e-1f));
-    __m256 y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, _mm256_mul_ps(x, x)), x), _mm256_set1_ps(1.0f));
-    __m256i bits = _mm256_slli_epi32(
-        _mm256_add_epi32(_mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B400000)),
-                         _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
-}
-AVX2 static inline __m256 sigmoid8(__m256 z) {
-    __m256 one = _mm256_set1_ps(1.0f);
-    return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), z))));
-}
-AVX2 static inline __m256 tanh8(__m256 z) {
-    __m256 one = _mm256_set1_ps(1.0f);
-    return _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(exp8(_mm256_add_ps(z, z)), one)));
-}
-
 #define MAP8(name, f, f1)                                                             \
     AVX2 static void name(const float *src, float *dst, long count) {                \
         long i = 0;                                                                   \

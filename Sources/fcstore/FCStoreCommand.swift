@@ -47,6 +47,7 @@ struct FCStoreCommand: ParsableCommand {
         PhaseTimings.mark("parsed")
         LoadingReporter.install()
         do {
+            try KernelSetting.apply()
             try command.run()
         } catch let error as ExitCode {
             exit(withError: error)

@@ -4,7 +4,7 @@ import XCTest
 /// Backpropagation against central finite differences of an independent Double-precision
 /// forward pass, and one GD step against values worked out from the equations.
 final class GradientTests: XCTestCase {
-    // MARK: Reference (Double, scalar loops, written from DESIGN §1)
+    // MARK: Reference (Double, scalar loops, written from the README's "The training engine")
 
     static func sigma(_ act: Activation, _ z: [Double]) -> [Double] {
         switch act {

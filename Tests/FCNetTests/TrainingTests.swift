@@ -1,3 +1,4 @@
+import FCTestSupport
 import XCTest
 @testable import FCNet
 
@@ -277,18 +278,11 @@ final class BLASLoadFailureTests: XCTestCase {
             return
         }
         #if os(Linux)
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        child.arguments = ["FCNetTests.BLASLoadFailureTests/testMissingLibraryIsAClearError"]
-        child.environment = env.merging(["FCSTORE_OPENBLAS": "/nonexistent/libopenblas.so.0"]) { $1 }
-        let out = Pipe()
-        child.standardOutput = out
-        child.standardError = out
-        try child.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        child.waitUntilExit()
-        XCTAssertEqual(child.terminationStatus, 0, text)
-        XCTAssertTrue(text.contains("Executed 1 test, with 0 failures"), text)
+        let child = try Subprocess.run(
+            URL(fileURLWithPath: CommandLine.arguments[0]), ["FCNetTests.BLASLoadFailureTests/testMissingLibraryIsAClearError"],
+            environment: env.merging(["FCSTORE_OPENBLAS": "/nonexistent/libopenblas.so.0"]) { $1 }, mergingOutput: true)
+        XCTAssertEqual(child.status, 0, child.stdout)
+        XCTAssertTrue(child.stdout.contains("Executed 1 test, with 0 failures"), child.stdout)
         #endif
     }
 }

@@ -40,18 +40,12 @@ final class FormatInteropTests: XCTestCase {
         }
         try Data(("{\"models\":{" + entries.joined(separator: ",") + "}}").utf8).write(to: directory.appendingPathComponent("expected.json"))
 
-        let process = Process()
-        process.executableURL = python
-        process.arguments = [Self.packageRoot.appendingPathComponent("Tests/interop/check_formats.py").path, directory.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        print(text, terminator: "")
-        XCTAssertEqual(process.terminationStatus, 0, "check_formats.py failed:\n\(text)")
-        guard process.terminationStatus == 0 else { return }
+        let checked = try Subprocess.run(
+            python, [Self.packageRoot.appendingPathComponent("Tests/interop/check_formats.py").path, directory.path],
+            mergingOutput: true)
+        print(checked.stdout, terminator: "")
+        XCTAssertEqual(checked.status, 0, "check_formats.py failed:\n\(checked.stdout)")
+        guard checked.status == 0 else { return }
 
         // The reverse direction: files the Python libraries wrote.
         let w1 = (0..<12).map { (Float($0) - 5) / 8 }, b1: [Float] = [0.5, -0.25, 1]

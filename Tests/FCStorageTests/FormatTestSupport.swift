@@ -23,7 +23,7 @@ enum FormatFixtures {
         return ModelFile(layers: layers, normalization: norm, loss: loss, metadata: metadata)
     }
 
-    /// y = a^L for each row of `input`, by plain loops (the math of DESIGN.md).
+    /// y = a^L for each row of `input`, by plain loops (the math of the README's "The training engine").
     static func forward(_ model: ModelFile, _ input: [[Float]]) -> [[Float]] {
         input.map { row in
             var a = row

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import FCStorage
+// SplitMix64 and the process runner, for every file of this target.
+@_exported import FCTestSupport
 
 /// A temporary folder per test, removed afterwards.
 class StoreTestCase: XCTestCase {
@@ -47,19 +49,6 @@ class StoreTestCase: XCTestCase {
             XCTFail("expected a StoreError, got \(error)", file: file, line: line)
         }
         return nil
-    }
-}
-
-/// SplitMix64: a small seeded generator for test data.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -173,7 +173,7 @@ final class WorkflowTests: XCTestCase {
         XCTAssertFalse(forced.inPlace)
     }
 
-    /// DESIGN §2: resuming from epoch k and training to n gives bit for bit the
+    /// README, "Resume and forks": resuming from epoch k and training to n gives bit for bit the
     /// weights of the uninterrupted run to n.
     func testResumeIsBitExactForEveryOptimizer() throws {
         for kind in OptimizerConfig.Kind.allCases {

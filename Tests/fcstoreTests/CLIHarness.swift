@@ -1,12 +1,12 @@
 import Foundation
 import XCTest
+// The process runner, the poller and SplitMix64, for every file of this target.
+@_exported import FCTestSupport
 
 /// Runs the built `fcstore` binary as a subprocess in a temporary folder.
-struct CLIResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
+typealias CLIResult = ProcessResult
+/// A started `fcstore` (`CLI.start`).
+typealias RunningCLI = RunningProcess
 
 enum CLI {
     /// The folder holding the built products (the test bundle's neighbour).
@@ -35,23 +35,15 @@ enum CLI {
     }
 
     static func start(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> RunningCLI {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
+        try Subprocess.start(binary, arguments, in: directory, environment: Self.environment(environment))
+    }
+
+    /// This process's environment without FCSTORE_DB, plus `extra`.
+    static func environment(_ extra: [String: String] = [:]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "FCSTORE_DB")
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let out = directory.appendingPathComponent(".stdout-\(UUID().uuidString)")
-        let err = directory.appendingPathComponent(".stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return RunningCLI(process: process, stdoutURL: out, stderrURL: err)
+        for (key, value) in extra { env[key] = value }
+        return env
     }
 
     static func temporaryDirectory() throws -> URL {
@@ -59,22 +51,4 @@ enum CLI {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
-}
-
-struct RunningCLI {
-    let process: Process
-    let stdoutURL: URL
-    let stderrURL: URL
-
-    func wait() -> CLIResult {
-        process.waitUntilExit()
-        let stdout = (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(at: stdoutURL)
-        try? FileManager.default.removeItem(at: stderrURL)
-        return CLIResult(status: process.terminationStatus, stdout: stdout, stderr: stderr)
-    }
-
-    /// What the process has written to stderr so far.
-    var stderrSoFar: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
 }

@@ -98,7 +98,6 @@ final class Workspace {
 
 extension CLIResult {
     var lastLine: String? { stdout.split(separator: "\n").last.map(String.init) }
-    var stderrLines: [String] { stderr.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty } }
 }
 
 /// The CLI contract for errors: non-zero exit, exactly one line on stderr, nothing on stdout.
@@ -131,23 +130,11 @@ enum SQLite {
     /// Runs `sql` (read from stdin) against `database`; returns stdout.
     @discardableResult
     static func execute(_ sql: String, on database: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try requireShell())
-        process.arguments = ["-batch", database]
-        let input = Pipe(), output = Pipe(), error = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        input.fileHandleForWriting.write(Data(sql.utf8))
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let problem = String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, problem.isEmpty else {
-            throw NSError(domain: "sqlite3", code: Int(process.terminationStatus), userInfo: [NSLocalizedDescriptionKey: problem])
+        let result = try Subprocess.run(URL(fileURLWithPath: try requireShell()), ["-batch", database], input: Data(sql.utf8))
+        guard result.status == 0, result.stderr.isEmpty else {
+            throw NSError(domain: "sqlite3", code: Int(result.status), userInfo: [NSLocalizedDescriptionKey: result.stderr])
         }
-        return text
+        return result.stdout
     }
 
     /// Flips one byte of the blob behind one tensor (chosen by `where`, a condition on
@@ -192,25 +179,9 @@ enum Python {
 
     /// Runs Tests/interop/SCRIPT ARGS; fails the test with its output when it fails.
     static func run(_ script: String, _ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let process = Process()
-        process.executableURL = try requireVenv()
-        process.arguments = [CLI.packageRoot.appendingPathComponent("Tests/interop/\(script)").path] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "\(script) failed:\n\(text)", file: file, line: line)
+        let result = try Subprocess.run(
+            try requireVenv(), [CLI.packageRoot.appendingPathComponent("Tests/interop/\(script)").path] + arguments,
+            mergingOutput: true)
+        XCTAssertEqual(result.status, 0, "\(script) failed:\n\(result.stdout)", file: file, line: line)
     }
-}
-
-/// Polls `condition` every 10 ms for up to `seconds`.
-func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if condition() { return true }
-        usleep(10_000)
-    }
-    return condition()
 }

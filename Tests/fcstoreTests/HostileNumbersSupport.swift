@@ -119,13 +119,13 @@ enum HostileNumbers {
         XCTAssertFalse(outcome.stderr.contains("Fatal error"), "\(label): \(outcome.stderr)", file: file, line: line)
         XCTAssertTrue([0, 1, 2].contains(outcome.status), "\(label): exit status \(outcome.status); \(outcome.stderr)", file: file, line: line)
         if outcome.status == 1 {
-            XCTAssertEqual(outcome.errorLines.count, 1, "\(label): stderr should be one line: \(outcome.stderr)", file: file, line: line)
-            XCTAssertTrue(outcome.errorLines.first?.hasPrefix("error: ") ?? false, "\(label): \(outcome.stderr)", file: file, line: line)
+            XCTAssertEqual(outcome.stderrLines.count, 1, "\(label): stderr should be one line: \(outcome.stderr)", file: file, line: line)
+            XCTAssertTrue(outcome.stderrLines.first?.hasPrefix("error: ") ?? false, "\(label): \(outcome.stderr)", file: file, line: line)
         }
         if mustRefuse {
             XCTAssertEqual(outcome.status, 1, "\(label): should be refused; stdout: \(outcome.stdout.prefix(300)) stderr: \(outcome.stderr)",
                            file: file, line: line)
-            let text = outcome.errorLines.first ?? ""
+            let text = outcome.stderrLines.first ?? ""
             XCTAssertTrue(names.contains { text.contains($0) }, "\(label): the message should name one of \(names): \(text)",
                           file: file, line: line)
         }

@@ -182,8 +182,8 @@ final class HostileNumbersTests: XCTestCase {
                 XCTAssertFalse(outcome.stderr.contains("Fatal error"), "\(name): \(outcome.stderr)")
                 guard outcome.status != 0 else { continue }  // a value the option takes (--top 0, --epochs 0...)
                 XCTAssertTrue([1, 64].contains(outcome.status), "\(name): exit \(outcome.status); \(outcome.stderr)")
-                XCTAssertEqual(outcome.errorLines.count, 1, "\(name): \(outcome.stderr)")
-                let line = outcome.errorLines.first ?? ""
+                XCTAssertEqual(outcome.stderrLines.count, 1, "\(name): \(outcome.stderr)")
+                let line = outcome.stderrLines.first ?? ""
                 XCTAssertTrue(names.contains { line.contains($0) }, "\(name): the message should name one of \(names): \(line)")
             }
         }

@@ -8,7 +8,7 @@ import XCTest
 final class ImportCLITests: XCTestCase {
     /// A model of the given sizes with seeded weights in (-1, 1).
     static func model(_ sizes: [Int], seed: UInt64 = 1) throws -> ModelFile {
-        var random = SeededRandom(state: seed)
+        var random = SplitMix64(seed: seed)
         var layers: [ModelFile.Layer] = []
         for l in 1..<sizes.count {
             let weights = (0..<(sizes[l] * sizes[l - 1])).map { _ in Float.random(in: -1...1, using: &random) }

@@ -20,7 +20,7 @@ final class ImportCrashTests: XCTestCase {
         try workspace.ok(["--store", workspace.path("probe.db"), "import", file])
         let duration = Date().timeIntervalSince(started)
 
-        var random = SeededRandom(state: 20_261_206)
+        var random = SplitMix64(seed: 20_261_206)
         var kills = 0, completed = 0
         for attempt in 0..<60 where kills < 24 {
             // Each attempt imports other bytes (one weight differs), so none is a re-import.

@@ -101,7 +101,7 @@ final class InputsCLITests: XCTestCase {
         let path = try workspace.write("wide.csv", "a,label\n1,0\n\(line)\n")
         let outcome = try Reliability.run(["train", "--data", path, "--layers", "2"], in: workspace.directory)
         Reliability.assertRefused(outcome, "huge line")
-        XCTAssertEqual(outcome.errorLines, ["error: wide.csv:3: the line is longer than 4 MiB, the limit for one CSV line."])
+        XCTAssertEqual(outcome.stderrLines, ["error: wide.csv:3: the line is longer than 4 MiB, the limit for one CSV line."])
     }
 
     // MARK: Export of a deep model
@@ -133,7 +133,7 @@ final class InputsCLITests: XCTestCase {
         try "keep me".write(toFile: svg, atomically: true, encoding: .utf8)
         var outcome = try Reliability.run(["plot", "seed", "--output", svg], in: workspace.directory)
         Reliability.assertRefused(outcome, "plot over a file")
-        XCTAssertEqual(outcome.errorLines, ["error: \(svg) exists; pass --force to replace it."])
+        XCTAssertEqual(outcome.stderrLines, ["error: \(svg) exists; pass --force to replace it."])
         XCTAssertEqual(try String(contentsOfFile: svg, encoding: .utf8), "keep me")
 
         try workspace.ok(["plot", "seed", "--output", svg, "--force"])
@@ -154,7 +154,7 @@ final class InputsCLITests: XCTestCase {
         for (path, kind, command) in cases {
             outcome = try Reliability.run(command + ["--output", path, "--force"], in: workspace.directory)
             Reliability.assertRefused(outcome, "\(command[0]) over \(kind)")
-            XCTAssertEqual(outcome.errorLines, [
+            XCTAssertEqual(outcome.stderrLines, [
                 "error: \(path) exists and is \(kind); fcstore replaces regular files only, even with --force. Choose another output file.",
             ])
         }
@@ -168,7 +168,7 @@ final class InputsCLITests: XCTestCase {
         let path = try workspace.write("evil.csv", "a,label\n\"1\nerror: forged \u{1B}]0;title\u{07}\u{1B}[31m\u{9B}2J\",0\n")
         let outcome = try Reliability.run(["train", "--data", path, "--layers", "2"], in: workspace.directory)
         Reliability.assertRefused(outcome, "evil cell")
-        let line = try XCTUnwrap(outcome.errorLines.first)
+        let line = try XCTUnwrap(outcome.stderrLines.first)
         XCTAssertEqual(line, #"error: evil.csv:2:1: "1\nerror: forged \u{1b}]0;title\u{7}\u{1b}[31m\u{9b}2J" is not a number."#)
         XCTAssertFalse(outcome.stderr.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x9B })
     }

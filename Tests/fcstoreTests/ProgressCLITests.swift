@@ -42,19 +42,11 @@ final class ProgressCLITests: XCTestCase {
             throw XCTSkip("util-linux script is not installed; the terminal form is not tested.")
         }
         let command = ([CLI.binary.path] + arguments).map { "'\($0)'" }.joined(separator: " ")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = ["-qfec", command, "/dev/null"]
-        process.currentDirectoryURL = workspace.directory
-        process.environment = ["PATH": "/usr/bin:/bin", "TERM": "xterm", "HOME": workspace.directory.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        return String(decoding: data, as: UTF8.self)
+        let result = try Subprocess.run(
+            URL(fileURLWithPath: script), ["-qfec", command, "/dev/null"], in: workspace.directory,
+            environment: ["PATH": "/usr/bin:/bin", "TERM": "xterm", "HOME": workspace.directory.path])
+        XCTAssertEqual(result.status, 0)
+        return result.stdout
     }
 
     func testTheLiveLineShowsTheRunningLossAndTheRunsETA() throws {

@@ -43,7 +43,7 @@ final class ReliabilityInputTests: XCTestCase {
     /// crash, and the store unchanged.
     func testBadTrainingDataIsRefusedInOneLine() throws {
         _ = try makeStore()
-        var random = SeededRandom(state: 7)
+        var random = SplitMix64(seed: 7)
         let garbage = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &random) }
         let tenMB = [UInt8](repeating: UInt8(ascii: "7"), count: 10 << 20)
         var longLine = [UInt8]()
@@ -185,14 +185,9 @@ final class ReliabilityInputTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw XCTSkip("fcstore-fuzz is not built") }
         for target in ["csv", "safetensors", "npz", "json", "bundle"] {
             let corpus = CLI.packageRoot.appendingPathComponent("Tests/reliability/corpus/\(target)").path
-            let process = Process()
-            process.executableURL = binary
-            process.arguments = [target, corpus]
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, 0, target)
-            XCTAssertEqual(process.terminationReason, .exit, target)
+            let result = try Subprocess.run(binary, [target, corpus])
+            XCTAssertEqual(result.status, 0, target)
+            XCTAssertFalse(result.signalled, target)
         }
     }
 
@@ -210,7 +205,7 @@ final class ReliabilityInputTests: XCTestCase {
             ("metrics", "name"), ("metrics", "value"),
             ("runs", "created_at"), ("runs", "config"), ("runs", "seed"), ("runs", "parent_epoch"), ("runs", "digest"),
         ]
-        var random = SeededRandom(state: 2024)
+        var random = SplitMix64(seed: 2024)
         var applied = 0, detected = 0, rejected = 0
         var missed: [String] = []
         let trial = directory.appendingPathComponent("trial.db").path
@@ -246,7 +241,7 @@ final class ReliabilityInputTests: XCTestCase {
     }
 
     /// A different value of the same storage class: one bit flipped.
-    static func flip(_ value: SQLValue, using random: inout SeededRandom) -> SQLValue {
+    static func flip(_ value: SQLValue, using random: inout SplitMix64) -> SQLValue {
         switch value {
         case .integer(let number): return .integer(number ^ (1 << Int64.random(in: 0..<62, using: &random)))
         case .real(let number): return .real(Double(bitPattern: number.bitPattern ^ (1 << UInt64.random(in: 0..<64, using: &random))))

@@ -38,7 +38,7 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(reference.status, 0, reference.stderr)
         let referenceRun = reference.stdout.split(separator: "\n").last.map(String.init) ?? ""
 
-        var random = SeededRandom(state: 42)
+        var random = SplitMix64(seed: 42)
         var runID: String?
         var reported = Set<Int>()
         var kills = 0
@@ -46,7 +46,7 @@ final class ReliabilityTests: XCTestCase {
             let arguments = runID.map { ["resume", $0] } ?? trainArguments(data, epochs: epochs)
             let process = try CLI.start(["--store", store] + arguments, in: directory)
             let target = Int.random(in: 0...1, using: &random)
-            _ = Reliability.wait(timeout: 60) {
+            _ = waitFor(60, every: 0.002) {
                 !process.process.isRunning || Reliability.committedEpochs(process.stderrSoFar).count > target
             }
             usleep(UInt32.random(in: 0...60_000, using: &random))
@@ -99,7 +99,7 @@ final class ReliabilityTests: XCTestCase {
         let data = try Reliability.digits(rows: 256, in: directory)
         // More epochs than 5 s can train (about 400 here), so the SIGINT below always finds it training.
         let training = try CLI.start(["--store", store] + trainArguments(data, epochs: 100_000), in: directory)
-        XCTAssertTrue(Reliability.wait(timeout: 60) { Reliability.committedEpochs(training.stderrSoFar).count >= 2 })
+        XCTAssertTrue(waitFor(60, every: 0.002) { Reliability.committedEpochs(training.stderrSoFar).count >= 2 })
         let run = try XCTUnwrap(training.stderrSoFar.split(separator: "\n").first { $0.hasPrefix("training run ") }?
             .split(separator: " ")[2]).description
         let export = directory.appendingPathComponent("model.npz").path
@@ -139,7 +139,7 @@ final class ReliabilityTests: XCTestCase {
     func testTwoResumesOfOneRunOnlyOneTrains() throws {
         let data = try Reliability.digits(rows: 256, in: directory)
         let training = try CLI.start(["--store", store] + trainArguments(data, epochs: 30), in: directory)
-        XCTAssertTrue(Reliability.wait(timeout: 60) { Reliability.committedEpochs(training.stderrSoFar).count >= 2 })
+        XCTAssertTrue(waitFor(60, every: 0.002) { Reliability.committedEpochs(training.stderrSoFar).count >= 2 })
         kill(training.process.processIdentifier, SIGKILL)
         let killed = training.wait()
         let run = try XCTUnwrap(killed.stderr.split(separator: "\n").first { $0.hasPrefix("training run ") }?
@@ -177,8 +177,8 @@ final class ReliabilityTests: XCTestCase {
         let committed = Reliability.committedEpochs(outcome.stderr)
         XCTAssertEqual(outcome.status, 1, outcome.stderr)
         XCTAssertFalse(outcome.signalled)
-        XCTAssertEqual(outcome.errorLines.filter { $0.hasPrefix("error: ") }.count, 1, outcome.stderr)
-        XCTAssertTrue(outcome.errorLines.last?.hasPrefix(
+        XCTAssertEqual(outcome.stderrLines.filter { $0.hasPrefix("error: ") }.count, 1, outcome.stderr)
+        XCTAssertTrue(outcome.stderrLines.last?.hasPrefix(
             "error: The store could not grow: this process may not write files past its size limit (ulimit -f)") ?? false,
             outcome.stderr)
         XCTAssertFalse(committed.isEmpty, "expected some epochs before the limit: \(outcome.stderr)")

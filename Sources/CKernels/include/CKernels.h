@@ -2,7 +2,7 @@
 #define FCSTORE_CKERNELS_H
 /*
  * Element-wise kernels of the engine, with runtime CPU dispatch (AVX-512F, AVX2, or
- * portable C), chosen once per process.
+ * portable C): the best path this CPU runs, unless fck_force_isa chose another.
  *
  * Every path does the same IEEE operations in the same order, with no fused
  * multiply-add (the file is compiled with FP_CONTRACT off and uses separate mul/add),
@@ -12,12 +12,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fck_exp_constants.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/** Which path the dispatcher chose: "avx512f", "avx2" or "portable". */
+/** The instruction-set paths; FCK_ISA_AUTO (for fck_force_isa) is the best this CPU runs. */
+enum { FCK_ISA_AUTO = -1, FCK_ISA_PORTABLE = 0, FCK_ISA_AVX2 = 1, FCK_ISA_AVX512 = 2 };
+
+/** The path in use: "avx512f", "avx2" or "portable". */
 const char *fck_isa(void);
+/** The path in use, as an FCK_ISA_* value. */
+int fck_isa_level(void);
+/** 1 when this CPU can run the path `isa` (an FCK_ISA_* value other than FCK_ISA_AUTO), else 0.
+ *  The portable path runs everywhere. */
+int fck_isa_supported(int isa);
+/**
+ * Makes every kernel take the path `isa` from now on (FCK_ISA_AUTO: the best this CPU runs,
+ * the default). Returns 0, or -1 (nothing changed) when this CPU cannot run it. All paths give
+ * the same bits, so this changes speed only; call it before work starts (it is not ordered
+ * against kernels running on other threads). No kernel reads the environment.
+ */
+int fck_force_isa(int isa);
 
 /** dst[i] = e^{src[i]} (Cephes expf polynomial, input clamped to [-87.3, 88]). */
 void fck_exp(const float *src, float *dst, long count);

@@ -2,7 +2,7 @@
 /// the weights and biases of layers l = 1...L, their activations, the input
 /// normalisation and the loss it was trained with, plus free-form provenance.
 ///
-/// Shapes follow the math of DESIGN.md: `W^l` is N_l × N_{l-1} (row-major,
+/// Shapes follow the math of the README's "The training engine": `W^l` is N_l × N_{l-1} (row-major,
 /// row i holds the weights into neuron i), `b^l` has N_l entries, and
 /// `z^l = W^l a^{l-1} + b^l`, `a^l = σ_l(z^l)`, `a^0 = x'`.
 public struct ModelFile: Equatable, Sendable {

@@ -90,3 +90,11 @@ func checkpointInput(epoch: Int, sizes: [Int] = [4, 3, 2], generator: inout Spli
 extension TensorValue {
     var bitPatterns: [UInt32] { values.map(\.bitPattern) }
 }
+
+/// Turns a store or bundle of the latest schema into what version 1 wrote: the
+/// objects of migrations 0002 and later dropped and unrecorded.
+let downgradeToVersion1SQL = """
+    DROP INDEX metrics_val_loss; DROP TABLE run_heads; DROP TABLE prunes;
+    ALTER TABLE checkpoints DROP COLUMN origin_run_id;
+    DELETE FROM schema_migrations WHERE version >= 2; PRAGMA user_version = 1
+    """

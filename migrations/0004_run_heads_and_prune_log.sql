@@ -42,6 +42,10 @@ CREATE TABLE run_heads (
     updated_at   TEXT NOT NULL,
     -- When 'fcstore rm' deleted the run; NULL while it exists.
     removed_at   TEXT,
+    -- When the run came from a bundle ('fcstore import'); NULL for a run
+    -- created here. The data paths in such a run's configuration are hints:
+    -- 'fcstore resume' opens only a file given with --data.
+    imported_at  TEXT,
     -- Ed25519 over the head (Sources/FCStorage/Signing.swift): the signer's
     -- raw 32-byte public key and the 64-byte signature; NULL when unsigned.
     public_key   BLOB CHECK (public_key IS NULL OR length(public_key) = 32),

@@ -42,14 +42,17 @@ extension Store {
     /// The heads of the runs added or extended (in the bundle's order), keeping
     /// the bundle's signature where it signs the head the run now has, and the
     /// bundle's prune records this store lacks.
-    func mergeHeads(_ snapshot: StoreSnapshot, runIDs: [String]) throws {
-        let changed = Set(runIDs)
+    func mergeHeads(_ snapshot: StoreSnapshot, added: Set<String>, extended: [String]) throws {
+        let changed = added.union(extended)
         for id in snapshot.runOrder where changed.contains(id) {
             let head = snapshot.heads?.first { $0.runID == id }
             let provided = head.flatMap { head in
                 head.publicKey.flatMap { key in head.signature.map { HeadSignatureValue(publicKey: key, signature: $0) } }
             }
             try writeHead(runID: id, provided: provided)
+            if added.contains(id) {
+                try db.execute("UPDATE run_heads SET imported_at = ? WHERE run_id = ?", [.text(StoreTimestamp.now()), .text(id)])
+            }
         }
         var prunes = snapshot.prunes ?? []
         if snapshot.prunes == nil {
@@ -72,6 +75,26 @@ extension Store {
             if !present {
                 try db.execute("INSERT INTO prunes (run_id, pruned_at, epochs) VALUES (?, ?, ?)",
                                [.text(prune.runID), .text(prune.prunedAt), .text(epochs)])
+            }
+        }
+    }
+}
+
+extension Store {
+    /// The run of `runID`'s lineage (itself or an ancestor) that came from a
+    /// bundle, or nil when the whole lineage was created in this store. Its
+    /// configuration's data paths were written on another machine.
+    public func bundleImportedRun(inLineageOf runID: String) throws -> String? {
+        guard hasHeads else { return nil }
+        return try storeErrors {
+            try db.readTransaction {
+                for segment in try lineage(of: runID) {
+                    if try db.scalar("SELECT 1 FROM run_heads WHERE run_id = ? AND imported_at IS NOT NULL",
+                                     [.text(segment.ownerRunID)]) != nil {
+                        return segment.ownerRunID
+                    }
+                }
+                return nil
             }
         }
     }

@@ -446,7 +446,7 @@ extension Store {
             }
             summary.checkpointsAdded += 1
         }
-        try mergeHeads(snapshot, runIDs: summary.runsAdded + summary.runsExtended)
+        try mergeHeads(snapshot, added: Set(summary.runsAdded), extended: summary.runsExtended)
         return summary
     }
 

@@ -41,6 +41,9 @@ enum CLI {
         process.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "FCSTORE_DB")
+        // No signing key of the user's: tests that sign pass FCSTORE_KEY themselves.
+        env.removeValue(forKey: "FCSTORE_KEY")
+        env["XDG_CONFIG_HOME"] = directory.appendingPathComponent(".config").path
         for (key, value) in environment { env[key] = value }
         process.environment = env
         let out = directory.appendingPathComponent(".stdout-\(UUID().uuidString)")

@@ -209,7 +209,7 @@ final class SharingCLITests: XCTestCase {
         let id = try workspace.train(["--validation-split", "0.2", "--optimizer", "adam"], epochs: 4)
         let short = String(id.prefix(8))
         let clean = try workspace.ok(["verify"])
-        XCTAssertEqual(clean.stdout, "ok: the store verified (integrity, tensor hashes, digest chains)\n")
+        XCTAssertEqual(clean.stdout, "ok: the store verified (integrity, schema, tensor hashes, digest chains, run heads)\n")
         let replay = try workspace.ok(["verify", "--replay", "\(short)@3"])
         XCTAssertTrue(replay.stdout.contains("ok: replaying \(short)@3 reproduced every stored tensor bit for bit\n"), replay.stdout)
         let replayJSON = try workspace.json(["verify", "--replay", "\(short)@3"])

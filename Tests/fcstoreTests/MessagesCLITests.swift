@@ -186,6 +186,7 @@ final class MessagesCLITests: XCTestCase {
           rm                      Delete a run and its checkpoints.
           gc                      Delete tensors no checkpoint uses, then compact the
                                   store file.
+          key                     Manage the Ed25519 key that signs run heads.
 
           See 'fcstore help <subcommand>' for detailed help.
 

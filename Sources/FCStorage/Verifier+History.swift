@@ -56,11 +56,10 @@ extension Verifier {
         if let parent = run.parent, let point = visible.first(where: { $0.epoch == parent.epoch }), point.isPruned {
             findings.append(Finding(runID: run.id, message: "its fork point \(parent.runID.prefix(8))@\(parent.epoch) is pruned (prune always keeps it)"))
         }
-        guard let prunes = snapshot.prunes else { return }
+        guard let prunes = snapshot.prunesByRunAndTime else { return }
         for checkpoint in visible where checkpoint.isPruned && (!ownOnly || checkpoint.epoch >= ownLower) {
-            let recorded = prunes.contains {
-                $0.runID == checkpoint.boundRunID && $0.prunedAt == checkpoint.prunedAt && $0.epochs.contains(checkpoint.epoch)
-            }
+            let recorded = prunes[StoreSnapshot.PruneKey(runID: checkpoint.boundRunID, prunedAt: checkpoint.prunedAt ?? "")]?
+                .contains(checkpoint.epoch) ?? false
             if !recorded {
                 findings.append(Finding(runID: checkpoint.runID, epoch: checkpoint.epoch,
                                         message: "it is marked pruned at \(checkpoint.prunedAt ?? ""), but no prune record lists it (pruned_at set by hand?)"))
@@ -72,13 +71,13 @@ extension Verifier {
     /// against the rows, and (with `trustedKeys`) its signature.
     func checkHead(run: StoreSnapshot.Run, visible: [StoreSnapshot.Checkpoint], snapshot: StoreSnapshot,
                    trustedKeys: Set<PublicKey>?, into findings: inout [Finding]) {
-        guard let heads = snapshot.heads else {
+        guard let heads = snapshot.headsByRun else {
             if trustedKeys != nil {
                 findings.append(Finding(runID: run.id, message: "its head is not signed (the store predates run heads)"))
             }
             return
         }
-        guard let head = heads.first(where: { $0.runID == run.id }) else {
+        guard let head = heads[run.id] else {
             findings.append(Finding(runID: run.id, message: "it has no head record in run_heads (a run added behind fcstore's back?)"))
             return
         }

@@ -80,6 +80,10 @@ struct StoreSnapshot {
     /// nil when the database predates schema version 4 (no run_heads, prunes, origin_run_id).
     var heads: [Head]?
     var prunes: [Prune]?
+    /// The same, indexed for the checks.
+    var headsByRun: [String: Head]?
+    struct PruneKey: Hashable { var runID: String; var prunedAt: String }
+    var prunesByRunAndTime: [PruneKey: Set<Int>]?
 
     /// Reads the rows of `db` (call inside a read transaction for a consistent view).
     init(_ db: Database) throws {
@@ -141,6 +145,10 @@ struct StoreSnapshot {
                 }
             self.heads = heads
             self.prunes = prunes
+            headsByRun = Dictionary(heads.map { ($0.runID, $0) }, uniquingKeysWith: { first, _ in first })
+            var index: [PruneKey: Set<Int>] = [:]
+            for prune in prunes { index[PruneKey(runID: prune.runID, prunedAt: prune.prunedAt), default: []].formUnion(prune.epochs) }
+            prunesByRunAndTime = index
         }
         // length() of a BLOB reads the record header only, not the bytes.
         let blobRows = try db.prepare("SELECT id, hash, size, length(data) FROM blobs")

@@ -208,9 +208,19 @@ struct Verifier {
         ("blobs", "typeof(hash) != 'blob' OR typeof(size) != 'integer' OR typeof(data) NOT IN ('blob', 'null')"),
     ]
 
+    /// The same for the columns of schema version 4.
+    static let storageClassesVersion4: [(table: String, condition: String)] = [
+        ("checkpoints", "typeof(pruned_at) NOT IN ('text', 'null') OR typeof(origin_run_id) NOT IN ('text', 'null')"),
+        ("run_heads", "typeof(seq) != 'integer' OR typeof(run_id) != 'text' OR typeof(run_digest) != 'blob'"
+            + " OR typeof(epoch) NOT IN ('integer', 'null') OR typeof(digest) NOT IN ('blob', 'null')"
+            + " OR typeof(public_key) NOT IN ('blob', 'null') OR typeof(signature) NOT IN ('blob', 'null')"),
+        ("prunes", "typeof(run_id) != 'text' OR typeof(pruned_at) != 'text' OR typeof(epochs) != 'text'"),
+    ]
+
     /// One finding per table that holds values of the wrong storage class.
     func checkStorageClasses(into findings: inout [Finding]) throws {
-        for (table, condition) in Self.storageClasses {
+        let version4 = try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('run_heads', 'prunes')")?.int64 == 2
+        for (table, condition) in Self.storageClasses + (version4 ? Self.storageClassesVersion4 : []) {
             let count = try db.scalar("SELECT count(*) FROM \(table) WHERE \(condition)")?.int64 ?? 0
             if count > 0 {
                 findings.append(Finding(runID: nil, message: "\(count) row(s) of \(table) hold a value of the wrong type"))

@@ -58,8 +58,10 @@ extension Verifier {
         }
         guard let prunes = snapshot.prunesByRunAndTime else { return }
         for checkpoint in visible where checkpoint.isPruned && (!ownOnly || checkpoint.epoch >= ownLower) {
-            let recorded = prunes[StoreSnapshot.PruneKey(runID: checkpoint.boundRunID, prunedAt: checkpoint.prunedAt ?? "")]?
-                .contains(checkpoint.epoch) ?? false
+            // Recorded under the run that pruned it: the owner, or for a detached fork's copy, the parent it came from.
+            let recorded = Set([checkpoint.runID, checkpoint.boundRunID]).contains { runID in
+                prunes[StoreSnapshot.PruneKey(runID: runID, prunedAt: checkpoint.prunedAt ?? "")]?.contains(checkpoint.epoch) ?? false
+            }
             if !recorded {
                 findings.append(Finding(runID: checkpoint.runID, epoch: checkpoint.epoch,
                                         message: "it is marked pruned at \(checkpoint.prunedAt ?? ""), but no prune record lists it (pruned_at set by hand?)"))

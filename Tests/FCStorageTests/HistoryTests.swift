@@ -80,6 +80,10 @@ final class HistoryTests: StoreTestCase {
         XCTAssertEqual(try db.scalar("SELECT count(*) FROM checkpoints WHERE origin_run_id = ?", [.text(lineage.base.id)])?.int64, 2)
         XCTAssertEqual(try db.scalar("SELECT removed_at IS NOT NULL FROM run_heads WHERE run_id = ?", [.text(lineage.base.id)])?.int64, 1)
 
+        // Pruning the detached fork reaches its copies too, and is recorded under the fork.
+        XCTAssertEqual(try store.prune(runID: lineage.fork.id, keepLast: 0).pruned, [1, 2])
+        XCTAssertEqual(try store.verify(), [])
+
         let bundle = path("detached.fcbundle")
         _ = try store.exportBundle(runIDs: [lineage.fork.id], to: bundle)
         let other = try Store(path: path("other.db"))

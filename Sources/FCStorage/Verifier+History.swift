@@ -122,11 +122,14 @@ extension Verifier {
         guard let heads = snapshot.heads else { return }
         var expected: Int64 = 1
         for head in heads {
-            if head.seq != expected {
-                let missing = head.seq == expected + 1 ? "record \(expected) is" : "records \(expected)...\(head.seq - 1) are"
+            // Wrapping arithmetic: seq comes from a possibly hostile file and may be Int64.min or .max.
+            if head.seq > expected {
+                let missing = head.seq == expected &+ 1 ? "record \(expected) is" : "records \(expected)...\(head.seq &- 1) are"
                 findings.append(Finding(runID: nil, message: "the run ledger (run_heads) \(missing) missing: a run's record was deleted"))
+            } else if head.seq < expected {
+                findings.append(Finding(runID: nil, message: "the run ledger (run_heads) has a record numbered \(head.seq), below 1"))
             }
-            expected = head.seq + 1
+            expected = head.seq &+ 1
             if head.removedAt == nil, snapshot.runs[head.runID] == nil {
                 findings.append(Finding(runID: head.runID, message: "the run is missing: it was deleted without 'fcstore rm' (its head record #\(head.seq) remains)"))
             }

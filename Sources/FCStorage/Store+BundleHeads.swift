@@ -36,6 +36,14 @@ extension Store {
                 WHERE run_id IN (SELECT run_id FROM bundle.checkpoints UNION SELECT origin_run_id FROM bundle.checkpoints)
                 ORDER BY id
                 """)
+        } else {
+            // A store read before migration 0004 has no records: made from the rows, as the migration does.
+            try db.execute("""
+                INSERT INTO bundle.prunes (run_id, pruned_at, epochs)
+                SELECT run_id, pruned_at, json_group_array(epoch)
+                FROM (SELECT run_id, pruned_at, epoch FROM bundle.checkpoints WHERE pruned_at IS NOT NULL ORDER BY run_id, pruned_at, epoch)
+                GROUP BY run_id, pruned_at
+                """)
         }
     }
 

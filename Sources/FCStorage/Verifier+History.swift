@@ -101,7 +101,16 @@ extension Verifier {
         case (nil, nil):
             break
         }
-        guard let trustedKeys else { return }
+        let message = HeadSignature.message(runID: run.id, runDigest: run.digest, epoch: last?.epoch, digest: last?.digest)
+        guard let trustedKeys else {
+            // Without trusted keys a signature is still checked against its own key: a head
+            // edited after signing shows, though stripping the signature needs --trusted-keys.
+            if let publicKey = head.publicKey, let signature = head.signature, let key = PublicKey(raw: publicKey),
+               !key.isValidSignature(signature, of: message) {
+                report("the signature of its head does not match (the run or its history changed after it was signed by key \(key.fingerprint))")
+            }
+            return
+        }
         guard let publicKey = head.publicKey, let signature = head.signature, let key = PublicKey(raw: publicKey) else {
             report("its head (epoch \(head.epoch.map(String.init) ?? "none")) is not signed")
             return
@@ -110,7 +119,6 @@ extension Verifier {
             report("its head is signed by an unknown key \(key.fingerprint) (not in the trusted keys)")
             return
         }
-        let message = HeadSignature.message(runID: run.id, runDigest: run.digest, epoch: last?.epoch, digest: last?.digest)
         if !key.isValidSignature(signature, of: message) {
             report("the signature of its head does not match (the run or its history changed after it was signed by key \(key.fingerprint))")
         }

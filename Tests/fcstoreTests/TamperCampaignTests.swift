@@ -185,22 +185,32 @@ final class TamperCampaignTests: XCTestCase {
         try db.execute("UPDATE runs SET config = ?, digest = ? WHERE id = ?", [.text(config), .blob(runDigest), .text(first)])
         try db.execute("UPDATE run_heads SET run_digest = ? WHERE run_id = ?", [.blob(runDigest), .text(first)])
 
-        let plain = try verify(store)
-        XCTAssertEqual(plain.status, 0, "without a secret the forgery is consistent: \(plain.stdout)")
+        // Every digest agrees; the signatures, made before the edit, do not.
+        try assertReported(store, [
+            "\(short(second)): the signature of its head does not match",
+            "\(short(first)): the signature of its head does not match",
+        ])
         try assertReported(store, trusted: true, [
             "\(short(second)): the signature of its head does not match",
             "\(short(first)): the signature of its head does not match",
         ])
-        // A key nobody trusts, and a head without signature, are reported too.
-        try db.execute("UPDATE run_heads SET public_key = NULL, signature = NULL WHERE run_id = ?", [.text(fork)])
+        // Stripped of their signatures, the forged heads pass plain verify: only the trusted keys tell.
+        try db.execute("UPDATE run_heads SET public_key = NULL, signature = NULL WHERE run_id IN (?, ?)", [.text(first), .text(second)])
+        let plain = try verify(store)
+        XCTAssertEqual(plain.status, 0, "without a secret the forgery is consistent: \(plain.stdout)")
+        try assertReported(store, trusted: true, [
+            "\(short(second)): its head (epoch 3) is not signed",
+            "\(short(first)): its head (epoch 6) is not signed",
+        ])
+        // Signed again with a key nobody trusts: consistent, and reported as an unknown key.
         let stranger = try SigningKey.generate()
         let message = HeadSignature.message(runID: first, runDigest: runDigest, epoch: 6,
                                             digest: try XCTUnwrap(snapshot.checkpoints[first]?[6]?.digest))
         try db.execute("UPDATE run_heads SET public_key = ?, signature = ? WHERE run_id = ?",
                        [.blob(stranger.publicKey.raw), .blob(try stranger.sign(message)), .text(first)])
+        XCTAssertEqual(try verify(store).status, 0)
         try assertReported(store, trusted: true, [
             "\(short(first)): its head is signed by an unknown key \(stranger.publicKey.fingerprint)",
-            "\(short(fork)): its head (epoch 5) is not signed",
         ])
     }
 

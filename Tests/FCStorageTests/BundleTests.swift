@@ -187,7 +187,7 @@ final class BundleTests: StoreTestCase {
         let current = path("current.fcbundle")
         _ = try lineage.store.exportBundle(runIDs: [lineage.fork.id], to: current)
         let version1 = try altered(current, "version1.fcbundle") {
-            try $0.execute(downgradeToVersion1SQL)
+            try $0.execute(downgradeToVersion1SQL())
         }
         let target = try Store(path: path("target.db"))
         let imported = try target.importBundle(from: version1)

@@ -49,7 +49,7 @@ final class HistoryTests: StoreTestCase {
             let db = try raw(path)
             try db.execute("""
                 DROP TABLE run_heads; DROP TABLE prunes; ALTER TABLE checkpoints DROP COLUMN origin_run_id;
-                DELETE FROM schema_migrations WHERE version >= 3; PRAGMA user_version = 2
+                DELETE FROM schema_migrations WHERE version >= 4; PRAGMA user_version = 3
                 """)
         }
         let store = try Store(path: path)

@@ -179,7 +179,7 @@ final class MigrationTests: StoreTestCase {
         // Turn the file into what version 1 wrote: migration 0002 neither applied nor recorded.
         do {
             let db = try raw(path)
-            try db.execute(downgradeToVersion1SQL)
+            try db.execute(downgradeToVersion1SQL())
             let version1 = try Database(path: ":memory:", readOnly: false, busyTimeoutMilliseconds: 0)
             try version1.execute(Migrations.embedded[0].sql)
             XCTAssertEqual(try schema(db), try schema(version1))

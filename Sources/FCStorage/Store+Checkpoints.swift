@@ -128,6 +128,7 @@ extension Store {
     /// Writes the checkpoint rows; call inside a write transaction.
     private func insertCheckpoint(runID: String, _ input: CheckpointInput, _ prepared: PreparedCheckpoint) throws -> CheckpointRecord {
         let hashes = prepared.hashes, entries = prepared.entries
+        try refusePlantedTriggers()
         _ = try requireRun(runID)
         let last = try lastVisibleEpoch(runID: runID)
         let expected = (last ?? -1) + 1

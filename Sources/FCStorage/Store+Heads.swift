@@ -48,6 +48,30 @@ extension Store {
                   signature.map { .blob($0.publicKey) } ?? .null, signature.map { .blob($0.signature) } ?? .null])
     }
 
+    /// The triggers fcstore's own migrations create (none so far), found once per
+    /// process by applying them to a scratch database.
+    static let schemaTriggers: Set<String> = {
+        guard let scratch = try? Database(path: ":memory:", readOnly: false, busyTimeoutMilliseconds: 0),
+              let migrations = try? Migrator().migrations else { return [] }
+        var names: Set<String> = []
+        for migration in migrations { try? scratch.execute(migration.sql) }
+        try? scratch.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'").forEachRow { names.insert($0.string(at: 0)) }
+        return names
+    }()
+
+    /// Refuses to write while the file has a trigger fcstore's schema does not
+    /// define: it could change or delete rows behind the writer's back (a
+    /// checkpoint reported committed, then gone). Call inside the write transaction.
+    func refusePlantedTriggers() throws {
+        var planted: [String] = []
+        try db.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' ORDER BY name").forEachRow { row in
+            let name = row.string(at: 0)
+            if !Store.schemaTriggers.contains(name) { planted.append(name) }
+        }
+        guard let first = planted.first else { return }
+        throw StoreError.invalidInput("The store has a trigger \(shownUntrusted(first)) that fcstore's schema does not define; it could change what is written, so nothing was. Run 'fcstore verify' and restore the store from a copy you trust.")
+    }
+
     /// Marks `runID`'s head removed (`fcstore rm`); the row stays so that verify
     /// can tell a removed run from one deleted behind fcstore's back.
     func markHeadRemoved(runID: String) throws {

@@ -24,11 +24,11 @@ extension Verifier {
                 continue
             }
             if found.type != object.type || found.table != object.table || found.sql != object.sql {
-                findings.append(Finding(runID: nil, message: "the \(found.type) \(name) differs from fcstore's schema (migrations 1...\(version))"))
+                findings.append(Finding(runID: nil, message: "the \(shownUntrusted(found.type)) \(name) differs from fcstore's schema (migrations 1...\(version))"))
             }
         }
         for (name, object) in actual.sorted(by: { $0.key < $1.key }) where expected[name] == nil {
-            findings.append(Finding(runID: nil, message: "the store has a \(object.type) \(name) (on \(object.table)) that fcstore's schema does not define"))
+            findings.append(Finding(runID: nil, message: "the store has a \(shownUntrusted(object.type)) \(shownUntrusted(name)) (on \(shownUntrusted(object.table))) that fcstore's schema does not define"))
         }
     }
 
@@ -38,7 +38,7 @@ extension Verifier {
         guard let origin = checkpoint.originRunID else { return }
         if origin == checkpoint.runID || snapshot.runs[origin] != nil {
             findings.append(Finding(runID: checkpoint.runID, epoch: checkpoint.epoch,
-                                    message: "the row says it was copied from run \(origin.prefix(8)), which still exists (only a detached fork holds copies, of a removed parent)"))
+                                    message: "the row says it was copied from run \(shownUntrusted(String(origin.prefix(8)))), which still exists (only a detached fork holds copies, of a removed parent)"))
         }
     }
 
@@ -64,7 +64,7 @@ extension Verifier {
             }
             if !recorded {
                 findings.append(Finding(runID: checkpoint.runID, epoch: checkpoint.epoch,
-                                        message: "it is marked pruned at \(checkpoint.prunedAt ?? ""), but no prune record lists it (pruned_at set by hand?)"))
+                                        message: "it is marked pruned at \(shownUntrusted(checkpoint.prunedAt ?? "")), but no prune record lists it (pruned_at set by hand?)"))
             }
         }
     }
@@ -84,7 +84,7 @@ extension Verifier {
             return
         }
         func report(_ message: String) { findings.append(Finding(runID: run.id, message: message)) }
-        if head.removedAt != nil { report("its head record says it was removed at \(head.removedAt ?? ""), yet the run exists") }
+        if head.removedAt != nil { report("its head record says it was removed at \(shownUntrusted(head.removedAt ?? "")), yet the run exists") }
         if head.runDigest != run.digest { report("its head records another run digest than the run's") }
         let last = visible.last
         switch (head.epoch, last?.epoch) {
@@ -143,4 +143,19 @@ extension Verifier {
             }
         }
     }
+}
+
+/// Text from a store or bundle as it may be shown on a terminal: control
+/// characters (and DEL) written as `\u{1B}`, so a name cannot forge a line or
+/// send escape sequences.
+func shownUntrusted(_ text: String) -> String {
+    var result = ""
+    for scalar in text.unicodeScalars {
+        if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
+            result += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+        } else {
+            result.unicodeScalars.append(scalar)
+        }
+    }
+    return result
 }

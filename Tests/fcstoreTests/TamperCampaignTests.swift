@@ -131,6 +131,13 @@ final class TamperCampaignTests: XCTestCase {
     func testAPlantedTriggerAndARewrittenViewAreReported() throws {
         let trigger = try tampered("trigger", "CREATE TRIGGER keep_quiet AFTER INSERT ON checkpoints BEGIN DELETE FROM checkpoints WHERE epoch = 3; END;")
         try assertReported(trigger, ["the store has a trigger keep_quiet (on checkpoints) that fcstore's schema does not define"])
+        // Nor does fcstore write through it: a checkpoint would be reported committed, then gone.
+        let resumed = try CLI.run(["resume", "first", "--epochs", "8", "--store", trigger], in: workspace.directory)
+        XCTAssertEqual(resumed.status, 1, resumed.stderr)
+        XCTAssertTrue(resumed.stderrLines.last?.hasPrefix("error: The store has a trigger keep_quiet that fcstore's schema does not define;") ?? false,
+                      resumed.stderr)
+        let epochs = try SQLite.execute("SELECT group_concat(epoch) FROM (SELECT epoch FROM checkpoints WHERE run_id = '\(first)' ORDER BY epoch);", on: trigger)
+        XCTAssertEqual(epochs, "0,1,2,3,4,5,6\n")
         let view = try tampered("view", "DROP VIEW run_summary; CREATE VIEW run_summary AS SELECT id AS run_id FROM runs WHERE name <> 'second';")
         try assertReported(view, ["the view run_summary differs from fcstore's schema"])
     }

@@ -28,6 +28,17 @@
 /// 8. str(rng state bytes)
 ///
 /// (Version 1 is unreleased; created_at was added to it before release.)
+///
+/// Recipe, version 2 (every checkpoint written since schema version 4): as
+/// version 1 with the domain str("fcstore.checkpoint.v2") in place of item 1,
+/// followed by str(run id), the id of the run that wrote the row
+/// (`checkpoints.origin_run_id` when set, else `checkpoints.run_id`). A row
+/// moved to another run, or two runs' histories swapped, no longer match
+/// their digests. A fork's inherited epochs are its parent's rows and name
+/// the parent; a fork detached from its parent owns copies that keep the
+/// parent's id in `origin_run_id` and so keep their digests. Rows written
+/// before version 4 stay version 1: `verify` and the readers recompute a row
+/// as version 2 first, then as version 1.
 public enum CheckpointDigest {
     /// One tensor's part of the digest.
     public struct TensorEntry: Sendable {
@@ -49,10 +60,17 @@ public enum CheckpointDigest {
     static let canonicalNaNBits: UInt64 = 0x7FF8_0000_0000_0000
 
     /// Computes the digest (see the recipe above).
+    /// - Parameter runID: the run that wrote the row (recipe v2); nil for recipe v1.
     public static func compute(epoch: Int, createdAt: String, parentDigest: [UInt8]?, tensors: [TensorEntry],
-                               metrics: [String: Double], optimizerState: String, rngState: [UInt8]) -> [UInt8] {
+                               metrics: [String: Double], optimizerState: String, rngState: [UInt8],
+                               runID: String? = nil) -> [UInt8] {
         var hasher = SHA256Hasher()
-        hasher.update(lengthPrefixed: "fcstore.checkpoint.v1")
+        if let runID {
+            hasher.update(lengthPrefixed: "fcstore.checkpoint.v2")
+            hasher.update(lengthPrefixed: runID)
+        } else {
+            hasher.update(lengthPrefixed: "fcstore.checkpoint.v1")
+        }
         hasher.update(uint64: UInt64(bitPattern: Int64(epoch)))
         hasher.update(lengthPrefixed: createdAt)
         hasher.update(lengthPrefixed: parentDigest ?? [])
@@ -77,5 +95,18 @@ public enum CheckpointDigest {
         hasher.update(lengthPrefixed: optimizerState)
         hasher.update(lengthPrefixed: rngState)
         return hasher.finalize()
+    }
+
+    /// Whether `digest` is this content's digest by recipe v2 (bound to `runID`) or v1.
+    /// - Returns: 2 or 1, or nil when neither matches.
+    public static func matchingVersion(_ digest: [UInt8], epoch: Int, createdAt: String, parentDigest: [UInt8]?,
+                                       tensors: [TensorEntry], metrics: [String: Double], optimizerState: String,
+                                       rngState: [UInt8], runID: String) -> Int? {
+        for (version, bound) in [(2, Optional(runID)), (1, nil)] {
+            let computed = compute(epoch: epoch, createdAt: createdAt, parentDigest: parentDigest, tensors: tensors,
+                                   metrics: metrics, optimizerState: optimizerState, rngState: rngState, runID: bound)
+            if computed == digest { return version }
+        }
+        return nil
     }
 }

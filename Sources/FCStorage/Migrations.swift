@@ -51,6 +51,16 @@ struct Migrator {
     /// slower; raise this when a migration changes what the queries need.
     static let oldestReadableVersion = 1
 
+    /// The table the runner records applied migrations in (created with the first one).
+    static let schemaMigrationsSQL = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER PRIMARY KEY,
+            name       TEXT NOT NULL,
+            checksum   TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        )
+        """
+
     let migrations: [Migration]
     var latestVersion: Int { migrations.last?.version ?? 0 }
 
@@ -143,14 +153,7 @@ struct Migrator {
             guard current == Int64(migration.version - 1) else {
                 throw StoreError.invalidMigration("The store is at schema version \(current) and cannot take migration \(migration.name).")
             }
-            try db.execute("""
-                CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version    INTEGER PRIMARY KEY,
-                    name       TEXT NOT NULL,
-                    checksum   TEXT NOT NULL,
-                    applied_at TEXT NOT NULL
-                )
-                """)
+            try db.execute(Self.schemaMigrationsSQL)
             try db.execute(migration.sql)
             try db.execute("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
                            [.integer(Int64(migration.version)), .text(migration.name), .text(migration.checksum), .text(StoreTimestamp.now())])

@@ -113,8 +113,10 @@ extension Store {
                         FROM main.runs WHERE id = ?
                         """, [.text(id)])
                     try db.execute("""
-                        INSERT INTO bundle.checkpoints (id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at)
-                        SELECT id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at
+                        INSERT INTO bundle.checkpoints (id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
+                                                        origin_run_id)
+                        SELECT id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
+                               \(hasHeads ? "origin_run_id" : "NULL")
                         FROM main.checkpoints WHERE run_id = ? AND epoch <= ?
                         """, [.text(id), .integer(Int64(clamping: upper[id]!))])
                     summary.checkpoints += Int(db.changes)
@@ -135,6 +137,7 @@ extension Store {
                     """)
                 summary.blobs = Int(db.changes)
                 summary.runIDs = runIDs + order.filter { !runIDs.contains($0) }
+                try exportHeads(order: order, upper: upper)
             }
         }
 
@@ -417,8 +420,8 @@ extension Store {
                       run.parent.map { .integer(Int64($0.epoch)) } ?? .null, .blob(run.digest)])
         }
         let insertCheckpoint = try db.prepare("""
-            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at, origin_run_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let insertTensor = try db.prepare("INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, ?, ?)")
         let insertMetric = try db.prepare("INSERT INTO metrics (checkpoint_id, name, value) VALUES (?, ?, ?)")
@@ -429,7 +432,8 @@ extension Store {
             try insertCheckpoint.bind([.text(checkpoint.runID), .integer(Int64(checkpoint.epoch)), .text(checkpoint.createdAt),
                                        .blob(checkpoint.digest), checkpoint.parentDigest.map(SQLValue.blob) ?? .null,
                                        .text(checkpoint.optimizerState), .blob(checkpoint.rngState),
-                                       checkpoint.prunedAt.map(SQLValue.text) ?? .null])
+                                       checkpoint.prunedAt.map(SQLValue.text) ?? .null,
+                                       checkpoint.originRunID.map(SQLValue.text) ?? .null])
             try insertCheckpoint.step()
             let checkpointID = db.lastInsertRowID
             for tensor in checkpoint.tensors {
@@ -458,6 +462,7 @@ extension Store {
             }
             summary.checkpointsAdded += 1
         }
+        try mergeHeads(snapshot, added: Set(summary.runsAdded), extended: summary.runsExtended)
         return summary
     }
 

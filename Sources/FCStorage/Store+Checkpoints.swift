@@ -148,6 +148,7 @@ extension Store {
     /// Writes the checkpoint rows; call inside a write transaction.
     private func insertCheckpoint(runID: String, _ input: CheckpointInput, _ prepared: PreparedCheckpoint) throws -> CheckpointRecord {
         let hashes = prepared.hashes, entries = prepared.entries
+        try refusePlantedTriggers()
         _ = try requireRun(runID)
         let last = try lastVisibleEpoch(runID: runID)
         let expected = (last ?? -1) + 1
@@ -161,7 +162,8 @@ extension Store {
         let createdAt = StoreTimestamp.now()
         let digest = CheckpointDigest.compute(epoch: input.epoch, createdAt: createdAt, parentDigest: parentDigest,
                                               tensors: entries, metrics: input.metrics,
-                                              optimizerState: input.optimizerState, rngState: input.rngState)
+                                              optimizerState: input.optimizerState, rngState: input.rngState,
+                                              runID: hasHeads ? runID : nil)
         try db.execute("""
             INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state)
             VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -198,6 +200,7 @@ extension Store {
             try insertMetric.bind([.integer(checkpointID), .text(name), value.isNaN ? .null : .real(value)])
             try insertMetric.step()
         }
+        try writeHead(runID: runID)
         return CheckpointRecord(runID: runID, epoch: input.epoch, createdAt: StoreTimestamp.date(createdAt),
                                 digest: digest, parentDigest: parentDigest)
     }
@@ -239,11 +242,12 @@ extension Store {
     /// are released when this returns (`resume` keeps only the engine's copy).
     /// - Throws: as `loadCheckpoint(runID:epoch:)`, then whatever `decode` throws.
     public func loadCheckpoint<T>(runID: String, epoch: Int, decoding decode: (LoadedCheckpoint) throws -> T) throws -> T {
-        let (checkpoint, hashes) = try readCheckpoint(runID: runID, epoch: epoch)
+        let (checkpoint, hashes, check) = try readCheckpoint(runID: runID, epoch: epoch)
         let actual = TensorHashing.hashes(of: checkpoint.tensors.map(\.value))
         for (index, tensor) in checkpoint.tensors.enumerated() where actual[index] != hashes[index] {
             throw StoreError.corruptTensor(runID: checkpoint.ownerRunID, epoch: epoch, layer: tensor.layer, role: tensor.role)
         }
+        try check.verify(checkpoint, hashes: hashes)
         return try decode(checkpoint)
     }
 
@@ -296,14 +300,16 @@ extension Store {
         try loadCheckpoint(runID: runID, epoch: bestEpoch(runID: runID, metric: metric, lowerIsBetter: lowerIsBetter))
     }
 
-    /// Reads a checkpoint and the recorded hash of each tensor, without verifying.
-    func readCheckpoint(runID: String, epoch: Int) throws -> (LoadedCheckpoint, [[UInt8]]) {
+    /// Reads a checkpoint, the recorded hash of each tensor and what its digests are
+    /// checked against, without verifying.
+    func readCheckpoint(runID: String, epoch: Int) throws -> (LoadedCheckpoint, [[UInt8]], LoadCheck) {
         try storeErrors {
             try db.readTransaction {
                 let location = try checkpointRow(runID: runID, epoch: epoch)
                 let owner = location.ownerRunID
                 let header = try db.prepare("""
-                    SELECT created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at FROM checkpoints WHERE id = ?
+                    SELECT created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
+                           \(hasHeads ? "origin_run_id" : "NULL") FROM checkpoints WHERE id = ?
                     """)
                 try header.bind([.integer(location.id)])
                 guard try header.step() else { throw StoreError.noSuchCheckpoint(runID: runID, epoch: epoch) }
@@ -314,6 +320,18 @@ extension Store {
                     runID: runID, ownerRunID: owner, epoch: epoch, createdAt: StoreTimestamp.date(header.string(at: 0)),
                     digest: header.bytes(at: 1), parentDigest: header.optionalBytes(at: 2), tensors: [], metrics: [:],
                     optimizerState: header.string(at: 3), rngState: header.bytes(at: 4))
+                var check = LoadCheck(runs: [], createdAtText: header.string(at: 0),
+                                      boundRunID: header.optionalString(at: 6) ?? owner, shapes: [])
+                for id in Set([runID, owner]) {
+                    let run = try db.prepare("SELECT id, created_at, config, seed, parent_run_id, parent_epoch, digest FROM runs WHERE id = ?")
+                    try run.bind([.text(id)])
+                    guard try run.step() else { throw StoreError.noSuchRun(id) }
+                    let parent = run.optionalString(at: 4).flatMap { parentID in
+                        run.optionalInt(at: 5).map { CheckpointLocation(runID: parentID, epoch: $0) }
+                    }
+                    check.runs.append((id, RunDigest.compute(id: id, createdAt: run.string(at: 1), config: run.string(at: 2),
+                                                             seed: UInt64(bitPattern: run.int64(at: 3)), parent: parent) == run.bytes(at: 6)))
+                }
 
                 var hashes: [[UInt8]] = []
                 let tensors = try db.prepare("""
@@ -353,6 +371,7 @@ extension Store {
                     let value = try TensorValue(shape: shape, values: values)
                     checkpoint.tensors.append(CheckpointTensor(layer: layer, role: role, value: value))
                     hashes.append(row.bytes(at: 3))
+                    check.shapes.append(shape)
                 }
 
                 let metrics = try db.prepare("SELECT name, value FROM metrics WHERE checkpoint_id = ?")
@@ -360,8 +379,37 @@ extension Store {
                 try metrics.forEachRow { row in
                     checkpoint.metrics[row.string(at: 0)] = row.isNull(at: 1) ? .nan : row.double(at: 1)
                 }
-                return (checkpoint, hashes)
+                return (checkpoint, hashes, check)
             }
+        }
+    }
+}
+
+/// What a loaded checkpoint is checked against once its tensors matched their
+/// hashes: its own digest (recomputed over the manifest, metrics, optimizer and
+/// rng state, recipe v2 or v1) and the digests of the runs involved.
+struct LoadCheck {
+    /// The run asked for and the run owning the row, with whether each run digest matches.
+    var runs: [(id: String, matches: Bool)]
+    var createdAtText: String
+    var boundRunID: String
+    var shapes: [[Int]]
+
+    func verify(_ checkpoint: LoadedCheckpoint, hashes: [[UInt8]]) throws {
+        for run in runs where !run.matches {
+            throw StoreError.digestMismatch(runID: run.id, epoch: nil,
+                                            what: "its configuration, seed, creation time or parent no longer match the run digest")
+        }
+        let entries = zip(checkpoint.tensors, zip(shapes, hashes)).map { tensor, rest in
+            CheckpointDigest.TensorEntry(layer: tensor.layer, role: tensor.role, shape: rest.0, hash: rest.1)
+        }
+        let version = CheckpointDigest.matchingVersion(
+            checkpoint.digest, epoch: checkpoint.epoch, createdAt: createdAtText, parentDigest: checkpoint.parentDigest,
+            tensors: entries, metrics: checkpoint.metrics, optimizerState: checkpoint.optimizerState,
+            rngState: checkpoint.rngState, runID: boundRunID)
+        if version == nil {
+            throw StoreError.digestMismatch(runID: checkpoint.ownerRunID, epoch: checkpoint.epoch,
+                                            what: "its optimizer state, rng state, metrics, tensor manifest or run no longer match the checkpoint digest")
         }
     }
 }

@@ -177,14 +177,26 @@ extension Store {
     /// - One run: the same for the run and the checkpoints it inherits (and
     ///   its ancestors' run digests), the blobs they use, plus the SQLite checks.
     ///
+    /// - Schema version 4 and later, also: every schema object (table, index,
+    ///   view, trigger) equal to what the embedded migrations create; each
+    ///   run's head (run_heads: run digest, last epoch and its digest) against
+    ///   its rows, so deleted newest epochs show; the run ledger numbered
+    ///   without gaps, and no run missing that `rm` did not remove; checkpoint
+    ///   digests of recipe v2 bound to the run that wrote them; every pruned
+    ///   checkpoint listed in a prune record, and epoch 0, the latest epoch and
+    ///   fork points never pruned. With `trustedKeys`, each head's Ed25519
+    ///   signature: unsigned, unknown-key and bad-signature heads are findings.
+    ///
     /// Not covered, because they change in normal use: runs.name, status and
-    /// owner; checkpoints.pruned_at (only checked to be a timestamp); row ids.
-    /// - Parameter runID: nil for the whole store, else an exact run id.
+    /// owner; row ids.
+    /// - Parameters:
+    ///   - runID: nil for the whole store, else an exact run id.
+    ///   - trustedKeys: the public keys whose head signatures are accepted; nil skips signatures.
     /// - Returns: the findings, store-wide ones first; empty when all is well.
     /// - Throws: `StoreError.noSuchRun`, `.sqlite`.
-    public func verify(runID: String? = nil) throws -> [Finding] {
+    public func verify(runID: String? = nil, trustedKeys: Set<PublicKey>? = nil) throws -> [Finding] {
         try storeErrors {
-            try db.readTransaction { try Verifier(db: db).verify(runID: runID, sqliteChecks: true) }
+            try db.readTransaction { try Verifier(db: db).verify(runID: runID, sqliteChecks: true, trustedKeys: trustedKeys) }
         }
     }
 

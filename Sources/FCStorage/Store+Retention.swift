@@ -120,7 +120,14 @@ extension Store {
                                           WHERE t.hash = b.hash AND c.pruned_at IS NULL AND c.id NOT IN (\(ids)))
                         """)?.int64 ?? 0
                     if !dryRun {
-                        try self.db.execute("UPDATE checkpoints SET pruned_at = ? WHERE id IN (\(ids))", [.text(StoreTimestamp.now())])
+                        let now = StoreTimestamp.now()
+                        try self.db.execute("UPDATE checkpoints SET pruned_at = ? WHERE id IN (\(ids))", [.text(now)])
+                        // The record verify checks every pruned checkpoint against.
+                        if self.hasHeads {
+                            try self.db.execute("INSERT INTO prunes (run_id, pruned_at, epochs) VALUES (?, ?, ?)",
+                                                [.text(runID), .text(now),
+                                                 .text("[" + toPrune.map { String($0.epoch) }.joined(separator: ",") + "]")])
+                        }
                     }
                 }
                 return PruneResult(runID: runID, dryRun: dryRun, pruned: toPrune.map(\.epoch), kept: kept,
@@ -178,7 +185,14 @@ extension Store {
                     var ids: [Int64] = []
                     try rows.forEachRow { ids.append($0.int64(at: 0)) }
                     for id in ids {
-                        try db.execute("""
+                        // The copy records the run that wrote the row: digests of recipe v2 name it.
+                        try db.execute(hasHeads ? """
+                            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
+                                                     origin_run_id)
+                            SELECT ?, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
+                                   coalesce(origin_run_id, run_id)
+                            FROM checkpoints WHERE id = ?
+                            """ : """
                             INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at)
                             SELECT ?, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at
                             FROM checkpoints WHERE id = ?
@@ -198,9 +212,11 @@ extension Store {
                     try db.execute("UPDATE runs SET parent_run_id = ?, parent_epoch = ?, digest = ? WHERE id = ?",
                                    [newParent.map { .text($0.runID) } ?? .null, newParent.map { .integer(Int64($0.epoch)) } ?? .null,
                                     .blob(digest), .text(fork.id)])
+                    try writeHead(runID: fork.id)
                 }
                 let deleted = try db.scalar("SELECT count(*) FROM checkpoints WHERE run_id = ?", [.text(runID)])?.int64 ?? 0
                 try db.execute("DELETE FROM runs WHERE id = ?", [.text(runID)])
+                try markHeadRemoved(runID: runID)
                 return RemoveResult(runID: runID, detachedForks: forks.map(\.id), checkpointsCopied: copied,
                                     checkpointsDeleted: Int(deleted))
             }

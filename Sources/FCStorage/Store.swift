@@ -23,6 +23,14 @@ public final class Store {
     /// tests throw from it to prove a failed checkpoint leaves no trace.
     var faultInjection: (() throws -> Void)?
 
+    /// The schema version of the file (`PRAGMA user_version`) once opened:
+    /// the latest unless the store was opened read-only before migrating.
+    public let schemaVersion: Int
+
+    /// When set, every run head this connection writes is signed with it
+    /// (see `HeadSignature`); nil writes unsigned heads.
+    public var signingKey: SigningKey?
+
     /// Opens the store at `path`, creating the file if needed, and applies
     /// pending migrations.
     /// - Parameters:
@@ -64,6 +72,7 @@ public final class Store {
         }
         db = database
         self.readOnly = openedReadOnly
+        schemaVersion = Int(try storeErrors { try database.scalar("PRAGMA user_version")?.int64 ?? 0 })
     }
 
     /// True for the open failures of a WAL file in a read-only folder
@@ -189,6 +198,7 @@ public final class Store {
                           .text(config), .integer(Int64(bitPattern: seed)),
                           parent.map { .text($0.runID) } ?? .null, parent.map { .integer(Int64($0.epoch)) } ?? .null,
                           status == .running ? owner.map(SQLValue.text) ?? .null : .null, .blob(digest)])
+                try writeHead(runID: id)
                 try then?(id)
                 return try requireRun(id)
             }

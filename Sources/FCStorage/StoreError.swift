@@ -36,6 +36,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case corruptTensor(runID: String, epoch: Int, layer: Int, role: String)
     /// Stored data is inconsistent (missing blob, bad shape, wrong size...).
     case corrupt(runID: String, epoch: Int, detail: String)
+    /// A run's or checkpoint's stored data no longer matches its digest (epoch nil: the run digest).
+    case digestMismatch(runID: String, epoch: Int?, what: String)
     /// The checkpoint was pruned: its tensor bytes were released. `kept` lists the epochs the run can still load.
     case pruned(runID: String, epoch: Int, kept: [Int])
     /// The run cannot be removed while other runs fork from it.
@@ -85,6 +87,9 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             return "Checkpoint \(runID.prefix(8))@\(epoch) is corrupt: layer \(layer) \(role) does not match its SHA-256."
         case let .corrupt(runID, epoch, detail):
             return "Checkpoint \(runID.prefix(8))@\(epoch) is corrupt: \(detail)."
+        case let .digestMismatch(runID, epoch, what):
+            let subject = epoch.map { "Checkpoint \(runID.prefix(8))@\($0)" } ?? "Run \(runID.prefix(8))"
+            return "\(subject) was changed after it was written: \(what). Nothing was used; run 'fcstore verify' for details."
         case let .pruned(runID, epoch, kept):
             let list = kept.isEmpty ? "none" : kept.map(String.init).joined(separator: ", ")
             return "Epoch \(epoch) of run \(runID.prefix(8)) was pruned; kept epochs: \(list)."

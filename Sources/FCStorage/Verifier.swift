@@ -33,11 +33,34 @@ struct StoreSnapshot {
         var optimizerState: String
         var rngState: [UInt8]
         var prunedAt: String?
+        /// `origin_run_id`: the run that wrote a copied row (schema version 4); nil for the run's own rows.
+        var originRunID: String?
         var tensors: [Tensor] = []
         /// As stored: `.real`, or `.null` for NaN; anything else is corrupt.
         var metrics: [(name: String, value: SQLValue)] = []
 
         var isPruned: Bool { prunedAt != nil }
+        /// The run whose id a digest of recipe v2 names.
+        var boundRunID: String { originRunID ?? runID }
+    }
+
+    /// One row of `run_heads`.
+    struct Head {
+        var seq: Int64
+        var runID: String
+        var runDigest: [UInt8]
+        var epoch: Int?
+        var digest: [UInt8]?
+        var removedAt: String?
+        var publicKey: [UInt8]?
+        var signature: [UInt8]?
+    }
+
+    /// One row of `prunes`.
+    struct Prune {
+        var runID: String
+        var prunedAt: String
+        var epochs: Set<Int>
     }
 
     struct Blob {
@@ -56,6 +79,13 @@ struct StoreSnapshot {
     var blobs: [[UInt8]: Blob] = [:]
     /// Rows left out because a number in them lies outside `StoreLimits` (one finding each).
     var outOfRange: [Finding] = []
+    /// nil when the database predates schema version 4 (no run_heads, prunes, origin_run_id).
+    var heads: [Head]?
+    var prunes: [Prune]?
+    /// The same, indexed for the checks.
+    var headsByRun: [String: Head]?
+    struct PruneKey: Hashable { var runID: String; var prunedAt: String }
+    var prunesByRunAndTime: [PruneKey: Set<Int>]?
 
     /// Reads the rows of `db` (call inside a read transaction for a consistent view).
     init(_ db: Database) throws {
@@ -83,15 +113,17 @@ struct StoreSnapshot {
             runs[run.id] = run
         }
         var byID: [Int64: Checkpoint] = [:]
+        let version4 = try db.scalar("SELECT count(*) FROM pragma_table_info('checkpoints') WHERE name = 'origin_run_id'")?.int64 == 1
         let checkpointRows = try db.prepare("""
-            SELECT id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at FROM checkpoints
+            SELECT id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
+                   \(version4 ? "origin_run_id" : "NULL") FROM checkpoints
             """)
         try checkpointRows.forEachRow { row in
             guard let epoch = number(row, 2, StoreLimits.epochs, "checkpoints.epoch", runID: row.string(at: 1)) else { return }
             let checkpoint = Checkpoint(id: row.int64(at: 0), runID: row.string(at: 1), epoch: epoch,
                                         createdAt: row.string(at: 3), digest: row.bytes(at: 4), parentDigest: row.optionalBytes(at: 5),
                                         optimizerState: row.string(at: 6), rngState: row.bytes(at: 7),
-                                        prunedAt: row.optionalString(at: 8))
+                                        prunedAt: row.optionalString(at: 8), originRunID: row.optionalString(at: 9))
             byID[checkpoint.id] = checkpoint
         }
         let tensorRows = try db.prepare("SELECT checkpoint_id, layer, role, shape, dtype, hash FROM tensors ORDER BY checkpoint_id, layer, role")
@@ -107,6 +139,32 @@ struct StoreSnapshot {
         }
         for checkpoint in byID.values {
             checkpoints[checkpoint.runID, default: [:]][checkpoint.epoch] = checkpoint
+        }
+        if try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('run_heads', 'prunes')")?.int64 == 2 {
+            var heads: [Head] = []
+            try db.prepare("""
+                SELECT seq, run_id, run_digest, epoch, digest, removed_at, public_key, signature FROM run_heads ORDER BY seq
+                """).forEachRow { row in
+                heads.append(Head(seq: row.int64(at: 0), runID: row.string(at: 1), runDigest: row.bytes(at: 2),
+                                  epoch: row.optionalInt(at: 3), digest: row.optionalBytes(at: 4), removedAt: row.optionalString(at: 5),
+                                  publicKey: row.optionalBytes(at: 6), signature: row.optionalBytes(at: 7)))
+            }
+            var prunes: [Prune] = []
+            try db.prepare("SELECT p.run_id, p.pruned_at, e.value FROM prunes AS p, json_each(p.epochs) AS e WHERE e.type = 'integer'")
+                .forEachRow { row in
+                    let runID = row.string(at: 0), prunedAt = row.string(at: 1)
+                    if let last = prunes.last, last.runID == runID, last.prunedAt == prunedAt {
+                        prunes[prunes.count - 1].epochs.insert(row.int(at: 2))
+                    } else {
+                        prunes.append(Prune(runID: runID, prunedAt: prunedAt, epochs: [row.int(at: 2)]))
+                    }
+                }
+            self.heads = heads
+            self.prunes = prunes
+            headsByRun = Dictionary(heads.map { ($0.runID, $0) }, uniquingKeysWith: { first, _ in first })
+            var index: [PruneKey: Set<Int>] = [:]
+            for prune in prunes { index[PruneKey(runID: prune.runID, prunedAt: prune.prunedAt), default: []].formUnion(prune.epochs) }
+            prunesByRunAndTime = index
         }
         // length() of a BLOB reads the record header only, not the bytes.
         let blobRows = try db.prepare("SELECT id, hash, size, length(data) FROM blobs")
@@ -166,9 +224,19 @@ struct Verifier {
         ("blobs", "typeof(hash) != 'blob' OR typeof(size) != 'integer' OR typeof(data) NOT IN ('blob', 'null')"),
     ]
 
+    /// The same for the columns of schema version 4.
+    static let storageClassesVersion4: [(table: String, condition: String)] = [
+        ("checkpoints", "typeof(pruned_at) NOT IN ('text', 'null') OR typeof(origin_run_id) NOT IN ('text', 'null')"),
+        ("run_heads", "typeof(seq) != 'integer' OR typeof(run_id) != 'text' OR typeof(run_digest) != 'blob'"
+            + " OR typeof(epoch) NOT IN ('integer', 'null') OR typeof(digest) NOT IN ('blob', 'null')"
+            + " OR typeof(public_key) NOT IN ('blob', 'null') OR typeof(signature) NOT IN ('blob', 'null')"),
+        ("prunes", "typeof(run_id) != 'text' OR typeof(pruned_at) != 'text' OR typeof(epochs) != 'text'"),
+    ]
+
     /// One finding per table that holds values of the wrong storage class.
     func checkStorageClasses(into findings: inout [Finding]) throws {
-        for (table, condition) in Self.storageClasses {
+        let version4 = try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('run_heads', 'prunes')")?.int64 == 2
+        for (table, condition) in Self.storageClasses + (version4 ? Self.storageClassesVersion4 : []) {
             let count = try db.scalar("SELECT count(*) FROM \(table) WHERE \(condition)")?.int64 ?? 0
             if count > 0 {
                 findings.append(Finding(runID: nil, message: "\(count) row(s) of \(table) hold a value of the wrong type"))
@@ -184,7 +252,8 @@ struct Verifier {
     /// - Parameters:
     ///   - runID: nil for the whole database, else that run and the checkpoints it inherits.
     ///   - sqliteChecks: run `PRAGMA integrity_check` and `foreign_key_check` first.
-    func verify(runID: String?, sqliteChecks: Bool) throws -> [Finding] {
+    ///   - trustedKeys: when given, each run head's signature is checked against these keys.
+    func verify(runID: String?, sqliteChecks: Bool, trustedKeys: Set<PublicKey>? = nil) throws -> [Finding] {
         var findings: [Finding] = []
         if sqliteChecks {
             let integrity = try db.prepare("PRAGMA integrity_check")
@@ -197,7 +266,10 @@ struct Verifier {
                 findings.append(Finding(runID: nil, message: "row \(row.int64(at: 1)) of \(row.string(at: 0)) refers to a missing row of \(row.string(at: 2))"))
             }
         }
-        if sqliteChecks { try checkStorageClasses(into: &findings) }
+        if sqliteChecks {
+            try checkStorageClasses(into: &findings)
+            try checkSchemaObjects(into: &findings)
+        }
         let snapshot = try StoreSnapshot(db)
         findings += snapshot.outOfRange
         if let runID, snapshot.runs[runID] == nil { throw StoreError.noSuchRun(runID) }
@@ -235,6 +307,7 @@ struct Verifier {
             }
             var previous: StoreSnapshot.Checkpoint?
             var expected = 0
+            var boundSeen: Set<String> = []
             for checkpoint in visible {
                 defer { previous = checkpoint; expected = checkpoint.epoch + 1 }
                 guard checkpoint.epoch >= firstChecked else { continue }
@@ -243,7 +316,14 @@ struct Verifier {
                     let missing = expected == checkpoint.epoch - 1 ? "epoch \(expected) is" : "epochs \(expected)...\(checkpoint.epoch - 1) are"
                     findings.append(Finding(runID: owner, epoch: checkpoint.epoch, message: "\(missing) missing before this one"))
                 }
-                check(checkpoint, blobs: snapshot.blobs, into: &findings)
+                let version = check(checkpoint, blobs: snapshot.blobs, into: &findings)
+                if version == 2 {
+                    boundSeen.insert(checkpoint.runID)
+                } else if version == 1, boundSeen.contains(checkpoint.runID) {
+                    findings.append(Finding(runID: owner, epoch: checkpoint.epoch,
+                                            message: "its digest follows recipe v1, which does not name the run, after an epoch of recipe v2"))
+                }
+                checkOrigin(checkpoint, snapshot: snapshot, into: &findings)
                 let previousDigest = previous.flatMap { $0.epoch == checkpoint.epoch - 1 ? $0.digest : nil }
                 if checkpoint.epoch == 0 {
                     if checkpoint.parentDigest != nil {
@@ -256,6 +336,8 @@ struct Verifier {
                                                    ? " of its parent run \(run.parent!.runID.prefix(8))" : "")))
                 }
             }
+            checkPrunes(run: run, visible: visible, ownOnly: wholeStore, snapshot: snapshot, into: &findings)
+            checkHead(run: run, visible: visible, snapshot: snapshot, trustedKeys: trustedKeys, into: &findings)
             if !wholeStore {
                 for checkpoint in visible where !checkpoint.isPruned {
                     for tensor in checkpoint.tensors {
@@ -264,6 +346,8 @@ struct Verifier {
                 }
             }
         }
+
+        if wholeStore { checkLedger(snapshot, into: &findings) }
 
         // Every blob (or the ones the run uses) re-hashed, in chunks.
         var blobsToHash: [StoreSnapshot.Blob]
@@ -318,7 +402,9 @@ struct Verifier {
     }
 
     /// One checkpoint row: its manifest, metrics and digest (bytes are hashed separately).
-    private func check(_ checkpoint: StoreSnapshot.Checkpoint, blobs: [[UInt8]: StoreSnapshot.Blob], into findings: inout [Finding]) {
+    /// - Returns: the digest recipe the row matches (2 or 1), nil when it matches none or could not be recomputed.
+    @discardableResult
+    private func check(_ checkpoint: StoreSnapshot.Checkpoint, blobs: [[UInt8]: StoreSnapshot.Blob], into findings: inout [Finding]) -> Int? {
         let runID = checkpoint.runID, epoch = checkpoint.epoch
         var entries: [CheckpointDigest.TensorEntry] = []
         var manifestComplete = true
@@ -361,12 +447,14 @@ struct Verifier {
         if let prunedAt = checkpoint.prunedAt, !StoreTimestamp.isValid(prunedAt) {
             findings.append(Finding(runID: runID, epoch: epoch, message: "its prune time \(prunedAt) is not a timestamp"))
         }
-        guard manifestComplete else { return }
-        let digest = CheckpointDigest.compute(epoch: epoch, createdAt: checkpoint.createdAt, parentDigest: checkpoint.parentDigest,
-                                              tensors: entries, metrics: metrics, optimizerState: checkpoint.optimizerState,
-                                              rngState: checkpoint.rngState)
-        if digest != checkpoint.digest {
+        guard manifestComplete else { return nil }
+        let version = CheckpointDigest.matchingVersion(
+            checkpoint.digest, epoch: epoch, createdAt: checkpoint.createdAt, parentDigest: checkpoint.parentDigest,
+            tensors: entries, metrics: metrics, optimizerState: checkpoint.optimizerState, rngState: checkpoint.rngState,
+            runID: checkpoint.boundRunID)
+        if version == nil {
             findings.append(Finding(runID: runID, epoch: epoch, message: "the checkpoint digest does not match its content"))
         }
+        return version
     }
 }

@@ -341,6 +341,11 @@ public enum Workflow {
         PhaseTimings.mark("checkpoint-loaded")
         var config = try decodedConfig.get()
         guard let data = config.data else { throw TrainingError.noData(run: run.shortID) }
+        // A bundle must not decide which local file resume opens: its paths are hints.
+        if dataPath == nil, let imported = try store.bundleImportedRun(inLineageOf: run.id) {
+            let via = imported == run.id ? "" : " (through run \(imported.prefix(8)))"
+            throw TrainingError.invalid("Run \(run.shortID) came from a bundle\(via): its recorded data path \(data.path) is only a hint, so it is not opened; pass --data FILE with the data it was trained on (fingerprint \(data.fingerprint.prefix(16))).")
+        }
         let latest = try store.checkpoints(runID: run.id).last?.epoch ?? epoch
         // `resume RUN` means the run itself, even if another process appended an
         // epoch between the two reads above: deciding by the epochs alone would

@@ -20,7 +20,10 @@ struct Remove: ParsableCommand {
     var force = false
 
     func run() throws {
+        let signingKey = try SigningKeys.load()
         let store = try self.store.openExisting()
+        // Detaching forks rewrites their heads: signed again with the key when there is one.
+        store.signingKey = signingKey
         let record = try store.resolveRun(runName)
         if record.status == .running, let owner = record.owner, Owner.isAlive(owner) {
             throw CLIError("Run \(record.shortID) is being trained by another process (\(owner)); stop it before removing the run.")

@@ -46,7 +46,9 @@ struct Resume: ParsableCommand {
         overrides.schedule = optimizerOptions.schedule?.schedule
         overrides.batchSize = optimizerOptions.batch
         overrides.name = name
+        let signingKey = try SigningKeys.load()
         let store = try self.store.openExisting()
+        store.signingKey = signingKey
         let plan = try Workflow.resume(
             store, run: ref.run, epoch: ref.selector, epochs: epochs, overrides: overrides,
             fork: fork || name != nil, dataPath: data, owner: Owner.current, isAlive: Owner.isAlive)

@@ -120,10 +120,13 @@ struct Train: ParsableCommand {
 
         // The first train creates the store; if the run cannot even start (bad data,
         // say), take the new empty store back rather than leave a stray file.
+        let signingKey = try SigningKeys.load()
         let created = !FileManager.default.fileExists(atPath: self.store.path)
         let trainer: RunTrainer
         do {
-            trainer = try Workflow.startRun(try self.store.open(), request, owner: Owner.current)
+            let store = try self.store.open()
+            store.signingKey = signingKey
+            trainer = try Workflow.startRun(store, request, owner: Owner.current)
         } catch {
             if created {
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: self.store.path + suffix) }

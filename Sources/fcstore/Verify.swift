@@ -10,7 +10,10 @@ struct Verify: ParsableCommand {
         discussion: """
             Runs SQLite's integrity and foreign-key checks, re-hashes every tensor, and \
             recomputes every checkpoint's digest and the hash chain that links each epoch to \
-            the one before it (and a fork to its parent). Prints one line per problem and exits \
+            the one before it (and a fork to its parent), each run's head (its last epoch, so \
+            deleted epochs show), the pruning records, and every schema object against the \
+            migrations. --trusted-keys FILE also checks each head's Ed25519 signature and reports \
+            unsigned, unknown-key and bad-signature heads. Prints one line per problem and exits \
             with status 2 when there are any. --replay RUN@K re-trains epoch K from epoch K-1 \
             and compares the result with the stored epoch bit for bit.
             """)
@@ -23,6 +26,10 @@ struct Verify: ParsableCommand {
 
     @Option(help: ArgumentHelp("Re-run epoch K of RUN from epoch K-1 and compare it with the stored epoch.", valueName: "run@k"))
     var replay: CheckpointRef?
+
+    @Option(help: ArgumentHelp("Also check each run head's Ed25519 signature against the public keys in FILE (one ed25519:<hex> per line).",
+                               valueName: "file"))
+    var trustedKeys: String?
 
     struct VerifyJSON: Encodable {
         var ok: Bool
@@ -46,9 +53,10 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
+        let keys = try trustedKeys.map { try PublicKey.readTrusted(path: $0) }
         let store = try self.store.openExisting()
         let runID = try runName.map { try store.resolveRun($0).id }
-        let findings = try store.verify(runID: runID).map(\.description)
+        let findings = try store.verify(runID: runID, trustedKeys: keys).map(\.description)
         var replayResult: ReplayJSON?
         if let replay {
             let result = try Replay.run(store, run: replay.run, epoch: replay.selector)
@@ -60,7 +68,7 @@ struct Verify: ParsableCommand {
         } else {
             let scope = runName.map { "run \($0)" } ?? "the store"
             if findings.isEmpty {
-                Console.out("ok: \(scope) verified (integrity, tensor hashes, digest chains)")
+                Console.out("ok: \(scope) verified (integrity, schema, tensor hashes, digest chains, run heads\(keys == nil ? "" : ", signatures"))")
             } else {
                 for finding in findings { Console.out(finding) }
                 Console.err("\(findings.count) problem\(findings.count == 1 ? "" : "s") found in \(scope)")

@@ -8,7 +8,9 @@ func contentDump(_ path: String) throws -> String {
     var lines: [String] = []
     for (table, order) in [("runs", "id"), ("checkpoints", "run_id, epoch"), ("tensors", "checkpoint_id, layer, role"),
                            ("metrics", "checkpoint_id, name"), ("blobs", "hash")] {
-        let statement = try db.prepare("SELECT * FROM \(table) ORDER BY \(order)")
+        // checkpoints.origin_run_id (schema version 4) is left out: a store upgraded from version 1 gains it, NULL.
+        let columns = table == "checkpoints" ? "id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at" : "*"
+        let statement = try db.prepare("SELECT \(columns) FROM \(table) ORDER BY \(order)")
         try statement.forEachRow { row in
             lines.append(table + ": " + (0..<row.columnCount).map { index -> String in
                 switch row.value(at: index) {
@@ -31,10 +33,14 @@ func reseal(_ db: Database, runID: String, epoch: Int) throws {
     }
     var metrics: [String: Double] = [:]
     for (name, value) in checkpoint.metrics { if case let .real(number) = value { metrics[name] = number } else { metrics[name] = .nan } }
+    // Recipe v2, bound to the run that wrote the row, as fcstore writes it since schema version 4.
     let digest = CheckpointDigest.compute(epoch: epoch, createdAt: checkpoint.createdAt, parentDigest: checkpoint.parentDigest,
                                           tensors: entries, metrics: metrics, optimizerState: checkpoint.optimizerState,
-                                          rngState: checkpoint.rngState)
+                                          rngState: checkpoint.rngState, runID: checkpoint.boundRunID)
     try db.execute("UPDATE checkpoints SET digest = ? WHERE id = ?", [.blob(digest), .integer(checkpoint.id)])
+    // A run whose head this epoch is gets the new digest too, as a forger would write it.
+    try db.execute("UPDATE run_heads SET digest = ?1 WHERE epoch = ?2 AND digest = ?3",
+                   [.blob(digest), .integer(Int64(epoch)), .blob(checkpoint.digest)])
 }
 
 final class BundleTests: StoreTestCase {
@@ -196,7 +202,7 @@ final class BundleTests: StoreTestCase {
 
         let mislabelled = try altered(current, "mislabelled.fcbundle") { try $0.execute("PRAGMA user_version = 1") }
         try assertRefused(mislabelled, into: try Store(path: path("other.db")),
-                          reasonContains: "its view blob_usage differs from fcstore's schema")
+                          reasonContains: "its table checkpoints has the columns (id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at, origin_run_id)")
     }
 
     func testHostileBundlesAreRefusedAndLeaveTheStoreUnchanged() throws {

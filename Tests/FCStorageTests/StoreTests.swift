@@ -249,7 +249,7 @@ final class StoreTests: StoreTestCase {
                                                                [.integer(Int64(input.epoch))])?.string)
             XCTAssertEqual(CheckpointDigest.compute(epoch: input.epoch, createdAt: createdAt, parentDigest: record.parentDigest, tensors: entries,
                                                     metrics: input.metrics, optimizerState: input.optimizerState,
-                                                    rngState: input.rngState), record.digest)
+                                                    rngState: input.rngState, runID: run.id), record.digest)
         }
         XCTAssertEqual(try store.checkpoints(runID: run.id).map(\.digest), records.map(\.digest))
     }

@@ -35,13 +35,17 @@ enum CLI {
     }
 
     static func start(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> RunningCLI {
-        try Subprocess.start(binary, arguments, in: directory, environment: Self.environment(environment))
+        try Subprocess.start(binary, arguments, in: directory, environment: Self.environment(environment, in: directory))
     }
 
-    /// This process's environment without FCSTORE_DB, plus `extra`.
-    static func environment(_ extra: [String: String] = [:]) -> [String: String] {
+    /// This process's environment without FCSTORE_DB and without the user's signing key
+    /// (tests that sign pass FCSTORE_KEY themselves; XDG_CONFIG_HOME points into the
+    /// test's `directory`, so a default key is never the user's), plus `extra`.
+    static func environment(_ extra: [String: String] = [:], in directory: URL) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "FCSTORE_DB")
+        env.removeValue(forKey: "FCSTORE_KEY")
+        env["XDG_CONFIG_HOME"] = directory.appendingPathComponent(".config").path
         for (key, value) in extra { env[key] = value }
         return env
     }

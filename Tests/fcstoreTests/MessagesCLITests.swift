@@ -187,6 +187,7 @@ final class MessagesCLITests: XCTestCase {
                                   store file.
           ui                      Serve a read-only dashboard of the store in the
                                   browser.
+          key                     Manage the Ed25519 key that signs run heads.
 
           See 'fcstore help <subcommand>' for detailed help.
 

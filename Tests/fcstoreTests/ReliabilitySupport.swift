@@ -11,7 +11,7 @@ enum Reliability {
     /// (`["/bin/sh", "-c", "ulimit -f N; exec \"$0\" \"$@\""]`, `setpriv ...`).
     static func run(_ arguments: [String], in directory: URL, wrapper: [String] = []) throws -> Outcome {
         let argv = wrapper + [CLI.binary.path] + arguments
-        return try Subprocess.run(URL(fileURLWithPath: argv[0]), Array(argv.dropFirst()), in: directory, environment: CLI.environment())
+        return try Subprocess.run(URL(fileURLWithPath: argv[0]), Array(argv.dropFirst()), in: directory, environment: CLI.environment(in: directory))
     }
 
     /// The first `rows` rows of examples/digits.csv (64 features, labels 0-9).

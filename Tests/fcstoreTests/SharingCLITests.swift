@@ -109,15 +109,19 @@ final class SharingCLITests: XCTestCase {
         XCTAssertEqual(again.stderrLines, ["nothing to import: the store already holds every run and checkpoint of runs.bundle"])
         XCTAssertEqual(try target.bytes("fcstore.db"), storeBytes)
 
-        // Resuming in either store gives the same weights.
+        // Resuming in either store gives the same weights. The imported run's data
+        // path is only a hint: resume opens the data named with --data.
+        let hint = try target.run(["resume", "root", "--epochs", "5"])
+        XCTAssertEqual(hint.status, 1)
+        XCTAssertTrue(hint.stderr.contains("came from a bundle: its recorded data path"), hint.stderr)
         for workspace in [origin, target] {
-            try workspace.ok(["resume", "root", "--epochs", "5"])
+            try workspace.ok(["resume", "root", "--epochs", "5", "--data", CLI.digits])
             try workspace.ok(["export", "root", "--format", "json", "--output", "resumed.json"])
         }
         XCTAssertEqual(try layers(target, "resumed.json"), try layers(origin, "resumed.json"))
         XCTAssertEqual(try target.digests("root").count, 6)
         // And the resumed imported run equals a fork in that store trained from the same epoch.
-        let check = try XCTUnwrap(try target.ok(["resume", "root@3", "--epochs", "5", "--fork"]).lastLine)
+        let check = try XCTUnwrap(try target.ok(["resume", "root@3", "--epochs", "5", "--fork", "--data", CLI.digits]).lastLine)
         try target.assertIdentical("root", check)
     }
 
@@ -210,7 +214,7 @@ final class SharingCLITests: XCTestCase {
         let id = try workspace.train(["--validation-split", "0.2", "--optimizer", "adam"], epochs: 4)
         let short = String(id.prefix(8))
         let clean = try workspace.ok(["verify"])
-        XCTAssertEqual(clean.stdout, "ok: the store verified (integrity, tensor hashes, digest chains)\n")
+        XCTAssertEqual(clean.stdout, "ok: the store verified (integrity, schema, tensor hashes, digest chains, run heads)\n")
         let replay = try workspace.ok(["verify", "--replay", "\(short)@3"])
         XCTAssertTrue(replay.stdout.contains("ok: replaying \(short)@3 reproduced every stored tensor bit for bit\n"), replay.stdout)
         let replayJSON = try workspace.json(["verify", "--replay", "\(short)@3"])

@@ -16,8 +16,10 @@ are counted apart. Any other outcome (exit 0, 1, a signal) is a failure.
 
 Covered columns are those the schema documents as tamper-evident
 (migrations/0001_initial.sql): every column of checkpoints, tensors, metrics
-and blobs except checkpoints.pruned_at and row ids, and of runs every column
-except name, status and owner.
+and blobs except row ids, and of runs every column except name, status and
+owner; since migration 0004 also checkpoints.pruned_at and origin_run_id, and
+run_heads' seq, run_id, run_digest, epoch and digest (the signature columns
+are checked only by `verify --trusted-keys`).
 """
 import argparse
 import json
@@ -40,7 +42,10 @@ COLUMNS = {
     "checkpoints": ["epoch", "created_at", "digest", "parent_digest", "optimizer_state", "rng_state"],
     "metrics": ["name", "value"],
     "runs": ["id", "created_at", "config", "seed", "parent_run_id", "parent_epoch", "digest"],
+    # Schema version 4: run heads (the ledger) and the prune state.
+    "run_heads": ["seq", "run_id", "run_digest", "epoch", "digest"],
 }
+COLUMNS["checkpoints"] += ["pruned_at", "origin_run_id"]
 
 
 def build_base(work):

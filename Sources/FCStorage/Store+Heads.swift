@@ -1,0 +1,90 @@
+import Foundation
+
+// Run heads (table run_heads, schema version 4): each run's digest and its
+// last epoch with that checkpoint's digest, written in the transaction that
+// changes them, and signed when the connection has a signing key.
+
+/// A run head's Ed25519 signature as stored.
+public struct HeadSignatureValue: Equatable, Sendable {
+    public var publicKey: [UInt8]
+    public var signature: [UInt8]
+}
+
+extension Store {
+    /// True when the file has the tables of schema version 4 (run_heads, prunes).
+    var hasHeads: Bool { schemaVersion >= 4 }
+
+    /// The head `runID` has now: its run digest, last visible epoch and that epoch's digest.
+    func currentHead(runID: String) throws -> (runDigest: [UInt8], epoch: Int?, digest: [UInt8]?) {
+        guard let runDigest = try db.scalar("SELECT digest FROM runs WHERE id = ?", [.text(runID)])?.bytes else {
+            throw StoreError.noSuchRun(runID)
+        }
+        guard let epoch = try lastVisibleEpoch(runID: runID) else { return (runDigest, nil, nil) }
+        let row = try checkpointRow(runID: runID, epoch: epoch)
+        let digest = try db.scalar("SELECT digest FROM checkpoints WHERE id = ?", [.integer(row.id)])?.bytes
+        return (runDigest, epoch, digest)
+    }
+
+    /// Writes `runID`'s head row (inserting it, in creation order, for a new run);
+    /// call inside a write transaction. Signed with `signingKey` when set; else with
+    /// `provided` when it is a valid signature of this very head (a bundle's); else unsigned.
+    func writeHead(runID: String, provided: HeadSignatureValue? = nil) throws {
+        guard hasHeads else { return }
+        let head = try currentHead(runID: runID)
+        let message = HeadSignature.message(runID: runID, runDigest: head.runDigest, epoch: head.epoch, digest: head.digest)
+        var signature: HeadSignatureValue?
+        if let signingKey {
+            signature = HeadSignatureValue(publicKey: signingKey.publicKey.raw, signature: try signingKey.sign(message))
+        } else if let provided, let key = PublicKey(raw: provided.publicKey), key.isValidSignature(provided.signature, of: message) {
+            signature = provided
+        }
+        try db.execute("""
+            INSERT INTO run_heads (run_id, run_digest, epoch, digest, updated_at, public_key, signature)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            ON CONFLICT (run_id) DO UPDATE SET run_digest = ?2, epoch = ?3, digest = ?4, updated_at = ?5,
+                removed_at = NULL, public_key = ?6, signature = ?7
+            """, [.text(runID), .blob(head.runDigest), head.epoch.map { .integer(Int64($0)) } ?? .null,
+                  head.digest.map(SQLValue.blob) ?? .null, .text(StoreTimestamp.now()),
+                  signature.map { .blob($0.publicKey) } ?? .null, signature.map { .blob($0.signature) } ?? .null])
+    }
+
+    /// The triggers fcstore's own migrations create (none so far), found once per
+    /// process by applying them to a scratch database.
+    static let schemaTriggers: Set<String> = {
+        guard let scratch = try? Database(path: ":memory:", readOnly: false, busyTimeoutMilliseconds: 0),
+              let migrations = try? Migrator().migrations else { return [] }
+        var names: Set<String> = []
+        for migration in migrations { try? scratch.execute(migration.sql) }
+        try? scratch.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger'").forEachRow { names.insert($0.string(at: 0)) }
+        return names
+    }()
+
+    /// Refuses to write while the file has a trigger fcstore's schema does not
+    /// define: it could change or delete rows behind the writer's back (a
+    /// checkpoint reported committed, then gone). Call inside the write transaction.
+    func refusePlantedTriggers() throws {
+        var planted: [String] = []
+        try db.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' ORDER BY name").forEachRow { row in
+            let name = row.string(at: 0)
+            if !Store.schemaTriggers.contains(name) { planted.append(name) }
+        }
+        guard let first = planted.first else { return }
+        throw StoreError.invalidInput("The store has a trigger \(shownUntrusted(first)) that fcstore's schema does not define; it could change what is written, so nothing was. Run 'fcstore verify' and restore the store from a copy you trust.")
+    }
+
+    /// Marks `runID`'s head removed (`fcstore rm`); the row stays so that verify
+    /// can tell a removed run from one deleted behind fcstore's back.
+    func markHeadRemoved(runID: String) throws {
+        guard hasHeads else { return }
+        try db.execute("UPDATE run_heads SET removed_at = ? WHERE run_id = ?", [.text(StoreTimestamp.now()), .text(runID)])
+    }
+
+    /// Re-signs the heads of `runIDs` with `signingKey` (`fcstore key sign`-like uses and tests).
+    public func signHeads(runIDs: [String]) throws {
+        try storeErrors {
+            try db.writeTransaction {
+                for runID in runIDs { try writeHead(runID: runID) }
+            }
+        }
+    }
+}

@@ -12,8 +12,10 @@ struct DiffPage {
     func render() throws -> String {
         let (runA, epochA) = try dashboard.checkpointRef(store, query["a"])
         let (runB, epochB) = try dashboard.checkpointRef(store, query["b"])
-        let a = try store.loadCheckpoint(runID: runA.id, epoch: epochA)
-        let b = try store.loadCheckpoint(runID: runB.id, epoch: epochB)
+        // Shown even when a digest no longer matches (an auditor wants to see what is
+        // there), under a warning naming the problem.
+        let (a, problemA) = try store.loadCheckpointForAudit(runID: runA.id, epoch: epochA)
+        let (b, problemB) = try store.loadCheckpointForAudit(runID: runB.id, epoch: epochB)
         let nameA = "\(runA.name ?? runA.shortID)@\(epochA)", nameB = "\(runB.name ?? runB.shortID)@\(epochB)"
         let shapesA = a.tensors.filter { $0.role == "weight" }.map(\.value.shape)
         let shapesB = b.tensors.filter { $0.role == "weight" }.map(\.value.shape)
@@ -28,7 +30,7 @@ struct DiffPage {
         pairs.sort { ($0.layer, $0.role == "weight" ? 0 : 1) < ($1.layer, $1.role == "weight" ? 0 : 1) }
         let changes = dashboard.statistics(pairs)
 
-        var html = "<h1>Diff</h1>\n<table class=\"data sides\"><thead><tr><th></th><th>A</th><th>B</th></tr></thead><tbody>\n"
+        var html = "<h1>Diff</h1>\n" + HTML.integrityWarnings([problemA, problemB]) + "<table class=\"data sides\"><thead><tr><th></th><th>A</th><th>B</th></tr></thead><tbody>\n"
         html += "<tr><th>checkpoint</th><td><a href=\"/runs/\(HTML.escape(runA.id))\">\(HTML.escape(nameA))</a></td>"
             + "<td><a href=\"/runs/\(HTML.escape(runB.id))\">\(HTML.escape(nameB))</a></td></tr>\n"
         html += "<tr><th>digest</th><td><code>\(HTML.escape(String(a.digestHex.prefix(16))))</code></td>"

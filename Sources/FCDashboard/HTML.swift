@@ -5,6 +5,18 @@ import Foundation
 /// escaping function: pages and charts build their markup from literals and
 /// `escape(value)` only.
 public enum HTML {
+    /// One warning paragraph per distinct integrity problem of the checkpoints a page
+    /// shows (a digest that no longer matches), escaped, naming `fcstore verify`.
+    static func integrityWarnings(_ problems: [String?]) -> String {
+        var seen = Set<String>()
+        var html = ""
+        for case let problem? in problems where seen.insert(problem).inserted {
+            html += "<p class=\"error\">Integrity check failed: \(escape(problem)) "
+                + "This page shows the rows as they are; run <code>fcstore verify</code> for every finding.</p>\n"
+        }
+        return html
+    }
+
     /// `&`, `<`, `>`, `"` and `'` as character references, so the result is
     /// safe as element text and as a double- or single-quoted attribute value.
     public static func escape(_ text: String) -> String {

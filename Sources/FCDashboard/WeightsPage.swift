@@ -24,8 +24,10 @@ struct WeightsPage {
         }
         // layer → [(epoch, percentiles)]
         var bands: [Int: [(epoch: Int, values: [Double])]] = [:]
+        var problems: [String?] = []
         for epoch in sampled {
-            let checkpoint = try store.loadCheckpoint(runID: run.id, epoch: epoch)
+            let (checkpoint, problem) = try store.loadCheckpointForAudit(runID: run.id, epoch: epoch)
+            problems.append(problem)
             for tensor in checkpoint.tensors where tensor.role == "weight" && tensor.layer >= 1 {
                 let sorted = tensor.value.values.map(Double.init).filter(\.isFinite).sorted()
                 guard !sorted.isEmpty else { continue }
@@ -34,6 +36,7 @@ struct WeightsPage {
             }
         }
         var html = "<h1>Weights over time: <a href=\"/runs/\(HTML.escape(run.id))\">\(HTML.escape(run.name ?? run.shortID))</a></h1>\n"
+        html += HTML.integrityWarnings(problems)
         html += "<p>Bands: percentiles 0–100, 7–93, 16–84 and 31–69 of each layer's weights; the line is the median. "
             + "\(sampled.count) of \(available.count) stored epochs shown.</p>\n<section class=\"charts\">\n"
         for layer in bands.keys.sorted() {

@@ -49,8 +49,9 @@ final class InputsCLITests: XCTestCase {
         }
     }
 
-    /// A bundle decides which data path `resume` reads: a pipe there is refused too.
-    func testARecordedDataPathThatIsAPipeIsRefused() throws {
+    /// A bundle's recorded data path is a hint only: `resume` never opens it (a pipe
+    /// there would block), it asks for --data with the recorded fingerprint instead.
+    func testARecordedDataPathThatIsAPipeIsNeverOpened() throws {
         let pipe = try fifo("recorded.fifo")
         try FileManager.default.copyItem(atPath: HostileNumbers.bundle, toPath: workspace.path("b.fcbundle"))
         XCTAssertTrue(try HostileNumbers.edit(workspace.path("b.fcbundle"),
@@ -59,7 +60,12 @@ final class InputsCLITests: XCTestCase {
         try workspace.ok(["import", workspace.path("b.fcbundle")])
         let outcome = try Reliability.run(["resume", "seed", "--epochs", "3"], in: workspace.directory)
         Reliability.assertRefused(outcome, "resume")
-        XCTAssertTrue(outcome.stderr.contains("\(pipe): is a named pipe (FIFO), not a regular file"), outcome.stderr)
+        XCTAssertTrue(outcome.stderr.contains("came from a bundle: its recorded data path \(pipe) is only a hint, so it is not opened; pass --data FILE"),
+                      outcome.stderr)
+        // Given as --data, the pipe is refused by stat, without waiting.
+        let given = try Reliability.run(["resume", "seed", "--epochs", "3", "--data", pipe], in: workspace.directory)
+        Reliability.assertRefused(given, "resume --data pipe")
+        XCTAssertTrue(given.stderr.contains("\(pipe): is a named pipe (FIFO), not a regular file"), given.stderr)
     }
 
     // MARK: Size caps, headers before bodies

@@ -107,6 +107,28 @@ enum HostileNumbers {
                 previous = digest
             }
         }
+        // Schema 4: each run's head (run digest, last visible epoch and its digest) follows,
+        // unsigned, as a forger without the key would leave it.
+        if try db.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'run_heads'")?.int64 == 1 {
+            try db.execute("""
+                WITH RECURSIVE lineage (run_id, owner_run_id, min_epoch, max_epoch, next_run_id, next_epoch) AS (
+                    SELECT id, id, coalesce(parent_epoch + 1, 0), 9223372036854775807, parent_run_id, parent_epoch FROM runs
+                    UNION ALL
+                    SELECT l.run_id, p.id, coalesce(p.parent_epoch + 1, 0), min(l.max_epoch, l.next_epoch), p.parent_run_id, p.parent_epoch
+                    FROM lineage AS l JOIN runs AS p ON p.id = l.next_run_id
+                ),
+                visible (run_id, epoch, digest) AS (
+                    SELECT l.run_id, c.epoch, c.digest FROM lineage AS l
+                    JOIN checkpoints AS c ON c.run_id = l.owner_run_id AND c.epoch BETWEEN l.min_epoch AND l.max_epoch
+                )
+                UPDATE run_heads SET
+                    run_digest = (SELECT digest FROM runs WHERE id = run_heads.run_id),
+                    epoch = (SELECT v.epoch FROM visible AS v WHERE v.run_id = run_heads.run_id ORDER BY v.epoch DESC LIMIT 1),
+                    digest = (SELECT v.digest FROM visible AS v WHERE v.run_id = run_heads.run_id ORDER BY v.epoch DESC LIMIT 1),
+                    public_key = NULL, signature = NULL
+                WHERE run_id IN (SELECT id FROM runs)
+                """)
+        }
         try db.execute("COMMIT")
     }
 

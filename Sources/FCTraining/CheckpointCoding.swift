@@ -1,3 +1,4 @@
+import FCCore
 import FCNet
 import FCStorage
 import Foundation
@@ -11,8 +12,8 @@ import Foundation
 /// normalised. The optimizer state text is the JSON of `StoredScalars`; the
 /// PRNG state is xoshiro256**'s 32 bytes.
 public enum CheckpointCoding {
-    public static let shiftRole = "normalize.shift"
-    public static let scaleRole = "normalize.scale"
+    public static let shiftRole = TensorRole.normalizeShift
+    public static let scaleRole = TensorRole.normalizeScale
     /// The largest update count (and schedule position) a checkpoint may record: 2^53, past
     /// which the count is no longer exact as a Double (Adam's bias correction uses it).
     public static let maximumStep = 1 << 53

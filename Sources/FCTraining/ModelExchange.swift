@@ -1,3 +1,5 @@
+import FCCore
+import FCFormats
 import FCNet
 import FCStorage
 import Foundation

@@ -1,3 +1,4 @@
+import FCCore
 import FCNet
 import FCStorage
 import Foundation

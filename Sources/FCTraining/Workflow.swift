@@ -1,3 +1,4 @@
+import FCCore
 import FCNet
 import FCStorage
 import Foundation
@@ -136,7 +137,7 @@ public enum Workflow {
         let spec = config.spec
         var weights: [[Float]] = [], biases: [[Float]] = []
         for layer in 1...spec.layerCount {
-            guard let w = checkpoint.tensor(layer: layer, role: "weight"), let b = checkpoint.tensor(layer: layer, role: "bias") else {
+            guard let w = checkpoint.tensor(layer: layer, role: TensorRole.weight), let b = checkpoint.tensor(layer: layer, role: TensorRole.bias) else {
                 throw TrainingError.incompatible("Checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) lacks the weights of layer \(layer).")
             }
             weights.append(w.values)

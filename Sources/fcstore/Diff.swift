@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCCore
 import FCStorage
 import FCTraining
 import Foundation

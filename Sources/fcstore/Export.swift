@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCFormats
 import FCStorage
 import FCTraining
 import Foundation

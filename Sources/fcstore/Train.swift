@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCCore
 import FCNet
 import FCStorage
 import FCTraining

@@ -1,3 +1,4 @@
+import FCCore
 import FCNet
 @testable import FCStorage
 @testable import FCTraining

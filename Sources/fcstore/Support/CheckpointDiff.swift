@@ -1,3 +1,4 @@
+import FCCore
 import FCStorage
 
 /// Per-tensor change between two checkpoints of the same architecture.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCCore
 import Foundation
 import FCNet
 import FCTraining

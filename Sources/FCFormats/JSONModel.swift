@@ -1,3 +1,4 @@
+import FCCore
 import Foundation
 
 /// fcstore's own JSON model format: readable by anything that reads JSON.

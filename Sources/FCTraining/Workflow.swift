@@ -150,7 +150,8 @@ public enum Workflow {
     // MARK: train
 
     /// Creates a run for `request` and returns its trainer, ready to write epoch 0.
-    public static func startRun(_ store: Store, _ request: TrainRequest, owner: String) throws -> RunTrainer {
+    public static func startRun(_ store: Store, _ request: TrainRequest, owner: String,
+                                observer: (any TrainingObserver)? = nil) throws -> RunTrainer {
         try BLAS.load()
         var initial: (run: RunRecord, checkpoint: LoadedCheckpoint, config: RunConfig, model: Model)?
         if let source = request.initFrom {
@@ -189,8 +190,10 @@ public enum Workflow {
         let classes = task == .classification && spec.outputSize > 1 ? spec.outputSize : (task == .classification ? 2 : nil)
 
         // Data, split, validation.
-        let (full, source) = try DataLoading.load(path: request.dataPath, labels: request.labelsPath,
-                                                  labelColumn: request.labelColumn, task: task, classes: classes)
+        let (full, source) = try observingLoading(observer) {
+            try DataLoading.load(path: request.dataPath, labels: request.labelsPath,
+                                 labelColumn: request.labelColumn, task: task, classes: classes)
+        }
         var finalSpec = spec
         if initial == nil { finalSpec.inputSize = full.width }
         guard full.width == finalSpec.inputSize else {
@@ -202,7 +205,9 @@ public enum Workflow {
             guard request.validationSplit == nil else {
                 throw TrainingError.invalid("--validation and --validation-split exclude each other; pass one.")
             }
-            let (data, vsource) = try DataLoading.load(path: path, labelColumn: request.labelColumn, task: task, classes: classes)
+            let (data, vsource) = try observingLoading(observer) {
+                try DataLoading.load(path: path, labelColumn: request.labelColumn, task: task, classes: classes)
+            }
             guard data.width == full.width else {
                 throw TrainingError.incompatible("\((path as NSString).lastPathComponent) has \(data.width) feature columns but the training data has \(full.width).")
             }
@@ -329,7 +334,8 @@ public enum Workflow {
     ///   - isAlive: tells whether a recorded owner process still runs.
     public static func resume(
         _ store: Store, run text: String, epoch selector: EpochSelector, epochs: Int?, overrides: Overrides,
-        fork forceFork: Bool, dataPath: String?, owner: String, isAlive: (String) -> Bool
+        fork forceFork: Bool, dataPath: String?, owner: String, isAlive: (String) -> Bool,
+        observer: (any TrainingObserver)? = nil
     ) throws -> ResumePlan {
         let run = try store.resolveRun(text)
         // The engine's state is decoded from the verified checkpoint, whose tensors are then
@@ -339,7 +345,7 @@ public enum Workflow {
         let (epoch, decodedState) = try checkpoint(store, run: run, epoch: selector) { checkpoint in
             (checkpoint.epoch, Result { try CheckpointCoding.state(checkpoint, spec: decodedConfig.get().spec) })
         }
-        PhaseTimings.mark("checkpoint-loaded")
+        observer?.phaseEnded(.checkpointLoaded)
         var config = try decodedConfig.get()
         guard let data = config.data else { throw TrainingError.noData(run: run.shortID) }
         let latest = try store.checkpoints(runID: run.id).last?.epoch ?? epoch
@@ -380,11 +386,13 @@ public enum Workflow {
         guard state.epoch == epoch else {
             throw TrainingError.incompatible("Checkpoint \(run.shortID)@\(epoch) has an optimizer state for epoch \(state.epoch). Run 'fcstore verify' to see whether the store was changed.")
         }
-        PhaseTimings.mark("data-begin")
-        let (train, validation) = try recordedData(config, data: data, movedTo: dataPath, run: run.shortID, normalizer: normalizer)
-        PhaseTimings.mark("data-end")
+        observer?.phaseEnded(.dataBegin)
+        let (train, validation) = try observingLoading(observer) {
+            try recordedData(config, data: data, movedTo: dataPath, run: run.shortID, normalizer: normalizer)
+        }
+        observer?.phaseEnded(.dataEnd)
         let trainer = try Trainer(config: config.training, train: train, validation: validation, start: .state(state))
-        PhaseTimings.mark("trainer-ready")
+        observer?.phaseEnded(.trainerReady)
 
         let targetRun: RunRecord
         if inPlace {
@@ -399,7 +407,7 @@ public enum Workflow {
             targetRun = try store.forkRun(from: run.id, atEpoch: epoch, name: overrides.name,
                                            config: try config.json(), seed: config.training.seed, status: .running, owner: owner)
         }
-        PhaseTimings.mark("run-claimed")
+        observer?.phaseEnded(.runClaimed)
         let runTrainer = RunTrainer(store: store, run: targetRun, config: config, normalizer: normalizer, trainer: trainer,
                                     trainingSamples: train.count, startEpoch: epoch, writesInitialCheckpoint: false)
         return ResumePlan(trainer: runTrainer, inPlace: inPlace, from: (run, epoch))

@@ -124,7 +124,7 @@ struct Train: ParsableCommand {
         let created = !FileManager.default.fileExists(atPath: self.store.path)
         let trainer: RunTrainer
         do {
-            trainer = try Workflow.startRun(try self.store.open(), request, owner: Owner.current)
+            trainer = try Workflow.startRun(try self.store.open(), request, owner: Owner.current, observer: CLITrainingObserver())
         } catch {
             if created {
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: self.store.path + suffix) }

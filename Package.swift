@@ -81,6 +81,7 @@ let package = Package(
         // libFuzzer targets (Tests/reliability/fuzz.sh); a corpus replay driver otherwise.
         .executableTarget(name: "FuzzTargets", dependencies: ["FCCore", "FCNet", "FCFormats", "FCStorage"]),
 
+        .testTarget(name: "FCCoreTests", dependencies: ["FCCore"]),
         .testTarget(name: "FCNetTests", dependencies: ["FCCore", "FCNet"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FCStorageTests", dependencies: ["FCCore", "FCFormats", "FCStorage", "CSQLite"]),
         .testTarget(name: "FCTrainingTests", dependencies: ["FCCore", "FCNet", "FCFormats", "FCStorage", "FCTraining"]),

@@ -1,4 +1,5 @@
 import CSQLite
+import FCCore
 import Foundation
 
 // Bundles: standalone SQLite files holding whole runs, to move history
@@ -65,12 +66,10 @@ extension Store {
     ///   `overwrite` is false or the runs fail verification, `.sqlite`.
     public func exportBundle(runIDs: [String], to path: String, overwrite: Bool = false) throws -> BundleSummary {
         guard !runIDs.isEmpty else { throw StoreError.invalidInput("Name at least one run to export.") }
-        let target = URL(fileURLWithPath: path)
         if !overwrite, FileManager.default.fileExists(atPath: path) || (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil {
             throw StoreError.invalidInput("\(path) already exists. Choose another file, or allow overwriting it.")
         }
-        let temporary = target.deletingLastPathComponent()
-            .appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString.prefix(8)).partial").path
+        let temporary = AtomicFile.temporaryPath(for: path)
         defer {
             for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
         }
@@ -146,17 +145,14 @@ extension Store {
         if let first = findings.first {
             throw StoreError.invalidInput("The runs cannot be exported: verification found \(findings.count) problem(s), first \(first). Run 'fcstore verify'.")
         }
-        try FileSystem.sync(path: temporary)
-        if overwrite {
-            guard rename(temporary, path) == 0 else { throw FileSystem.error("rename \(temporary) to \(path)") }
-        } else {
-            // link fails atomically with EEXIST, so a file created meanwhile is never replaced.
-            guard link(temporary, path) == 0 else {
-                if errno == EEXIST { throw StoreError.invalidInput("\(path) already exists. Choose another file, or allow overwriting it.") }
-                throw FileSystem.error("link \(temporary) to \(path)")
-            }
+        // link (without overwrite) fails atomically with EEXIST, so a file created meanwhile is never replaced.
+        do {
+            try AtomicFile.publish(temporary, as: path, replace: overwrite)
+        } catch AtomicFileError.exists {
+            throw StoreError.invalidInput("\(path) already exists. Choose another file, or allow overwriting it.")
+        } catch let error as AtomicFileError {
+            throw StoreError.invalidInput(error.description)
         }
-        try FileSystem.sync(path: target.deletingLastPathComponent().path)
         summary.bytes = Int64(FileSystem.size(path: path) ?? 0)
         return summary
     }

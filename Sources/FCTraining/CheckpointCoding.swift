@@ -61,7 +61,8 @@ public enum CheckpointCoding {
             ("schedulePosition", scalars.schedulePosition, 0...maximumStep),
         ]
         for (field, value, range) in limits where !range.contains(value) {
-            throw TrainingError.incompatible("Checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) has an optimizer state with \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound). Run 'fcstore verify' to see whether the store was changed.")
+            throw TrainingError.storedStateInvalid(run: String(checkpoint.runID.prefix(8)), epoch: checkpoint.epoch,
+                                                   reason: "an optimizer state with \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound)")
         }
         let random: Xoshiro256
         do { random = try Xoshiro256(stateBytes: checkpoint.rngState) } catch {

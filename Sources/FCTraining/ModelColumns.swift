@@ -61,7 +61,7 @@ public enum ModelColumns {
         let absolute = DataLoading.absolutePath(path)
         let file = (path as NSString).lastPathComponent
         guard FileManager.default.fileExists(atPath: absolute) else {
-            throw TrainingError.invalid("\(path) does not exist; check the path given with --data.")
+            throw TrainingError.dataMissing(path: path)
         }
         if !DataLoading.isIDX(absolute), let signature, signature.matching == .name, let features = signature.features,
            Set(features).count == features.count, let names = CSVLoader.headerNames(path: absolute) {

@@ -164,8 +164,7 @@ public enum Workflow {
         if let initial {
             var initSpec = initial.config.spec
             if let layers = request.layers, layers != initSpec.layerSizes {
-                throw TrainingError.invalid(
-                    "--layers \(layers.map(String.init).joined(separator: ",")) does not match the --init model's layers \(initSpec.layerSizes.map(String.init).joined(separator: ",")); leave --layers out to use the model's.")
+                throw TrainingError.layersDifferFromInitialModel(given: layers, model: initSpec.layerSizes)
             }
             if let activation = request.hiddenActivation { initSpec.hiddenActivation = activation }
             if let activation = request.outputActivation { initSpec.outputActivation = activation }
@@ -173,7 +172,7 @@ public enum Workflow {
             spec = initSpec
         } else {
             guard let layers = request.layers, !layers.isEmpty else {
-                throw TrainingError.invalid("--layers is required: the hidden and output sizes, e.g. --layers 32,10.")
+                throw TrainingError.layersRequired
             }
             let output = request.outputActivation ?? defaultOutput(for: request.loss, outputs: layers.last ?? 0)
             spec = NetworkSpec(inputSize: 0, layerSizes: layers,
@@ -197,13 +196,13 @@ public enum Workflow {
         var finalSpec = spec
         if initial == nil { finalSpec.inputSize = full.width }
         guard full.width == finalSpec.inputSize else {
-            throw TrainingError.incompatible("\((request.dataPath as NSString).lastPathComponent) has \(full.width) feature columns but the --init model takes \(finalSpec.inputSize) inputs.")
+            throw TrainingError.dataWidthDiffersFromInitialModel(file: (request.dataPath as NSString).lastPathComponent, columns: full.width, inputs: finalSpec.inputSize)
         }
         let validationSource: ValidationSource?
         var trainRaw = full, validationRaw: Dataset?
         if let path = request.validationPath {
             guard request.validationSplit == nil else {
-                throw TrainingError.invalid("--validation and --validation-split exclude each other; pass one.")
+                throw TrainingError.validationSourcesConflict
             }
             let (data, vsource) = try observingLoading(observer) {
                 try DataLoading.load(path: path, labelColumn: request.labelColumn, task: task, classes: classes)
@@ -220,7 +219,7 @@ public enum Workflow {
             validationSource = .file(vsource)
         } else if let fraction = request.validationSplit {
             guard fraction > 0, fraction < 1 else {
-                throw TrainingError.invalid("--validation-split must be between 0 and 1 (got \(fraction)).")
+                throw TrainingError.validationSplitOutOfRange(fraction)
             }
             let parts = try full.split(validationFraction: fraction, seed: request.seed)
             trainRaw = parts.train
@@ -245,9 +244,9 @@ public enum Workflow {
         let training = TrainingConfig(spec: finalSpec, optimizer: request.optimizer, batchSize: request.batchSize, seed: request.seed)
         try finalSpec.validate()
         try request.optimizer.validate()
-        guard request.epochs >= 0 else { throw TrainingError.invalid("--epochs cannot be negative.") }
+        guard request.epochs >= 0 else { throw TrainingError.negativeEpochs }
         guard request.epochs <= StoreLimits.epochs.upperBound else {
-            throw TrainingError.invalid("--epochs can be at most \(StoreLimits.epochs.upperBound) (got \(request.epochs)).")
+            throw TrainingError.tooManyEpochs(requested: request.epochs, limit: StoreLimits.epochs.upperBound)
         }
         let initRef = initial.map { "\($0.run.id)@\($0.checkpoint.epoch)" }
         let signature = try ModelColumns.signature(for: full, source: source, spec: finalSpec)
@@ -355,7 +354,7 @@ public enum Workflow {
         let inPlace = (selector == .latest || epoch == latest) && !overrides.changesTraining && !forceFork
         let target = epochs ?? config.epochs
         guard target <= StoreLimits.epochs.upperBound else {
-            throw TrainingError.invalid("--epochs can be at most \(StoreLimits.epochs.upperBound) (got \(target)).")
+            throw TrainingError.tooManyEpochs(requested: target, limit: StoreLimits.epochs.upperBound)
         }
         guard target > epoch else {
             // A process killed after committing its last epoch, before marking the run
@@ -375,7 +374,7 @@ public enum Workflow {
         try optimizer.validate()
         config.training.optimizer = optimizer
         if let value = overrides.batchSize { config.training.batchSize = value }
-        if let size = config.training.batchSize, size < 1 { throw TrainingError.invalid("--batch-size must be at least 1.") }
+        if let size = config.training.batchSize, size < 1 { throw TrainingError.batchSizeTooSmall }
         // A fork records the new target; a run continued in place keeps the recipe it
         // was created with (its config is covered by the run's digest) and trains to
         // `target` all the same.
@@ -384,7 +383,7 @@ public enum Workflow {
         let (state, normalizer) = try decodedState.get()
         // Training continues from the state's epoch and appends after the row's: they must agree.
         guard state.epoch == epoch else {
-            throw TrainingError.incompatible("Checkpoint \(run.shortID)@\(epoch) has an optimizer state for epoch \(state.epoch). Run 'fcstore verify' to see whether the store was changed.")
+            throw TrainingError.storedStateInvalid(run: run.shortID, epoch: epoch, reason: "an optimizer state for epoch \(state.epoch)")
         }
         observer?.phaseEnded(.dataBegin)
         let (train, validation) = try observingLoading(observer) {

@@ -43,7 +43,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let store = try self.store.openExisting()
-        try AtomicFile.checkTarget(output, force: force)
+        try OutputFile.checkTarget(output, force: force)
         if format == .bundle {
             let runs = try refs.map { try store.resolveRun($0.run).id }
             let summary = try store.exportBundle(runIDs: runs, to: output, overwrite: force)
@@ -61,7 +61,7 @@ struct Export: ParsableCommand {
         case .json: bytes = try JSONModel.encode(model)
         case .bundle: return
         }
-        try AtomicFile.write(Data(bytes), to: output, replace: force)
+        try OutputFile.write(Data(bytes), to: output, replace: force)
         Console.err("wrote \(output): \(format.rawValue), \(run.shortID)@\(checkpoint.epoch), \(model.architecture.map(String.init).joined(separator: "-")), \(Format.bytes(Int64(bytes.count)))")
     }
 }

@@ -25,7 +25,7 @@ struct Plot: ParsableCommand {
 
     func run() throws {
         let store = try self.store.openExisting()
-        try AtomicFile.checkTarget(output, force: force)
+        try OutputFile.checkTarget(output, force: force)
         var series: [SVGPlot.Series] = []
         for ref in refs {
             let (run, checkpoint) = try Workflow.checkpoint(store, run: ref.run, epoch: ref.selector)
@@ -34,7 +34,7 @@ struct Plot: ParsableCommand {
             series.append(SVGPlot.Series(label: label, metrics: points.map { ($0.epoch, $0.metrics) }))
         }
         let svg = SVGPlot(series: series).render()
-        try AtomicFile.write(Data(svg.utf8), to: output, replace: force)
+        try OutputFile.write(Data(svg.utf8), to: output, replace: force)
         Console.err("wrote \(output): \(series.count) run\(series.count == 1 ? "" : "s")")
     }
 }

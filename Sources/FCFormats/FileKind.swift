@@ -76,17 +76,7 @@ public enum FileKind: String, Equatable, Sendable, CaseIterable {
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             throw FileReadError.notRegularFile(path: path)
         }
-        var head = [UInt8](repeating: 0, count: headLength)
-        var filled = 0
-        while filled < headLength {
-            let count = head.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, headLength - filled) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileReadError.unreadable(path: path, reason: String(cString: strerror(errno)))
-            }
-            if count == 0 { break }
-            filled += count
-        }
+        let (head, filled) = try ModelFileReader.fill(descriptor, count: headLength, path: path)
         return detect(head: Array(head.prefix(filled)), fileSize: Int(info.st_size))
     }
 

@@ -174,11 +174,11 @@ public enum Workflow {
             guard let layers = request.layers, !layers.isEmpty else {
                 throw TrainingError.layersRequired
             }
-            let output = request.outputActivation ?? defaultOutput(for: request.loss, outputs: layers.last ?? 0)
+            let output = request.outputActivation ?? TrainingDefaults.outputActivation(for: request.loss, outputs: layers.last ?? 0)
             spec = NetworkSpec(inputSize: 0, layerSizes: layers,
-                               hiddenActivation: request.hiddenActivation ?? .sigmoid,
+                               hiddenActivation: request.hiddenActivation ?? TrainingDefaults.hiddenActivation,
                                outputActivation: output,
-                               loss: request.loss ?? defaultLoss(for: output))
+                               loss: request.loss ?? TrainingDefaults.loss(for: output))
             // Layer sizes and weight matrices between hidden layers are checked before the
             // data is read (the input size is known only after).
             var early = spec
@@ -261,22 +261,6 @@ public enum Workflow {
             initialCheckpoint: CheckpointCoding.input(trainer.state, normalizer: normalizer))
         return RunTrainer(store: store, run: run, config: config, normalizer: normalizer, trainer: trainer,
                           trainingSamples: train.count, startEpoch: 0, writesInitialCheckpoint: true, initialRecord: initialRecord)
-    }
-
-    static func defaultOutput(for loss: Loss?, outputs: Int) -> Activation {
-        switch loss {
-        case .mse?: return .identity
-        case .binaryCrossEntropy?: return .sigmoid
-        default: return outputs == 1 ? .sigmoid : .softmax
-        }
-    }
-
-    static func defaultLoss(for output: Activation) -> Loss {
-        switch output {
-        case .softmax: return .crossEntropy
-        case .sigmoid: return .binaryCrossEntropy
-        default: return .mse
-        }
     }
 
     // MARK: resume

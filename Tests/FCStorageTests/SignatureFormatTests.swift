@@ -76,4 +76,15 @@ final class SignatureFormatTests: XCTestCase {
             XCTAssertTrue((error as? ModelFormatError)?.message.hasPrefix("The \"fcstore.signature\" metadata is not a model signature") == true, "\(error)")
         }
     }
+
+    func testASignatureWithADuplicateKeyIsRefusedLikeEveryOtherJSON() throws {
+        let text = try signed().signature?.json() ?? ""
+        XCTAssertNoThrow(try ModelSignature.decode(text, format: .safetensors))
+        let duplicated = text.replacingOccurrences(of: #""feature_count":3"#, with: #""feature_count":3,"feature_count":3"#)
+        XCTAssertNotEqual(duplicated, text)
+        XCTAssertThrowsError(try ModelSignature.decode(duplicated, format: .safetensors)) { error in
+            XCTAssertEqual((error as? ModelFormatError)?.format, .safetensors)
+            XCTAssertTrue((error as? ModelFormatError)?.message.hasPrefix("The \"fcstore.signature\" metadata is not a model signature") == true, "\(error)")
+        }
+    }
 }

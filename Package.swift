@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "FCTraining", targets: ["FCTraining"]),
         .library(name: "FCNet", targets: ["FCNet"]),
         .library(name: "FCStorage", targets: ["FCStorage"]),
+        .library(name: "FCFormats", targets: ["FCFormats"]),
+        .library(name: "FCCore", targets: ["FCCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,20 +51,28 @@ let package = Package(
         // Element-wise kernels (exp, activations, softmax, update) with runtime AVX-512/AVX2 dispatch.
         .target(name: "CKernels"),
 
-        .target(name: "FCNet", dependencies: ["COpenBLAS", "CKernels"]),
+        // Module map (README "Architecture"): each target imports only the ones listed here.
+        // The vocabulary every layer shares: tensor names and roles, activations, losses,
+        // the tensor value, atomic file writes. No dependencies.
+        .target(name: "FCCore"),
+        .target(name: "FCNet", dependencies: ["FCCore", "COpenBLAS", "CKernels"]),
+        // Model-file formats (safetensors, npz/npy/zip, onnx, json), the file-kind detector
+        // and the model-file reader; one strict hostile-input policy. No store, no engine.
+        .target(name: "FCFormats", dependencies: ["FCCore"]),
         .target(
             name: "FCStorage",
-            dependencies: ["CSQLite", "CLibCrypto"],
+            dependencies: ["FCCore", "CSQLite", "CLibCrypto"],
             plugins: ["EmbedMigrations"]
         ),
-        // Joins engine and store: run configuration, checkpoint encoding, train and resume.
-        .target(name: "FCTraining", dependencies: ["FCNet", "FCStorage"]),
+        // Joins engine, formats and store: run configuration, checkpoint encoding, train,
+        // resume, replay, model exchange, diff statistics, training defaults.
+        .target(name: "FCTraining", dependencies: ["FCCore", "FCNet", "FCFormats", "FCStorage"]),
         // `fcstore ui`: the read-only dashboard (HTML pages, SVG charts) on Hummingbird;
         // `plot` shares its chart code.
         .target(
             name: "FCDashboard",
             dependencies: [
-                "FCStorage", "FCTraining",
+                "FCCore", "FCFormats", "FCStorage", "FCTraining",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -71,27 +81,28 @@ let package = Package(
         .executableTarget(
             name: "fcstore",
             dependencies: [
-                "FCNet", "FCStorage", "FCTraining", "FCDashboard",
+                "FCCore", "FCNet", "FCFormats", "FCStorage", "FCTraining", "FCDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "fcstore-bench",
             dependencies: [
-                "FCNet", "FCStorage", "FCTraining", "FCDashboard",
+                "FCCore", "FCNet", "FCFormats", "FCStorage", "FCTraining", "FCDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // libFuzzer targets (Tests/reliability/fuzz.sh); a corpus replay driver otherwise.
-        .executableTarget(name: "FuzzTargets", dependencies: ["FCNet", "FCStorage"]),
+        .executableTarget(name: "FuzzTargets", dependencies: ["FCCore", "FCNet", "FCFormats", "FCStorage"]),
 
         // What the test targets share: one process runner, one poller, one seeded generator.
         .target(name: "FCTestSupport", path: "Tests/FCTestSupport"),
-        .testTarget(name: "FCNetTests", dependencies: ["FCNet", "FCTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "FCStorageTests", dependencies: ["FCStorage", "CSQLite", "FCTestSupport"]),
-        .testTarget(name: "FCTrainingTests", dependencies: ["FCTraining"]),
-        .testTarget(name: "fcstoreTests", dependencies: ["FCStorage", "FCTestSupport"]),
-        .testTarget(name: "FCDashboardTests", dependencies: ["FCDashboard", "FCStorage", "FCTraining", "FCNet"]),
+        .testTarget(name: "FCCoreTests", dependencies: ["FCCore"]),
+        .testTarget(name: "FCNetTests", dependencies: ["FCCore", "FCNet", "FCTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FCStorageTests", dependencies: ["FCCore", "FCFormats", "FCStorage", "CSQLite", "FCTestSupport"]),
+        .testTarget(name: "FCTrainingTests", dependencies: ["FCCore", "FCNet", "FCFormats", "FCStorage", "FCTraining"]),
+        .testTarget(name: "fcstoreTests", dependencies: ["FCCore", "FCFormats", "FCStorage", "FCTestSupport"]),
+        .testTarget(name: "FCDashboardTests", dependencies: ["FCDashboard", "FCCore", "FCFormats", "FCStorage", "FCTraining", "FCNet"]),
     ]
 )

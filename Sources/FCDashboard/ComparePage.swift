@@ -1,3 +1,5 @@
+import FCCore
+import FCFormats
 import FCStorage
 import FCTraining
 import Foundation

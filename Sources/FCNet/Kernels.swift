@@ -1,3 +1,4 @@
+import FCCore
 import CKernels
 
 /// The engine's element-wise kernels (`Sources/CKernels`): which instruction-set path they

@@ -1,3 +1,4 @@
+import FCCore
 import CKernels
 #if canImport(Glibc)
 import Glibc

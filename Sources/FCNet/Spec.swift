@@ -1,22 +1,4 @@
-/// An activation function σ, applied element-wise (softmax: per sample).
-public enum Activation: String, Codable, CaseIterable, Sendable {
-    case sigmoid, tanh, relu
-    case leakyRelu = "leaky-relu"
-    case identity, softmax
-
-    /// The slope of leaky-relu for negative inputs.
-    public static let leakySlope: Float = 0.01
-}
-
-/// A per-sample cost C_r; the batch cost is the mean over the batch.
-public enum Loss: String, Codable, CaseIterable, Sendable {
-    /// C_r = 1/2 Σ_n (y_n − t_n)²
-    case mse
-    /// C_r = −Σ_n t_n log y_n (softmax output)
-    case crossEntropy = "cross-entropy"
-    /// C_r = −Σ_n [t_n log y_n + (1 − t_n) log(1 − y_n)] (sigmoid output)
-    case binaryCrossEntropy = "binary-cross-entropy"
-}
+import FCCore
 
 /// The architecture of a fully-connected network: N_0 = `inputSize`, N_1..N_L = `layerSizes`.
 public struct NetworkSpec: Codable, Equatable, Hashable, Sendable {

@@ -1,3 +1,4 @@
+import FCCore
 /// One tensor of a checkpoint, by layer (1-based, as in the math) and role.
 /// Roles: `weight` (N_l × N_{l-1}), `bias` (N_l), and per optimizer slot
 /// `weight.<slot>` / `bias.<slot>` (`velocity` for momentum; `m`, `v` for Adam).
@@ -15,7 +16,7 @@ public struct NamedTensor: Codable, Equatable, Sendable {
     }
 
     /// `layers.<l>.<role>`, e.g. `layers.1.weight`, `layers.2.bias.m`.
-    public var name: String { "layers.\(layer).\(role)" }
+    public var name: String { TensorName.name(layer: layer, role: role) }
 }
 
 /// The scalar part of a checkpoint (Codable, e.g. as JSON next to the tensors).
@@ -108,12 +109,12 @@ public struct TrainingState: Equatable, Sendable {
         var out: [NamedTensor] = []
         for l in 1...spec.layerCount {
             let wShape = [lay.sizes[l], lay.sizes[l - 1]], bShape = [lay.sizes[l]]
-            out.append(NamedTensor(layer: l, role: "weight", shape: wShape, values: Array(parameters[lay.weightRange(l)])))
-            out.append(NamedTensor(layer: l, role: "bias", shape: bShape, values: Array(parameters[lay.biasRange(l)])))
+            out.append(NamedTensor(layer: l, role: TensorRole.weight, shape: wShape, values: Array(parameters[lay.weightRange(l)])))
+            out.append(NamedTensor(layer: l, role: TensorRole.bias, shape: bShape, values: Array(parameters[lay.biasRange(l)])))
             for name in OptimizerConfig.slotNames(optimizer) {
                 guard let s = slots[name] else { continue }
-                out.append(NamedTensor(layer: l, role: "weight.\(name)", shape: wShape, values: Array(s[lay.weightRange(l)])))
-                out.append(NamedTensor(layer: l, role: "bias.\(name)", shape: bShape, values: Array(s[lay.biasRange(l)])))
+                out.append(NamedTensor(layer: l, role: TensorRole.slot(name, of: TensorRole.weight), shape: wShape, values: Array(s[lay.weightRange(l)])))
+                out.append(NamedTensor(layer: l, role: TensorRole.slot(name, of: TensorRole.bias), shape: bShape, values: Array(s[lay.biasRange(l)])))
             }
         }
         return out
@@ -136,11 +137,11 @@ public struct TrainingState: Equatable, Sendable {
                 throw FCNetError.incompatibleState("Tensor \(t.name) names a layer the network (\(spec.layerCount) layers) does not have.")
             }
             let parts = t.role.split(separator: ".", maxSplits: 1).map(String.init)
-            guard let kind = parts.first, kind == "weight" || kind == "bias" else {
+            guard let kind = parts.first, TensorRole.parameters.contains(kind) else {
                 throw FCNetError.incompatibleState("Tensor \(t.name) has an unknown role \"\(t.role)\".")
             }
-            let range = kind == "weight" ? lay.weightRange(t.layer) : lay.biasRange(t.layer)
-            let shape = kind == "weight" ? [lay.sizes[t.layer], lay.sizes[t.layer - 1]] : [lay.sizes[t.layer]]
+            let range = kind == TensorRole.weight ? lay.weightRange(t.layer) : lay.biasRange(t.layer)
+            let shape = kind == TensorRole.weight ? [lay.sizes[t.layer], lay.sizes[t.layer - 1]] : [lay.sizes[t.layer]]
             guard t.shape == shape, t.values.count == range.count else {
                 throw FCNetError.incompatibleState(
                     "Tensor \(t.name) has shape \(t.shape) with \(t.values.count) values; the network needs \(shape).")
@@ -158,9 +159,9 @@ public struct TrainingState: Equatable, Sendable {
             }
         }
         for l in 1...spec.layerCount {
-            for role in ["weight", "bias"] + slotNames.flatMap({ ["weight.\($0)", "bias.\($0)"] })
+            for role in TensorRole.parameters + slotNames.flatMap({ slot in TensorRole.parameters.map { TensorRole.slot(slot, of: $0) } })
             where !seen.contains(role + "@\(l)") {
-                throw FCNetError.incompatibleState("The checkpoint lacks tensor layers.\(l).\(role).")
+                throw FCNetError.incompatibleState("The checkpoint lacks tensor \(TensorName.name(layer: l, role: role)).")
             }
         }
         guard scalars.epoch >= 0, scalars.step >= 0, scalars.schedulePosition >= 0 else {

@@ -1,3 +1,4 @@
+import FCCore
 import Foundation
 
 /// The state of a run, stored as the lowercase name.

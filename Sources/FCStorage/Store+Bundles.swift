@@ -1,4 +1,5 @@
 import CSQLite
+import FCCore
 import Foundation
 
 // Bundles: standalone SQLite files holding whole runs, to move history
@@ -65,12 +66,10 @@ extension Store {
     ///   `overwrite` is false or the runs fail verification, `.sqlite`.
     public func exportBundle(runIDs: [String], to path: String, overwrite: Bool = false) throws -> BundleSummary {
         guard !runIDs.isEmpty else { throw StoreError.invalidInput("Name at least one run to export.") }
-        let target = URL(fileURLWithPath: path)
         if !overwrite, FileManager.default.fileExists(atPath: path) || (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil {
             throw StoreError.invalidInput("\(path) already exists. Choose another file, or allow overwriting it.")
         }
-        let temporary = target.deletingLastPathComponent()
-            .appendingPathComponent(".\(target.lastPathComponent).\(UUID().uuidString.prefix(8)).partial").path
+        let temporary = AtomicFile.temporaryPath(for: path)
         defer {
             for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) }
         }
@@ -149,17 +148,14 @@ extension Store {
         if let first = findings.first {
             throw StoreError.invalidInput("The runs cannot be exported: verification found \(findings.count) problem(s), first \(first). Run 'fcstore verify'.")
         }
-        try FileSystem.sync(path: temporary)
-        if overwrite {
-            guard rename(temporary, path) == 0 else { throw FileSystem.error("rename \(temporary) to \(path)") }
-        } else {
-            // link fails atomically with EEXIST, so a file created meanwhile is never replaced.
-            guard link(temporary, path) == 0 else {
-                if errno == EEXIST { throw StoreError.invalidInput("\(path) already exists. Choose another file, or allow overwriting it.") }
-                throw FileSystem.error("link \(temporary) to \(path)")
-            }
+        // link (without overwrite) fails atomically with EEXIST, so a file created meanwhile is never replaced.
+        do {
+            try AtomicFile.publish(temporary, as: path, replace: overwrite)
+        } catch AtomicFileError.exists {
+            throw StoreError.invalidInput("\(path) already exists. Choose another file, or allow overwriting it.")
+        } catch let error as AtomicFileError {
+            throw StoreError.invalidInput(error.description)
         }
-        try FileSystem.sync(path: target.deletingLastPathComponent().path)
         summary.bytes = Int64(FileSystem.size(path: path) ?? 0)
         return summary
     }
@@ -480,65 +476,6 @@ extension Store {
         try target.close()
         guard total == target.count, hasher.finalize() == hash else {
             throw refuse("a blob changed while it was imported")
-        }
-    }
-}
-
-/// The few POSIX file operations the store needs.
-enum FileSystem {
-    static func error(_ what: String) -> StoreError {
-        StoreError.invalidInput("Could not \(what): \(String(cString: strerror(errno))).")
-    }
-
-    /// `fsync` of a file or folder.
-    static func sync(path: String) throws {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw error("open \(path)") }
-        defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw error("fsync \(path)") }
-    }
-
-    static func size(path: String) -> Int? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return Int(info.st_size)
-    }
-
-    /// A new folder only this user can read (`mkdtemp`, mode 0700).
-    static func privateTemporaryFolder() throws -> String {
-        var template = Array((FileManager.default.temporaryDirectory.path + "/fcstore-import-XXXXXX").utf8CString)
-        guard let result = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw error("create a private temporary folder")
-        }
-        return String(cString: result)
-    }
-
-    /// Copies a regular file, refusing a symbolic link (`O_NOFOLLOW`), a
-    /// folder or device, and an empty file. `refuse` makes the error.
-    static func copyRefusingLinks(from source: String, to destination: String, refuse: (String) -> StoreError) throws {
-        let input = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard input >= 0 else {
-            if errno == ELOOP { throw refuse("it is a symbolic link; give the path of the file itself") }
-            throw refuse("it cannot be read (\(String(cString: strerror(errno))))")
-        }
-        defer { close(input) }
-        var info = stat()
-        guard fstat(input, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { throw refuse("it is not a regular file") }
-        guard info.st_size > 0 else { throw refuse("it is empty") }
-        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw error("create \(destination)") }
-        defer { close(output) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-            if count < 0 { if errno == EINTR { continue }; throw refuse("it cannot be read (\(String(cString: strerror(errno))))") }
-            if count == 0 { break }
-            var written = 0
-            while written < count {
-                let result = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, count - written) }
-                if result < 0 { if errno == EINTR { continue }; throw error("write \(destination)") }
-                written += result
-            }
         }
     }
 }

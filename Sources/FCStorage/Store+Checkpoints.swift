@@ -1,3 +1,4 @@
+import FCCore
 import Foundation
 
 // Writing and reading checkpoints, including the epochs a fork inherits.

@@ -1,3 +1,4 @@
+import FCCore
 import FCNet
 import FCStorage
 import Foundation
@@ -11,8 +12,8 @@ import Foundation
 /// normalised. The optimizer state text is the JSON of `StoredScalars`; the
 /// PRNG state is xoshiro256**'s 32 bytes.
 public enum CheckpointCoding {
-    public static let shiftRole = "normalize.shift"
-    public static let scaleRole = "normalize.scale"
+    public static let shiftRole = TensorRole.normalizeShift
+    public static let scaleRole = TensorRole.normalizeScale
     /// The largest update count (and schedule position) a checkpoint may record: 2^53, past
     /// which the count is no longer exact as a Double (Adam's bias correction uses it).
     public static let maximumStep = 1 << 53
@@ -60,7 +61,8 @@ public enum CheckpointCoding {
             ("schedulePosition", scalars.schedulePosition, 0...maximumStep),
         ]
         for (field, value, range) in limits where !range.contains(value) {
-            throw TrainingError.incompatible("Checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) has an optimizer state with \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound). Run 'fcstore verify' to see whether the store was changed.")
+            throw TrainingError.storedStateInvalid(run: String(checkpoint.runID.prefix(8)), epoch: checkpoint.epoch,
+                                                   reason: "an optimizer state with \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound)")
         }
         let random: Xoshiro256
         do { random = try Xoshiro256(stateBytes: checkpoint.rngState) } catch {

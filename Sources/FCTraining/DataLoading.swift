@@ -29,10 +29,10 @@ public enum DataLoading {
         let absolute = absolutePath(path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) else {
-            throw TrainingError.invalid("\(path) does not exist; check the path given with --data.")
+            throw TrainingError.dataMissing(path: path)
         }
         guard !isDirectory.boolValue else {
-            throw TrainingError.invalid("\(path) is a folder; --data takes a CSV or IDX file.")
+            throw TrainingError.dataIsFolder(path: path)
         }
         // A pipe or a device would block the first read below.
         try InputFile.checkRegular(absolute)
@@ -90,7 +90,7 @@ public enum DataLoading {
             return (data, true)
         }
         guard FileManager.default.fileExists(atPath: absolute) else {
-            throw TrainingError.invalid("\(path) does not exist; check the path given with --data.")
+            throw TrainingError.dataMissing(path: path)
         }
         // Without an explicit label column, a file exactly as wide as the input has no labels.
         if labelColumn == nil, let columns = try csvColumnCount(absolute), columns == inputSize {
@@ -146,7 +146,7 @@ public enum DataLoading {
             let path = (folder as NSString).appendingPathComponent(candidate)
             if FileManager.default.fileExists(atPath: path) { return path }
         }
-        throw TrainingError.invalid("\(name) is an IDX image file; pass its label file with --labels.")
+        throw TrainingError.idxLabelsMissing(file: name)
     }
 
     public static func absolutePath(_ path: String) -> String {

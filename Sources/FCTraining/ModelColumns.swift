@@ -1,3 +1,4 @@
+import FCFormats
 import FCNet
 import FCStorage
 import Foundation
@@ -60,7 +61,7 @@ public enum ModelColumns {
         let absolute = DataLoading.absolutePath(path)
         let file = (path as NSString).lastPathComponent
         guard FileManager.default.fileExists(atPath: absolute) else {
-            throw TrainingError.invalid("\(path) does not exist; check the path given with --data.")
+            throw TrainingError.dataMissing(path: path)
         }
         // A FIFO or device is refused by stat before anything opens it (opening one blocks).
         try InputFile.checkRegular(absolute)

@@ -1,3 +1,5 @@
+import FCCore
+import FCFormats
 import FCNet
 import FCStorage
 import Foundation
@@ -80,7 +82,7 @@ public enum ModelExchange {
             }
             loss = known
         } else {
-            loss = Workflow.defaultLoss(for: output)
+            loss = TrainingDefaults.loss(for: output)
         }
         let spec = NetworkSpec(inputSize: file.inputSize, layerSizes: file.layers.map { $0.bias.values.count },
                                hiddenActivation: hidden.first ?? .sigmoid, outputActivation: output, loss: loss)

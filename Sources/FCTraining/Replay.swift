@@ -1,3 +1,4 @@
+import FCCore
 import FCNet
 import FCStorage
 import Foundation
@@ -17,7 +18,7 @@ public enum Replay {
         let (run, stored) = try Workflow.checkpoint(store, run: text, epoch: selector)
         let name = "\(run.shortID)@\(stored.epoch)"
         guard stored.epoch >= 1 else {
-            throw TrainingError.invalid("Epoch 0 is the initial state; --replay needs an epoch of at least 1.")
+            throw TrainingError.replayOfInitialState
         }
         let owner = stored.ownerRunID == run.id ? run : try store.run(id: stored.ownerRunID)
         let config = try RunConfig.decode(owner.config, run: owner.shortID)

@@ -1,3 +1,4 @@
+import FCFormats
 import FCNet
 import FCStorage
 import Foundation
@@ -68,7 +69,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         do {
             try config.check()
         } catch let error as ConfigRangeError {
-            throw TrainingError.invalid("Run \(run)'s stored configuration cannot be used: \(error.message). Run 'fcstore verify' to see whether the store was changed.")
+            throw TrainingError.configOutOfRange(run: run, reason: error.message)
         } catch let error as FCNetError {
             throw TrainingError.invalid("Run \(run)'s stored configuration cannot be used: \(error.description)")
         }

@@ -1,12 +1,45 @@
-/// Errors of the train / resume / import workflow: one sentence each that says
-/// what to do next.
+/// Errors of the train / resume / import workflow, with the facts (run, epoch, path,
+/// limit). `description` is a library-neutral sentence; the CLI words each case for its
+/// users, naming the flags and commands to use (the library knows none).
 public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// `field`: where decoding failed (`training.spec.layerSizes[0]`), when known.
     case unreadableConfig(run: String, field: String? = nil)
+    /// An imported run: no training data is recorded to continue from.
     case noData(run: String)
+    /// The data at `path` has another fingerprint than the run's.
     case dataChanged(path: String, run: String)
     case busy(run: String, owner: String)
+    /// The run is at `epoch` already; `target` was asked for.
     case nothingToDo(run: String, epoch: Int, target: Int)
+    /// A stored configuration's value is out of its range (`reason` says which): the
+    /// store may have been changed.
+    case configOutOfRange(run: String, reason: String)
+    /// A stored checkpoint's optimizer state is out of range or disagrees with its row
+    /// (`reason` completes "Checkpoint RUN@EPOCH has ..."): the store may have been changed.
+    case storedStateInvalid(run: String, epoch: Int, reason: String)
+    /// The data file (or the model's input file) does not exist.
+    case dataMissing(path: String)
+    /// The data path is a folder.
+    case dataIsFolder(path: String)
+    /// An IDX image file whose label file was neither given nor found beside it.
+    case idxLabelsMissing(file: String)
+    /// Replay of epoch 0, which no training produced.
+    case replayOfInitialState
+    /// Layer sizes were given that differ from the initial model's.
+    case layersDifferFromInitialModel(given: [Int], model: [Int])
+    /// A new run without an initial model needs its layer sizes.
+    case layersRequired
+    /// The data's feature count differs from the initial model's input size.
+    case dataWidthDiffersFromInitialModel(file: String, columns: Int, inputs: Int)
+    /// Both a validation file and a validation fraction were given.
+    case validationSourcesConflict
+    /// The validation fraction is not strictly between 0 and 1.
+    case validationSplitOutOfRange(Double)
+    case negativeEpochs
+    /// The epoch target is above `limit`.
+    case tooManyEpochs(requested: Int, limit: Int)
+    /// A batch size below 1.
+    case batchSizeTooSmall
     case invalid(String)
     case incompatible(String)
 
@@ -15,15 +48,46 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         case let .unreadableConfig(run, field):
             return "Run \(run) has a configuration this version of fcstore cannot read\(field.map { " (at \($0))" } ?? "")."
         case let .noData(run):
-            return "Run \(run) has no training data recorded (it was imported); train a new run from it with 'fcstore train --init \(run) --data FILE'."
+            return "Run \(run) has no training data recorded (it was imported); start a new run from it instead."
         case let .dataChanged(path, run):
-            return "\(path) is not the data run \(run) was trained on (its fingerprint differs); pass the original file with --data, or start a new run with 'fcstore train --init \(run)'."
+            return "\(path) is not the data run \(run) was trained on (its fingerprint differs)."
         case let .busy(run, owner):
             return "Run \(run) is being trained by another process (\(owner)); wait for it to finish or stop it first."
         case let .nothingToDo(run, epoch, target):
-            return "Run \(run) is already at epoch \(epoch); pass --epochs with a number above \(epoch) to train further (asked for \(target))."
+            return "Run \(run) is already at epoch \(epoch); asked for \(target), give a target above \(epoch) to train further."
+        case let .configOutOfRange(run, reason):
+            return "Run \(run)'s stored configuration cannot be used: \(reason). Verify the store to see whether it was changed."
+        case let .storedStateInvalid(run, epoch, reason):
+            return "Checkpoint \(run)@\(epoch) has \(reason). Verify the store to see whether it was changed."
+        case let .dataMissing(path):
+            return "\(path) does not exist."
+        case let .dataIsFolder(path):
+            return "\(path) is a folder; training data is a CSV or IDX file."
+        case let .idxLabelsMissing(file):
+            return "\(file) is an IDX image file and no label file was given or found beside it."
+        case .replayOfInitialState:
+            return "Epoch 0 is the initial state; replay needs an epoch of at least 1."
+        case let .layersDifferFromInitialModel(given, model):
+            return "The layers \(Self.list(given)) do not match the initial model's layers \(Self.list(model))."
+        case .layersRequired:
+            return "The hidden and output layer sizes are required for a new run."
+        case let .dataWidthDiffersFromInitialModel(file, columns, inputs):
+            return "\(file) has \(columns) feature columns but the initial model takes \(inputs) inputs."
+        case .validationSourcesConflict:
+            return "A validation file and a validation fraction exclude each other."
+        case let .validationSplitOutOfRange(fraction):
+            return "The validation fraction must be between 0 and 1 (got \(fraction))."
+        case .negativeEpochs:
+            return "The epoch target cannot be negative."
+        case let .tooManyEpochs(requested, limit):
+            return "The epoch target can be at most \(limit) (got \(requested))."
+        case .batchSizeTooSmall:
+            return "The batch size must be at least 1."
         case let .invalid(message), let .incompatible(message):
             return message
         }
     }
+
+    /// `32,10`: layer sizes as the CLI takes them.
+    public static func list(_ sizes: [Int]) -> String { sizes.map(String.init).joined(separator: ",") }
 }

@@ -1,3 +1,4 @@
+import FCCore
 import FCNet
 import FCStorage
 import Foundation
@@ -136,7 +137,7 @@ public enum Workflow {
         let spec = config.spec
         var weights: [[Float]] = [], biases: [[Float]] = []
         for layer in 1...spec.layerCount {
-            guard let w = checkpoint.tensor(layer: layer, role: "weight"), let b = checkpoint.tensor(layer: layer, role: "bias") else {
+            guard let w = checkpoint.tensor(layer: layer, role: TensorRole.weight), let b = checkpoint.tensor(layer: layer, role: TensorRole.bias) else {
                 throw TrainingError.incompatible("Checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) lacks the weights of layer \(layer).")
             }
             weights.append(w.values)
@@ -149,7 +150,8 @@ public enum Workflow {
     // MARK: train
 
     /// Creates a run for `request` and returns its trainer, ready to write epoch 0.
-    public static func startRun(_ store: Store, _ request: TrainRequest, owner: String) throws -> RunTrainer {
+    public static func startRun(_ store: Store, _ request: TrainRequest, owner: String,
+                                observer: (any TrainingObserver)? = nil) throws -> RunTrainer {
         try BLAS.load()
         var initial: (run: RunRecord, checkpoint: LoadedCheckpoint, config: RunConfig, model: Model)?
         if let source = request.initFrom {
@@ -162,8 +164,7 @@ public enum Workflow {
         if let initial {
             var initSpec = initial.config.spec
             if let layers = request.layers, layers != initSpec.layerSizes {
-                throw TrainingError.invalid(
-                    "--layers \(layers.map(String.init).joined(separator: ",")) does not match the --init model's layers \(initSpec.layerSizes.map(String.init).joined(separator: ",")); leave --layers out to use the model's.")
+                throw TrainingError.layersDifferFromInitialModel(given: layers, model: initSpec.layerSizes)
             }
             if let activation = request.hiddenActivation { initSpec.hiddenActivation = activation }
             if let activation = request.outputActivation { initSpec.outputActivation = activation }
@@ -171,13 +172,13 @@ public enum Workflow {
             spec = initSpec
         } else {
             guard let layers = request.layers, !layers.isEmpty else {
-                throw TrainingError.invalid("--layers is required: the hidden and output sizes, e.g. --layers 32,10.")
+                throw TrainingError.layersRequired
             }
-            let output = request.outputActivation ?? defaultOutput(for: request.loss, outputs: layers.last ?? 0)
+            let output = request.outputActivation ?? TrainingDefaults.outputActivation(for: request.loss, outputs: layers.last ?? 0)
             spec = NetworkSpec(inputSize: 0, layerSizes: layers,
-                               hiddenActivation: request.hiddenActivation ?? .sigmoid,
+                               hiddenActivation: request.hiddenActivation ?? TrainingDefaults.hiddenActivation,
                                outputActivation: output,
-                               loss: request.loss ?? defaultLoss(for: output))
+                               loss: request.loss ?? TrainingDefaults.loss(for: output))
             // Layer sizes and weight matrices between hidden layers are checked before the
             // data is read (the input size is known only after).
             var early = spec
@@ -188,20 +189,24 @@ public enum Workflow {
         let classes = task == .classification && spec.outputSize > 1 ? spec.outputSize : (task == .classification ? 2 : nil)
 
         // Data, split, validation.
-        let (full, source) = try DataLoading.load(path: request.dataPath, labels: request.labelsPath,
-                                                  labelColumn: request.labelColumn, task: task, classes: classes)
+        let (full, source) = try observingLoading(observer) {
+            try DataLoading.load(path: request.dataPath, labels: request.labelsPath,
+                                 labelColumn: request.labelColumn, task: task, classes: classes)
+        }
         var finalSpec = spec
         if initial == nil { finalSpec.inputSize = full.width }
         guard full.width == finalSpec.inputSize else {
-            throw TrainingError.incompatible("\((request.dataPath as NSString).lastPathComponent) has \(full.width) feature columns but the --init model takes \(finalSpec.inputSize) inputs.")
+            throw TrainingError.dataWidthDiffersFromInitialModel(file: (request.dataPath as NSString).lastPathComponent, columns: full.width, inputs: finalSpec.inputSize)
         }
         let validationSource: ValidationSource?
         var trainRaw = full, validationRaw: Dataset?
         if let path = request.validationPath {
             guard request.validationSplit == nil else {
-                throw TrainingError.invalid("--validation and --validation-split exclude each other; pass one.")
+                throw TrainingError.validationSourcesConflict
             }
-            let (data, vsource) = try DataLoading.load(path: path, labelColumn: request.labelColumn, task: task, classes: classes)
+            let (data, vsource) = try observingLoading(observer) {
+                try DataLoading.load(path: path, labelColumn: request.labelColumn, task: task, classes: classes)
+            }
             guard data.width == full.width else {
                 throw TrainingError.incompatible("\((path as NSString).lastPathComponent) has \(data.width) feature columns but the training data has \(full.width).")
             }
@@ -214,7 +219,7 @@ public enum Workflow {
             validationSource = .file(vsource)
         } else if let fraction = request.validationSplit {
             guard fraction > 0, fraction < 1 else {
-                throw TrainingError.invalid("--validation-split must be between 0 and 1 (got \(fraction)).")
+                throw TrainingError.validationSplitOutOfRange(fraction)
             }
             let parts = try full.split(validationFraction: fraction, seed: request.seed)
             trainRaw = parts.train
@@ -239,9 +244,9 @@ public enum Workflow {
         let training = TrainingConfig(spec: finalSpec, optimizer: request.optimizer, batchSize: request.batchSize, seed: request.seed)
         try finalSpec.validate()
         try request.optimizer.validate()
-        guard request.epochs >= 0 else { throw TrainingError.invalid("--epochs cannot be negative.") }
+        guard request.epochs >= 0 else { throw TrainingError.negativeEpochs }
         guard request.epochs <= StoreLimits.epochs.upperBound else {
-            throw TrainingError.invalid("--epochs can be at most \(StoreLimits.epochs.upperBound) (got \(request.epochs)).")
+            throw TrainingError.tooManyEpochs(requested: request.epochs, limit: StoreLimits.epochs.upperBound)
         }
         let initRef = initial.map { "\($0.run.id)@\($0.checkpoint.epoch)" }
         let signature = try ModelColumns.signature(for: full, source: source, spec: finalSpec)
@@ -256,22 +261,6 @@ public enum Workflow {
             initialCheckpoint: CheckpointCoding.input(trainer.state, normalizer: normalizer))
         return RunTrainer(store: store, run: run, config: config, normalizer: normalizer, trainer: trainer,
                           trainingSamples: train.count, startEpoch: 0, writesInitialCheckpoint: true, initialRecord: initialRecord)
-    }
-
-    static func defaultOutput(for loss: Loss?, outputs: Int) -> Activation {
-        switch loss {
-        case .mse?: return .identity
-        case .binaryCrossEntropy?: return .sigmoid
-        default: return outputs == 1 ? .sigmoid : .softmax
-        }
-    }
-
-    static func defaultLoss(for output: Activation) -> Loss {
-        switch output {
-        case .softmax: return .crossEntropy
-        case .sigmoid: return .binaryCrossEntropy
-        default: return .mse
-        }
     }
 
     // MARK: resume
@@ -328,7 +317,8 @@ public enum Workflow {
     ///   - isAlive: tells whether a recorded owner process still runs.
     public static func resume(
         _ store: Store, run text: String, epoch selector: EpochSelector, epochs: Int?, overrides: Overrides,
-        fork forceFork: Bool, dataPath: String?, owner: String, isAlive: (String) -> Bool
+        fork forceFork: Bool, dataPath: String?, owner: String, isAlive: (String) -> Bool,
+        observer: (any TrainingObserver)? = nil
     ) throws -> ResumePlan {
         let run = try store.resolveRun(text)
         // The engine's state is decoded from the verified checkpoint, whose tensors are then
@@ -338,7 +328,7 @@ public enum Workflow {
         let (epoch, decodedState) = try checkpoint(store, run: run, epoch: selector) { checkpoint in
             (checkpoint.epoch, Result { try CheckpointCoding.state(checkpoint, spec: decodedConfig.get().spec) })
         }
-        PhaseTimings.mark("checkpoint-loaded")
+        observer?.phaseEnded(.checkpointLoaded)
         var config = try decodedConfig.get()
         guard let data = config.data else { throw TrainingError.noData(run: run.shortID) }
         // A bundle must not decide which local file resume opens: its paths are hints.
@@ -353,7 +343,7 @@ public enum Workflow {
         let inPlace = (selector == .latest || epoch == latest) && !overrides.changesTraining && !forceFork
         let target = epochs ?? config.epochs
         guard target <= StoreLimits.epochs.upperBound else {
-            throw TrainingError.invalid("--epochs can be at most \(StoreLimits.epochs.upperBound) (got \(target)).")
+            throw TrainingError.tooManyEpochs(requested: target, limit: StoreLimits.epochs.upperBound)
         }
         guard target > epoch else {
             // A process killed after committing its last epoch, before marking the run
@@ -373,7 +363,7 @@ public enum Workflow {
         try optimizer.validate()
         config.training.optimizer = optimizer
         if let value = overrides.batchSize { config.training.batchSize = value }
-        if let size = config.training.batchSize, size < 1 { throw TrainingError.invalid("--batch-size must be at least 1.") }
+        if let size = config.training.batchSize, size < 1 { throw TrainingError.batchSizeTooSmall }
         // A fork records the new target; a run continued in place keeps the recipe it
         // was created with (its config is covered by the run's digest) and trains to
         // `target` all the same.
@@ -382,13 +372,15 @@ public enum Workflow {
         let (state, normalizer) = try decodedState.get()
         // Training continues from the state's epoch and appends after the row's: they must agree.
         guard state.epoch == epoch else {
-            throw TrainingError.incompatible("Checkpoint \(run.shortID)@\(epoch) has an optimizer state for epoch \(state.epoch). Run 'fcstore verify' to see whether the store was changed.")
+            throw TrainingError.storedStateInvalid(run: run.shortID, epoch: epoch, reason: "an optimizer state for epoch \(state.epoch)")
         }
-        PhaseTimings.mark("data-begin")
-        let (train, validation) = try recordedData(config, data: data, movedTo: dataPath, run: run.shortID, normalizer: normalizer)
-        PhaseTimings.mark("data-end")
+        observer?.phaseEnded(.dataBegin)
+        let (train, validation) = try observingLoading(observer) {
+            try recordedData(config, data: data, movedTo: dataPath, run: run.shortID, normalizer: normalizer)
+        }
+        observer?.phaseEnded(.dataEnd)
         let trainer = try Trainer(config: config.training, train: train, validation: validation, start: .state(state))
-        PhaseTimings.mark("trainer-ready")
+        observer?.phaseEnded(.trainerReady)
 
         let targetRun: RunRecord
         if inPlace {
@@ -403,7 +395,7 @@ public enum Workflow {
             targetRun = try store.forkRun(from: run.id, atEpoch: epoch, name: overrides.name,
                                            config: try config.json(), seed: config.training.seed, status: .running, owner: owner)
         }
-        PhaseTimings.mark("run-claimed")
+        observer?.phaseEnded(.runClaimed)
         let runTrainer = RunTrainer(store: store, run: targetRun, config: config, normalizer: normalizer, trainer: trainer,
                                     trainingSamples: train.count, startEpoch: epoch, writesInitialCheckpoint: false)
         return ResumePlan(trainer: runTrainer, inPlace: inPlace, from: (run, epoch))

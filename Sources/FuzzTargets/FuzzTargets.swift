@@ -1,3 +1,4 @@
+import FCFormats
 import FCNet
 import FCStorage
 import Foundation

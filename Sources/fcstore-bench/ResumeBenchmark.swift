@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCCore
 import FCNet
 import FCTraining
 import Foundation
@@ -14,6 +15,9 @@ import Foundation
 /// owner check). SIGINT is not used: the CLI's handler may not be in place yet when the
 /// first batch starts, and a missed SIGINT would let the resume train on.
 struct ResumeBenchmark: ParsableCommand {
+    /// The prefix of the lines `fcstore` writes with `FCSTORE_TIMINGS=1` (its `PhaseTimings`).
+    static let timingPrefix = "fcstore-timing: "
+
     static let configuration = CommandConfiguration(
         commandName: "resume",
         abstract: "Time 'fcstore resume' of the W3 model from process start to its first batch.",
@@ -142,7 +146,7 @@ struct ResumeBenchmark: ParsableCommand {
 
         var pid: pid_t = 0
         // posix_spawn + waitpid: Foundation's Process.waitUntilExit polls in 50 ms steps.
-        let start = PhaseTimings.now()
+        let start = MonotonicClock.nanoseconds()
         guard posix_spawn(&pid, binary, &actions, nil, &cArguments, &cEnvironment) == 0 else {
             close(pipeEnds[0]); close(pipeEnds[1])
             throw ValidationError("Cannot start \(binary).")
@@ -160,9 +164,9 @@ struct ResumeBenchmark: ParsableCommand {
             while let newline = text[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: text[lineStart..<newline], as: UTF8.self)
                 lineStart = newline + 1
-                guard line.hasPrefix(PhaseTimings.prefix) else { continue }
+                guard line.hasPrefix(Self.timingPrefix) else { continue }
                 var fields: [String: String] = [:]
-                for pair in line.dropFirst(PhaseTimings.prefix.count).split(separator: " ") {
+                for pair in line.dropFirst(Self.timingPrefix.count).split(separator: " ") {
                     let parts = pair.split(separator: "=", maxSplits: 1)
                     if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
                 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCCore
 import FCNet
 import FCStorage
 import FCTraining
@@ -91,8 +92,8 @@ struct ScaleBenchmark: ParsableCommand {
             for epoch in firstEpoch...epochs {
                 var tensors: [CheckpointTensor] = []
                 for l in 1..<sizes.count {
-                    tensors.append(CheckpointTensor(layer: l, role: "weight", value: try tensor([sizes[l], sizes[l - 1]])))
-                    tensors.append(CheckpointTensor(layer: l, role: "bias", value: try tensor([sizes[l]])))
+                    tensors.append(CheckpointTensor(layer: l, role: TensorRole.weight, value: try tensor([sizes[l], sizes[l - 1]])))
+                    tensors.append(CheckpointTensor(layer: l, role: TensorRole.bias, value: try tensor([sizes[l]])))
                 }
                 var metrics = ["train_loss": Double.random(in: 0...2), "train_accuracy": Double.random(in: 0...1),
                                "val_loss": Double.random(in: 0...2), "val_accuracy": Double.random(in: 0...1),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCCore
 import FCNet
 import FCStorage
 import Foundation
@@ -80,9 +81,9 @@ struct StoreBenchmark: ParsableCommand {
         var tensors: [CheckpointTensor] = []
         for layer in 1..<sizes.count {
             let rows = sizes[layer], columns = sizes[layer - 1]
-            tensors.append(CheckpointTensor(layer: layer, role: "weight",
+            tensors.append(CheckpointTensor(layer: layer, role: TensorRole.weight,
                                             value: try TensorValue(shape: [rows, columns], values: generator.floats(rows * columns))))
-            tensors.append(CheckpointTensor(layer: layer, role: "bias",
+            tensors.append(CheckpointTensor(layer: layer, role: TensorRole.bias,
                                             value: try TensorValue(shape: [rows], values: generator.floats(rows))))
         }
         return CheckpointInput(epoch: epoch, tensors: tensors,

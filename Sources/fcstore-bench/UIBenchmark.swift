@@ -1,6 +1,7 @@
 import ArgumentParser
 import FCDashboard
 import FCNet
+import FCCore
 import FCStorage
 import FCTraining
 import Foundation

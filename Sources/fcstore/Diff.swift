@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCCore
 import FCStorage
 import FCTraining
 import Foundation
@@ -42,20 +43,13 @@ struct Diff: ParsableCommand {
         let (runA, a) = try Workflow.checkpoint(store, run: refA.run, epoch: refA.selector)
         let (runB, b) = try Workflow.checkpoint(store, run: refB.run, epoch: refB.selector)
         let nameA = "\(runA.shortID)@\(a.epoch)", nameB = "\(runB.shortID)@\(b.epoch)"
-        let shapesA = a.tensors.filter { $0.role == "weight" }.map(\.value.shape)
-        let shapesB = b.tensors.filter { $0.role == "weight" }.map(\.value.shape)
-        guard shapesA == shapesB else {
-            throw CLIError("\(nameA) and \(nameB) have different architectures (\(architecture(shapesA)) and \(architecture(shapesB))); diff compares checkpoints of one architecture.")
+        let comparison: CheckpointDiff.Comparison
+        do {
+            comparison = try CheckpointDiff.compare(a.tensors, b.tensors, top: top)
+        } catch let mismatch as CheckpointDiff.ArchitectureMismatch {
+            throw CLIError("\(nameA) and \(nameB) have different architectures (\(CheckpointDiff.architecture(mismatch.a)) and \(CheckpointDiff.architecture(mismatch.b))); diff compares checkpoints of one architecture.")
         }
-        var pairs: [(layer: Int, role: String, a: TensorValue, b: TensorValue)] = []
-        for tensor in a.tensors where tensor.layer >= 1 && (tensor.role == "weight" || tensor.role == "bias") {
-            guard let other = b.tensor(layer: tensor.layer, role: tensor.role), other.shape == tensor.value.shape else { continue }
-            pairs.append((tensor.layer, tensor.role, tensor.value, other))
-        }
-        pairs.sort { ($0.layer, $0.role == "weight" ? 0 : 1) < ($1.layer, $1.role == "weight" ? 0 : 1) }
-        let changes = pairs.map { TensorChange(layer: $0.layer, role: $0.role, a: $0.a, b: $0.b) }
-        let largest = CheckpointDiff.top(top, pairs: pairs)
-        let identical = changes.allSatisfy { $0.changed == 0 }
+        let changes = comparison.layers, largest = comparison.top, identical = comparison.identical
         if output.json {
             try Console.json(DiffJSON(a: nameA, b: nameB, identical: identical, layers: changes, top: largest))
             return
@@ -64,7 +58,7 @@ struct Diff: ParsableCommand {
         var table = TextTable("LAYER", "TENSOR", "SHAPE", "L2 CHANGE", "RELATIVE", "MAX |D|", "MEAN |D|", "COSINE", "CHANGED")
         for change in changes {
             table.add([
-                "\(change.layer)", change.role == "weight" ? "W" : "b", change.shape.map(String.init).joined(separator: "x"),
+                "\(change.layer)", change.role == TensorRole.weight ? "W" : "b", change.shape.map(String.init).joined(separator: "x"),
                 Format.metric(change.l2), Format.metric(change.relative), Format.metric(change.maxAbs),
                 Format.metric(change.meanAbs), String(format: "%.6f", change.cosine), "\(change.changed)/\(change.count)",
             ])
@@ -75,16 +69,11 @@ struct Diff: ParsableCommand {
             var entries = TextTable("LAYER", "TENSOR", "I", "J", "BEFORE", "AFTER", "CHANGE")
             for entry in largest {
                 entries.add([
-                    "\(entry.layer)", entry.role == "weight" ? "W" : "b", "\(entry.i)", entry.j.map(String.init) ?? "-",
+                    "\(entry.layer)", entry.role == TensorRole.weight ? "W" : "b", "\(entry.i)", entry.j.map(String.init) ?? "-",
                     String(format: "%.6g", entry.before), String(format: "%.6g", entry.after), String(format: "%+.6g", entry.change),
                 ])
             }
             Console.out(lines: largest.isEmpty ? ["No entry changed."] : entries.lines)
         }
-    }
-
-    private func architecture(_ shapes: [[Int]]) -> String {
-        guard let first = shapes.first, first.count == 2 else { return "?" }
-        return ([first[1]] + shapes.map { $0.first ?? 0 }).map(String.init).joined(separator: "-")
     }
 }

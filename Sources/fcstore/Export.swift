@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCFormats
 import FCStorage
 import FCTraining
 import Foundation
@@ -42,7 +43,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let store = try self.store.openExisting()
-        try AtomicFile.checkTarget(output, force: force)
+        try OutputFile.checkTarget(output, force: force)
         if format == .bundle {
             let runs = try refs.map { try store.resolveRun($0.run).id }
             let summary = try store.exportBundle(runIDs: runs, to: output, overwrite: force)
@@ -52,15 +53,9 @@ struct Export: ParsableCommand {
         let ref = refs[0]
         let (run, config, checkpoint, _) = try Workflow.model(store, run: ref.run, epoch: ref.selector)
         let model = try ModelExchange.modelFile(run: run, config: config, checkpoint: checkpoint)
-        let bytes: [UInt8]
-        switch format {
-        case .safetensors: bytes = try Safetensors.encode(model)
-        case .npz: bytes = try NPZ.encode(model)
-        case .onnx: bytes = try ONNX.encode(model)
-        case .json: bytes = try JSONModel.encode(model)
-        case .bundle: return
-        }
-        try AtomicFile.write(Data(bytes), to: output, replace: force)
+        guard let modelFormat = ModelFileFormat(rawValue: format.rawValue) else { return }
+        let bytes = try modelFormat.encode(model)
+        try OutputFile.write(Data(bytes), to: output, replace: force)
         Console.err("wrote \(output): \(format.rawValue), \(run.shortID)@\(checkpoint.epoch), \(model.architecture.map(String.init).joined(separator: "-")), \(Format.bytes(Int64(bytes.count)))")
     }
 }

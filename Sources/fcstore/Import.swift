@@ -1,5 +1,6 @@
 import ArgumentParser
 import FCNet
+import FCFormats
 import FCStorage
 import FCTraining
 import Foundation
@@ -24,9 +25,6 @@ struct Import: ParsableCommand {
 
     @Option(help: ArgumentHelp("A name for the imported model's run.", valueName: "name"))
     var name: String?
-
-    /// Model files larger than this are refused before they are read.
-    static let maximumModelBytes = 4 << 30
 
     func validate() throws {
         if let name { do { try RunName.validate(name) } catch { throw ValidationError(String(describing: error)) } }
@@ -77,51 +75,9 @@ struct Import: ParsableCommand {
         Console.out(run.id)
     }
 
-    /// Reads and decodes the model file, and the SHA-256 of its bytes; the
-    /// bytes are released when this returns.
+    /// Reads and decodes the model file, and the SHA-256 of its bytes.
     private func readModel(_ kind: FileKind) throws -> (ModelFile, String) {
-        let size = FileSystemSize.of(file)
-        guard size <= Self.maximumModelBytes else {
-            throw CLIError("\(file) is \(Format.bytes(Int64(size))); fcstore refuses model files over \(Format.bytes(Int64(Self.maximumModelBytes))).")
-        }
-        if kind == .json, size > JSONModel.maximumBytes {
-            throw CLIError("\(file) is \(Format.bytes(Int64(size))); fcstore refuses JSON models over \(Format.bytes(Int64(JSONModel.maximumBytes))). Export the model as safetensors instead.")
-        }
-        if kind == .safetensors {
-            // The header length is checked against its cap and the file's size before
-            // the body is read: a large file with a damaged header is refused unread.
-            _ = try Safetensors.checkHeaderLength(try readAll(file, expected: min(size, 8), partial: true), fileSize: size)
-        }
-        let bytes = try readAll(file, expected: size)
-        let digest = SHA256Digest.hex(bytes)
-        let model: ModelFile
-        switch kind {
-        case .npz: model = try NPZ.decode(bytes)
-        case .json: model = try JSONModel.decode(bytes)
-        default: model = try Safetensors.decode(bytes)
-        }
-        return (model, digest)
-    }
-
-    /// The file's bytes, read into one array (no intermediate copy); with `partial`,
-    /// its first `expected` bytes.
-    private func readAll(_ path: String, expected: Int, partial: Bool = false) throws -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw CLIError("\(path) cannot be read: \(String(cString: strerror(errno))).") }
-        defer { close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: expected)
-        var filled = 0
-        while filled < expected {
-            let count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, expected - filled) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw CLIError("\(path) cannot be read: \(String(cString: strerror(errno))).")
-            }
-            guard count > 0 else { break }
-            filled += count
-        }
-        guard filled == expected || partial else { throw CLIError("\(path) changed while it was read (\(filled) of \(expected) bytes); try again.") }
-        return bytes
+        try ModelFileReader.read(path: file, kind: kind, digest: SHA256Digest.hex)
     }
 
     private func report(_ summary: ImportSummary) {
@@ -134,13 +90,5 @@ struct Import: ParsableCommand {
             Console.err("run \(renamed.runID.prefix(8)) was imported as \(RunName.quoted(renamed.newName)): the name \(RunName.quoted(renamed.bundleName)) \(renamed.reason)")
         }
         for id in summary.runsAdded + summary.runsExtended { Console.out(id) }
-    }
-}
-
-/// The size of a file in bytes (0 when it cannot be read).
-enum FileSystemSize {
-    static func of(_ path: String) -> Int {
-        var info = stat()
-        return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 }

@@ -33,7 +33,7 @@ struct Plot: ParsableCommand {
 
     func run() throws {
         let store = try self.store.openExisting()
-        try AtomicFile.checkTarget(output, force: force)
+        try OutputFile.checkTarget(output, force: force)
         var series: [RunSeries] = []
         for ref in refs {
             let (run, checkpoint) = try Workflow.checkpoint(store, run: ref.run, epoch: ref.selector)
@@ -41,7 +41,7 @@ struct Plot: ParsableCommand {
         }
         let charts = CurvePanels.charts(series, metrics: metrics, logScale: log)
         let svg = CurvePanels.sheet(charts, series: series, styles: metrics.isEmpty)
-        try AtomicFile.write(Data(svg.utf8), to: output, replace: force)
+        try OutputFile.write(Data(svg.utf8), to: output, replace: force)
         Console.err("wrote \(output): \(series.count) run\(series.count == 1 ? "" : "s")")
     }
 }

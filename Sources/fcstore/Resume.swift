@@ -51,7 +51,8 @@ struct Resume: ParsableCommand {
         store.signingKey = signingKey
         let plan = try Workflow.resume(
             store, run: ref.run, epoch: ref.selector, epochs: epochs, overrides: overrides,
-            fork: fork || name != nil, dataPath: data, owner: Owner.current, isAlive: Owner.isAlive)
+            fork: fork || name != nil, dataPath: data, owner: Owner.current, isAlive: Owner.isAlive,
+            observer: CLITrainingObserver())
         let from = "\(plan.from.run.shortID)@\(plan.from.epoch)"
         let verb = plan.inPlace ? "resuming \(from):" : "forking from \(from):"
         try TrainingDriver.run(plan.trainer, verb: verb)

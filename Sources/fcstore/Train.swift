@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCCore
 import FCNet
 import FCStorage
 import FCTraining
@@ -37,7 +38,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Hidden and output layer sizes, e.g. 32,10; the input size comes from the data.", valueName: "sizes"))
     var layers: String?
 
-    @Option(help: ArgumentHelp("Hidden activation (default sigmoid).", valueName: "name"))
+    @Option(help: ArgumentHelp("Hidden activation (default \(TrainingDefaults.hiddenActivation.rawValue)).", valueName: "name"))
     var activation: HiddenActivation?
 
     @Option(name: .customLong("output-activation"), help: ArgumentHelp(
@@ -51,10 +52,10 @@ struct Train: ParsableCommand {
     @OptionGroup var optimizerOptions: OptimizerOptions
 
     @Option(parsing: .unconditional, help: ArgumentHelp("The epoch to train to.", valueName: "n"))
-    var epochs: Int = 10
+    var epochs: Int = TrainingDefaults.epochs
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Fixes weight initialisation, shuffling and the validation split.", valueName: "n"))
-    var seed: SeedArgument = SeedArgument(1)
+    var seed: SeedArgument = SeedArgument(TrainingDefaults.seed)
 
     @Option(help: ArgumentHelp("A name for the run (unique in the store).", valueName: "name"))
     var name: String?
@@ -95,14 +96,8 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        var optimizer = OptimizerConfig(kind: optimizerOptions.optimizer ?? .sgd)
-        if let rate = optimizerOptions.learningRate {
-            optimizer.learningRate = rate
-        } else if optimizer.kind == .adam {
-            optimizer.learningRate = 0.001
-        }
-        if let momentum = optimizerOptions.momentum { optimizer.momentum = momentum }
-        if let schedule = optimizerOptions.schedule { optimizer.schedule = schedule.schedule }
+        let optimizer = TrainingDefaults.optimizer(kind: optimizerOptions.optimizer, learningRate: optimizerOptions.learningRate,
+                                                   momentum: optimizerOptions.momentum, schedule: optimizerOptions.schedule?.schedule)
 
         var request = Workflow.TrainRequest(dataPath: data, optimizer: optimizer, epochs: epochs, seed: seed.value)
         request.labelsPath = labels
@@ -113,7 +108,7 @@ struct Train: ParsableCommand {
         request.hiddenActivation = activation?.activation
         request.outputActivation = outputActivation
         request.loss = loss
-        request.batchSize = optimizerOptions.batch ?? 32
+        request.batchSize = optimizerOptions.batch ?? TrainingDefaults.batchSize
         request.name = name
         request.normalization = normalize
         request.initFrom = initFrom.map { ($0.run, $0.selector) }
@@ -126,7 +121,7 @@ struct Train: ParsableCommand {
         do {
             let store = try self.store.open()
             store.signingKey = signingKey
-            trainer = try Workflow.startRun(store, request, owner: Owner.current)
+            trainer = try Workflow.startRun(store, request, owner: Owner.current, observer: CLITrainingObserver())
         } catch {
             if created {
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: self.store.path + suffix) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FCDashboard
 import FCStorage
+import FCTraining
 import Foundation
 
 /// `fcstore ui`: the read-only dashboard (see FCDashboard).

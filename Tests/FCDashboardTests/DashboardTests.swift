@@ -1,4 +1,6 @@
 @testable import FCDashboard
+import FCCore
+import FCFormats
 import FCNet
 import FCStorage
 import FCTraining

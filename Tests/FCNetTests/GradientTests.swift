@@ -1,3 +1,4 @@
+import FCCore
 import XCTest
 @testable import FCNet
 

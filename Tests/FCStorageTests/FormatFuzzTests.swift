@@ -1,3 +1,4 @@
+@testable import FCFormats
 import XCTest
 @testable import FCStorage
 

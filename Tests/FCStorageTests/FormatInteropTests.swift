@@ -1,3 +1,5 @@
+import FCCore
+@testable import FCFormats
 import Foundation
 import XCTest
 @testable import FCStorage

@@ -1,3 +1,4 @@
+@testable import FCFormats
 import XCTest
 @testable import FCStorage
 
@@ -72,6 +73,17 @@ final class SignatureFormatTests: XCTestCase {
         let length = UInt64(tampered.count)
         let bytes = (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) } + tampered + encoded[(8 + headerLength)...]
         XCTAssertThrowsError(try Safetensors.decode(bytes)) { error in
+            XCTAssertTrue((error as? ModelFormatError)?.message.hasPrefix("The \"fcstore.signature\" metadata is not a model signature") == true, "\(error)")
+        }
+    }
+
+    func testASignatureWithADuplicateKeyIsRefusedLikeEveryOtherJSON() throws {
+        let text = try signed().signature?.json() ?? ""
+        XCTAssertNoThrow(try ModelSignature.decode(text, format: .safetensors))
+        let duplicated = text.replacingOccurrences(of: #""feature_count":3"#, with: #""feature_count":3,"feature_count":3"#)
+        XCTAssertNotEqual(duplicated, text)
+        XCTAssertThrowsError(try ModelSignature.decode(duplicated, format: .safetensors)) { error in
+            XCTAssertEqual((error as? ModelFormatError)?.format, .safetensors)
             XCTAssertTrue((error as? ModelFormatError)?.message.hasPrefix("The \"fcstore.signature\" metadata is not a model signature") == true, "\(error)")
         }
     }

@@ -1,3 +1,4 @@
+import FCCore
 import Foundation
 import XCTest
 @testable import FCStorage

@@ -1,3 +1,4 @@
+import FCCore
 import FCNet
 @testable import FCStorage
 @testable import FCTraining
@@ -44,8 +45,8 @@ final class ConfigLimitsTests: XCTestCase {
         hostile = config()
         hostile.epochs = Int.max
         XCTAssertThrowsError(try RunConfig.decode(try hostile.json(), run: "3fa2c1d0")) { error in
-            XCTAssertEqual(String(describing: error),
-                           "Run 3fa2c1d0's stored configuration cannot be used: epochs is 9223372036854775807, outside 0...2147483647. Run 'fcstore verify' to see whether the store was changed.")
+            XCTAssertEqual(error as? TrainingError,
+                           .configOutOfRange(run: "3fa2c1d0", reason: "epochs is 9223372036854775807, outside 0...2147483647"))
         }
         let missing = try config().json().replacingOccurrences(of: "\"epochs\":5,", with: "")
         XCTAssertThrowsError(try RunConfig.decode(missing, run: "3fa2c1d0")) { error in

@@ -1,3 +1,5 @@
+import FCCore
+import FCFormats
 import FCNet
 import FCStorage
 @testable import FCTraining
@@ -218,7 +220,7 @@ final class ReplayTests: XCTestCase {
         let fixture = try TrainingFixture()
         let run = try fixture.train(fixture.request(epochs: 1))
         XCTAssertThrowsError(try Replay.run(fixture.store, run: run.id, epoch: .number(0))) { error in
-            XCTAssertEqual(error as? TrainingError, .invalid("Epoch 0 is the initial state; --replay needs an epoch of at least 1."))
+            XCTAssertEqual(error as? TrainingError, .replayOfInitialState)
         }
     }
 
@@ -308,7 +310,7 @@ final class DataLoadingTests: XCTestCase {
         }
         let missing = fixture.directory.appendingPathComponent("nope.csv").path
         XCTAssertThrowsError(try DataLoading.loadForModel(path: missing, inputSize: 4, task: .classification)) { error in
-            XCTAssertEqual(error as? TrainingError, .invalid("\(missing) does not exist; check the path given with --data."))
+            XCTAssertEqual(error as? TrainingError, .dataMissing(path: missing))
         }
     }
 }

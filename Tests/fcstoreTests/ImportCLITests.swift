@@ -1,3 +1,5 @@
+@testable import FCFormats
+import FCCore
 import Foundation
 import XCTest
 @testable import FCStorage

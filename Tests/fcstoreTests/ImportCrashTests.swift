@@ -1,3 +1,4 @@
+@testable import FCFormats
 import Foundation
 import XCTest
 @testable import FCStorage

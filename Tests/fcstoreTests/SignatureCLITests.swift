@@ -1,3 +1,4 @@
+import FCFormats
 import FCStorage
 import Foundation
 import XCTest

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCFormats
 import FCNet
 import FCStorage
 import FCTraining

@@ -106,10 +106,14 @@ final class LoadingReporter {
     private var shown = false
     static let delay = 0.5
 
+    /// The reporter `install` made; nil when stderr is not a terminal.
+    nonisolated(unsafe) private(set) static var shared: LoadingReporter?
+
     /// Sets `LoadingProgress.observer` when stderr is a terminal.
     static func install(live: Bool = Console.stderrIsTerminal) {
         guard live else { return }
         let reporter = LoadingReporter()
+        shared = reporter
         LoadingProgress.observer = { reporter.report($0) }
     }
 

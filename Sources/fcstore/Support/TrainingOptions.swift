@@ -1,4 +1,5 @@
 import ArgumentParser
+import FCCore
 import Foundation
 import FCNet
 import FCTraining
@@ -65,13 +66,13 @@ struct ScheduleArgument: ExpressibleByArgument {
 
 /// Options `train` and `resume` share: the optimizer and the batch schedule.
 struct OptimizerOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The optimizer (default sgd).", valueName: "name"))
+    @Option(help: ArgumentHelp("The optimizer (default \(TrainingDefaults.optimizer.rawValue)).", valueName: "name"))
     var optimizer: OptimizerConfig.Kind?
 
     @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: ArgumentHelp("The learning rate eta.", valueName: "rate"))
     var learningRate: Double?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("The momentum mu (momentum optimizer; default 0.9).", valueName: "mu"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The momentum mu (momentum optimizer; default \(TrainingDefaults.momentum)).", valueName: "mu"))
     var momentum: Double?
 
     @Option(name: .customLong("lr-schedule"), help: ArgumentHelp(

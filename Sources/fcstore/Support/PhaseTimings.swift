@@ -1,3 +1,6 @@
+import FCCore
+import FCNet
+import FCTraining
 import Foundation
 
 /// `FCSTORE_TIMINGS=1`: the CLI writes one line to stderr as each phase of a
@@ -27,32 +30,32 @@ import Foundation
 ///
 /// Off (the variable unset, or anything but `1`), `mark` is one test of a
 /// constant: nothing is read, formatted or written.
-public enum PhaseTimings {
+enum PhaseTimings {
     /// Whether `FCSTORE_TIMINGS` is `1`; read once.
-    public static let enabled: Bool = {
+    static let enabled: Bool = {
         guard let value = getenv("FCSTORE_TIMINGS") else { return false }
         return String(cString: value) == "1"
     }()
 
     /// The line prefix, for programs that read the lines.
-    public static let prefix = "fcstore-timing: "
+    static let prefix = "fcstore-timing: "
 
     nonisolated(unsafe) private static var origin: UInt64 = 0
 
     /// Starts the clock and prints `phase=main` (call first thing in `main`).
-    public static func start() {
+    static func start() {
         guard enabled else { return }
         origin = now()
         write("main", at: origin)
     }
 
     /// Prints `phase=NAME` with the time since `start()`.
-    public static func mark(_ phase: StaticString) {
+    static func mark(_ phase: String) {
         guard enabled else { return }
         write(phase, at: now())
     }
 
-    private static func write(_ phase: StaticString, at clock: UInt64) {
+    private static func write(_ phase: String, at clock: UInt64) {
         if origin == 0 { origin = clock }
         let ms = Double(clock - origin) / 1e6
         let line = "\(prefix)phase=\(phase) ms=\(String(format: "%.3f", ms)) clock_ns=\(clock)\n"
@@ -60,9 +63,12 @@ public enum PhaseTimings {
     }
 
     /// `CLOCK_MONOTONIC` in nanoseconds.
-    public static func now() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
+    static func now() -> UInt64 { MonotonicClock.nanoseconds() }
+}
+
+/// The CLI's `TrainingObserver`: phases go to `PhaseTimings` (`FCSTORE_TIMINGS=1`), data
+/// loading to the terminal's `LoadingReporter` (when stderr is a terminal).
+final class CLITrainingObserver: TrainingObserver {
+    func phaseEnded(_ phase: TrainingPhase) { PhaseTimings.mark(phase.rawValue) }
+    func dataLoading(_ report: LoadingProgress.Report) { LoadingReporter.shared?.report(report) }
 }

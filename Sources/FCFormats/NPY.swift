@@ -1,3 +1,4 @@
+import FCCore
 /// NumPy's `.npy` format (numpy `lib/_format_impl.py`, NEP 1): the magic
 /// `\x93NUMPY`, a version, a little-endian header length, a Python-literal dict
 /// `{'descr': ..., 'fortran_order': ..., 'shape': (...), }` padded with spaces

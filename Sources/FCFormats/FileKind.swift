@@ -62,31 +62,21 @@ public enum FileKind: String, Equatable, Sendable, CaseIterable {
     }
 
     /// The kind of the file at `path`, from its first `headLength` bytes.
-    /// - Throws: `StoreError.invalidInput` when the file cannot be opened or read.
+    /// - Throws: `FileReadError` when the file cannot be opened or read, or is not a regular file.
     public static func detect(path: String) throws -> FileKind {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
-            throw StoreError.invalidInput("\(path) cannot be read: \(String(cString: strerror(errno))).")
+            throw FileReadError.unreadable(path: path, reason: String(cString: strerror(errno)))
         }
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else {
-            throw StoreError.invalidInput("\(path) cannot be read: \(String(cString: strerror(errno))).")
+            throw FileReadError.unreadable(path: path, reason: String(cString: strerror(errno)))
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw StoreError.invalidInput("\(path) is not a regular file; give a model file or a bundle.")
+            throw FileReadError.notRegularFile(path: path)
         }
-        var head = [UInt8](repeating: 0, count: headLength)
-        var filled = 0
-        while filled < headLength {
-            let count = head.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, headLength - filled) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw StoreError.invalidInput("\(path) cannot be read: \(String(cString: strerror(errno))).")
-            }
-            if count == 0 { break }
-            filled += count
-        }
+        let (head, filled) = try ModelFileReader.fill(descriptor, count: headLength, path: path)
         return detect(head: Array(head.prefix(filled)), fileSize: Int(info.st_size))
     }
 

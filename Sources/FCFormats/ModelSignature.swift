@@ -78,9 +78,12 @@ public struct ModelSignature: Codable, Equatable, Sendable {
         return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
     }
 
+    /// The text is held to the strict reader's rules first (valid UTF-8, no duplicate keys,
+    /// bounded depth), the policy of every format's JSON, then decoded.
     /// - Throws: `ModelFormatError` in `format` when the text is not a signature.
     public static func decode(_ text: String, format: ModelFormatError.Format) throws -> ModelSignature {
         do {
+            _ = try JSONParser.parse(Array(text.utf8)[...])
             return try JSONDecoder().decode(ModelSignature.self, from: Data(text.utf8))
         } catch {
             throw ModelFormatError(format, "The \"\(ModelFile.signatureKey)\" metadata is not a model signature; expected {\"feature_count\":N,\"features\":[...] or null,\"matching\":\"name\" or \"position\",\"label\":...,\"task\":\"classification\" or \"regression\",...}.")

@@ -1,3 +1,4 @@
+import FCCore
 /// NumPy's `.npz`: a ZIP archive of `.npy` members, one per array.
 ///
 /// fcstore writes, in order, `layers.1.weight.npy` ([N_1, N_0], `'<f4'`),

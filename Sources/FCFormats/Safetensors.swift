@@ -1,3 +1,4 @@
+import FCCore
 /// The safetensors format (huggingface/safetensors): an 8-byte little-endian
 /// header length N, N bytes of UTF-8 JSON, then the tensors' bytes.
 ///

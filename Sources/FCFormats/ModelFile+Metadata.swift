@@ -1,3 +1,4 @@
+import FCCore
 /// The string metadata that safetensors (`__metadata__`), npz (the
 /// `fcstore_metadata` member) and ONNX (`metadata_props`) carry, and the
 /// assembly of a `ModelFile` from named tensors plus that metadata.
@@ -34,8 +35,8 @@ extension ModelFile {
     static let objectMetadataKeys: Set<String> = [normalizationKey, signatureKey]
 
     /// The tensor names of layer l (counted from 1).
-    public static func weightName(layer l: Int) -> String { "layers.\(l).weight" }
-    public static func biasName(layer l: Int) -> String { "layers.\(l).bias" }
+    public static func weightName(layer l: Int) -> String { TensorName.weight(layer: l) }
+    public static func biasName(layer l: Int) -> String { TensorName.bias(layer: l) }
 
     /// The metadata every format writes, sorted by key. Call after `validate()`.
     func formatMetadata() -> [(key: String, value: String)] {
@@ -81,13 +82,10 @@ extension ModelFile {
         // Tensor names: exactly layers.<l>.weight and layers.<l>.bias, l = 1...L without gaps.
         var found: [Int: (weight: TensorValue?, bias: TensorValue?)] = [:]
         for name in tensors.keys.sorted() {
-            let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count == 3, parts[0] == "layers", parts[2] == "weight" || parts[2] == "bias",
-                  let first = parts[1].first, first != "0", parts[1].count <= 9,
-                  parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let l = Int(parts[1]) else {
+            guard let (l, role) = TensorName.parseParameter(name) else {
                 throw fail("\(what) holds a tensor named \"\(name)\"; fcstore model files hold only tensors named layers.<l>.weight and layers.<l>.bias, with l counted from 1.")
             }
-            if parts[2] == "weight" { found[l, default: (nil, nil)].weight = tensors[name] } else { found[l, default: (nil, nil)].bias = tensors[name] }
+            if role == TensorRole.weight { found[l, default: (nil, nil)].weight = tensors[name] } else { found[l, default: (nil, nil)].bias = tensors[name] }
         }
         guard !found.isEmpty else { throw fail("\(what) holds no tensors; it needs layers.1.weight and layers.1.bias at least.") }
         let layerNumbers = found.keys.sorted()

@@ -1,3 +1,4 @@
+import FCCore
 /// A trained fully-connected network as the model file formats speak it:
 /// the weights and biases of layers l = 1...L, their activations, the input
 /// normalisation and the loss it was trained with, plus free-form provenance.
@@ -57,8 +58,8 @@ public struct ModelFile: Equatable, Sendable {
         self.signature = signature
     }
 
-    public static let activations: [String] = ["sigmoid", "tanh", "relu", "leaky-relu", "identity", "softmax"]
-    public static let losses: [String] = ["mse", "cross-entropy", "binary-cross-entropy"]
+    public static let activations: [String] = Activation.allCases.map(\.rawValue)
+    public static let losses: [String] = Loss.allCases.map(\.rawValue)
     public static let normalizationKinds: [String] = ["minmax", "standard"]
 
     /// N_0, the number of input features (0 when there are no layers).

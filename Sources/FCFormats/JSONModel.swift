@@ -1,3 +1,4 @@
+import FCCore
 import Foundation
 
 /// fcstore's own JSON model format: readable by anything that reads JSON.
@@ -386,7 +387,7 @@ struct JSONModelReader {
         let name = ModelFile.weightName(layer: index + 1)
         try object("layer \(index + 1)") { (reader: inout JSONModelReader, key: String, _: Int) throws in
             switch key {
-            case "weight":
+            case TensorRole.weight:
                 sawWeight = true
                 try reader.array("\(name)") { (reader: inout JSONModelReader, row: Int) throws in
                     let rowStart = reader.offset
@@ -402,7 +403,7 @@ struct JSONModelReader {
                     }
                     layer.rows += 1
                 }
-            case "bias":
+            case TensorRole.bias:
                 sawBias = true
                 layer.bias = try reader.floats(ModelFile.biasName(layer: index + 1))
             default:

@@ -1,3 +1,4 @@
+import FCCore
 /// ONNX export: an inference graph that onnxruntime runs with the outputs of
 /// `fcstore predict`.
 ///
@@ -30,7 +31,7 @@ public enum ONNX {
     public static let opsetVersion: Int64 = 13
     public static let producerName = "fcstore"
     /// The LeakyRelu slope of fcstore's `leaky-relu`.
-    public static let leakyReLUSlope: Float = 0.01
+    public static let leakyReLUSlope: Float = Activation.leakySlope
 
     /// Writes `model` as an ONNX ModelProto.
     /// - Throws: `ModelFormatError` when `model.validate()` fails, or (format
@@ -75,7 +76,8 @@ public enum ONNX {
         for (index, layer) in model.layers.enumerated() {
             let l = index + 1
             let last = l == L
-            let hasActivation = layer.activation != "identity"
+            let activation = Activation(rawValue: layer.activation) ?? .identity  // validate() allows only known names
+            let hasActivation = activation != .identity
             let z = last && !hasActivation ? "y" : "z\(l)"
             initializers.append(tensor(name: "W\(l)", shape: layer.weight.shape, values: layer.weight.values))
             initializers.append(tensor(name: "b\(l)", shape: layer.bias.shape, values: layer.bias.values))
@@ -83,13 +85,14 @@ public enum ONNX {
             h = z
             guard hasActivation else { continue }
             let a = last ? "y" : "a\(l)"
-            switch layer.activation {
-            case "sigmoid": nodes.append(node(op: "Sigmoid", name: "act\(l)", inputs: [h], output: a))
-            case "tanh": nodes.append(node(op: "Tanh", name: "act\(l)", inputs: [h], output: a))
-            case "relu": nodes.append(node(op: "Relu", name: "act\(l)", inputs: [h], output: a))
-            case "leaky-relu":
+            switch activation {
+            case .sigmoid: nodes.append(node(op: "Sigmoid", name: "act\(l)", inputs: [h], output: a))
+            case .tanh: nodes.append(node(op: "Tanh", name: "act\(l)", inputs: [h], output: a))
+            case .relu: nodes.append(node(op: "Relu", name: "act\(l)", inputs: [h], output: a))
+            case .leakyRelu:
                 nodes.append(node(op: "LeakyRelu", name: "act\(l)", inputs: [h], output: a) { $0.floatAttribute("alpha", leakyReLUSlope) })
-            default: // softmax; validate() allows nothing else
+            case .identity: continue  // guarded above
+            case .softmax:
                 nodes.append(node(op: "Softmax", name: "act\(l)", inputs: [h], output: a) { $0.intAttribute("axis", -1) })
             }
             h = a

@@ -1,0 +1,70 @@
+import FCFormats
+import FCTraining
+
+/// The CLI's wording of the libraries' typed errors: the only place that names the
+/// flags and commands a user can act on. Errors without a case here print their own
+/// `description`.
+enum ErrorText {
+    /// What follows an error that a changed store can cause.
+    static let verifyHint = "Run 'fcstore verify' to see whether the store was changed."
+
+    static func message(for error: Error) -> String {
+        switch error {
+        case let error as TrainingError: return message(for: error)
+        case let error as FileReadError: return message(for: error)
+        default: return String(describing: error)
+        }
+    }
+
+    static func message(for error: TrainingError) -> String {
+        switch error {
+        case let .noData(run):
+            return "Run \(run) has no training data recorded (it was imported); train a new run from it with 'fcstore train --init \(run) --data FILE'."
+        case let .dataChanged(path, run):
+            return "\(path) is not the data run \(run) was trained on (its fingerprint differs); pass the original file with --data, or start a new run with 'fcstore train --init \(run)'."
+        case let .nothingToDo(run, epoch, target):
+            return "Run \(run) is already at epoch \(epoch); pass --epochs with a number above \(epoch) to train further (asked for \(target))."
+        case let .configOutOfRange(run, reason):
+            return "Run \(run)'s stored configuration cannot be used: \(reason). \(verifyHint)"
+        case let .storedStateInvalid(run, epoch, reason):
+            return "Checkpoint \(run)@\(epoch) has \(reason). \(verifyHint)"
+        case let .dataMissing(path):
+            return "\(path) does not exist; check the path given with --data."
+        case let .dataIsFolder(path):
+            return "\(path) is a folder; --data takes a CSV or IDX file."
+        case let .idxLabelsMissing(file):
+            return "\(file) is an IDX image file; pass its label file with --labels."
+        case .replayOfInitialState:
+            return "Epoch 0 is the initial state; --replay needs an epoch of at least 1."
+        case let .layersDifferFromInitialModel(given, model):
+            return "--layers \(TrainingError.list(given)) does not match the --init model's layers \(TrainingError.list(model)); leave --layers out to use the model's."
+        case .layersRequired:
+            return "--layers is required: the hidden and output sizes, e.g. --layers 32,10."
+        case let .dataWidthDiffersFromInitialModel(file, columns, inputs):
+            return "\(file) has \(columns) feature columns but the --init model takes \(inputs) inputs."
+        case .validationSourcesConflict:
+            return "--validation and --validation-split exclude each other; pass one."
+        case let .validationSplitOutOfRange(fraction):
+            return "--validation-split must be between 0 and 1 (got \(fraction))."
+        case .negativeEpochs:
+            return "--epochs cannot be negative."
+        case let .tooManyEpochs(requested, limit):
+            return "--epochs can be at most \(limit) (got \(requested))."
+        case .batchSizeTooSmall:
+            return "--batch-size must be at least 1."
+        case .unreadableConfig, .busy, .invalid, .incompatible:
+            return error.description
+        }
+    }
+
+    static func message(for error: FileReadError) -> String {
+        switch error {
+        case let .tooLarge(path, size, limit):
+            return "\(path) is \(Format.bytes(Int64(size))); fcstore refuses model files over \(Format.bytes(Int64(limit)))."
+        case let .jsonTooLarge(path, size, limit):
+            return "\(path) is \(Format.bytes(Int64(size))); fcstore refuses JSON models over \(Format.bytes(Int64(limit))). Export the model as safetensors instead."
+        case .unreadable, .notRegularFile, .changedWhileRead:
+            return error.description
+        }
+    }
+}

@@ -84,7 +84,7 @@ struct Import: ParsableCommand {
         if summary.isNoOp {
             Console.err("nothing to import: the store already holds every run and checkpoint of \(file)")
         } else {
-            Console.err("imported \(file): \(summary.runsAdded.count) runs added, \(summary.runsExtended.count) extended, \(summary.runsSkipped.count) already present; \(summary.checkpointsAdded) checkpoints and \(summary.blobsAdded) tensors (\(Format.bytes(summary.bytesAdded))) added")
+            Console.err("imported \(file): \(Format.count(summary.runsAdded.count, "run")) added, \(summary.runsExtended.count) extended, \(summary.runsSkipped.count) already present; \(Format.count(summary.checkpointsAdded, "checkpoint")) and \(Format.count(summary.blobsAdded, "tensor")) (\(Format.bytes(summary.bytesAdded))) added")
         }
         for renamed in summary.renamed {
             Console.err("run \(renamed.runID.prefix(8)) was imported as \(RunName.quoted(renamed.newName)): the name \(RunName.quoted(renamed.bundleName)) \(renamed.reason)")

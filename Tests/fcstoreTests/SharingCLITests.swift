@@ -85,6 +85,15 @@ final class SharingCLITests: XCTestCase {
         try FileManager.default.copyItem(atPath: origin.path("runs.bundle"), toPath: target.path("runs.bundle"))
         let imported = try target.ok(["import", "runs.bundle"])
         XCTAssertEqual(Set(imported.stdout.split(separator: "\n").map(String.init)), [root, fork])
+        XCTAssertTrue(imported.stderr.hasPrefix("imported runs.bundle: 2 runs added, 0 extended, 0 already present; 6 checkpoints and "),
+                      imported.stderr)
+        // One of each, in the singular.
+        let other = try Workspace(), single = try Workspace()
+        _ = try other.train(["--name", "single"], epochs: 0)
+        try other.ok(["export", "single", "--format", "bundle", "--output", "root.bundle"])
+        try FileManager.default.copyItem(atPath: other.path("root.bundle"), toPath: single.path("root.bundle"))
+        XCTAssertTrue(try single.ok(["import", "root.bundle"]).stderr
+            .hasPrefix("imported root.bundle: 1 run added, 0 extended, 0 already present; 1 checkpoint and "))
 
         func listing(_ workspace: Workspace) throws -> [[String: String]] {
             try workspace.runs().map { run in

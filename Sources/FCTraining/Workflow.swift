@@ -277,8 +277,8 @@ public enum Workflow {
     /// normalises and fingerprints the training part.
     /// - Throws: `TrainingError.dataChanged` when a file's fingerprint differs (before
     ///   any other error of the data).
-    static func recordedData(_ config: RunConfig, data: DataSource, movedTo path: String? = nil, run: String,
-                             normalizer: Normalizer) throws -> (train: Dataset, validation: Dataset?) {
+    static func recordedData(_ config: RunConfig, data: DataSource, movedTo path: String? = nil, validationMovedTo: String? = nil,
+                             run: String, normalizer: Normalizer) throws -> (train: Dataset, validation: Dataset?) {
         let classes = data.task == .classification ? max(config.spec.outputSize, 2) : nil
         var full = try DataLoading.reread(data, from: path, classes: classes)
         guard case .split(let fraction)? = config.validation else {
@@ -287,7 +287,7 @@ public enum Workflow {
                 throw TrainingError.dataChanged(path: path ?? data.path, run: run)
             }
             guard case .file(let source)? = config.validation else { return (full, nil) }
-            return (full, try normalizer.applied(to: DataLoading.reload(source, run: run, classes: classes)))
+            return (full, try normalizer.applied(to: DataLoading.reload(source, from: validationMovedTo, run: run, classes: classes)))
         }
         let (checked, prepared) = Concurrently.run({
             try DataLoading.check(full, matches: data, from: path, run: run)
@@ -314,10 +314,11 @@ public enum Workflow {
     /// - Parameters:
     ///   - epochs: the epoch to train to; nil for the run's configured target.
     ///   - dataPath: where the training data is now, if it moved (same fingerprint).
+    ///   - validationPath: where the run's validation file is now, if it moved (same fingerprint).
     ///   - isAlive: tells whether a recorded owner process still runs.
     public static func resume(
         _ store: Store, run text: String, epoch selector: EpochSelector, epochs: Int?, overrides: Overrides,
-        fork forceFork: Bool, dataPath: String?, owner: String, isAlive: (String) -> Bool,
+        fork forceFork: Bool, dataPath: String?, validationPath: String? = nil, owner: String, isAlive: (String) -> Bool,
         observer: (any TrainingObserver)? = nil
     ) throws -> ResumePlan {
         let run = try store.resolveRun(text)
@@ -331,10 +332,20 @@ public enum Workflow {
         observer?.phaseEnded(.checkpointLoaded)
         var config = try decodedConfig.get()
         guard let data = config.data else { throw TrainingError.noData(run: run.shortID) }
+        var validationFile: DataSource?
+        if case .file(let source)? = config.validation { validationFile = source }
+        if validationPath != nil, validationFile == nil {
+            throw TrainingError.invalid("Run \(run.shortID) has no validation file (\(config.validation == nil ? "it has no validation set" : "its validation set is held out of the training data")); leave out --validation.")
+        }
         // A bundle must not decide which local file resume opens: its paths are hints.
-        if dataPath == nil, let imported = try store.bundleImportedRun(inLineageOf: run.id) {
+        if let imported = try store.bundleImportedRun(inLineageOf: run.id) {
             let via = imported == run.id ? "" : " (through run \(imported.prefix(8)))"
-            throw TrainingError.invalid("Run \(run.shortID) came from a bundle\(via): its recorded data path \(data.path) is only a hint, so it is not opened; pass --data FILE with the data it was trained on (fingerprint \(data.fingerprint.prefix(16))).")
+            if dataPath == nil {
+                throw TrainingError.invalid("Run \(run.shortID) came from a bundle\(via): its recorded data path \(data.path) is only a hint, so it is not opened; pass --data FILE with the data it was trained on (fingerprint \(data.fingerprint.prefix(16))).")
+            }
+            if let validationFile, validationPath == nil {
+                throw TrainingError.invalid("Run \(run.shortID) came from a bundle\(via): its recorded validation path \(validationFile.path) is only a hint, so it is not opened; pass --validation FILE with the validation data it was trained on (fingerprint \(validationFile.fingerprint.prefix(16))).")
+            }
         }
         let latest = try store.checkpoints(runID: run.id).last?.epoch ?? epoch
         // `resume RUN` means the run itself, even if another process appended an
@@ -376,7 +387,7 @@ public enum Workflow {
         }
         observer?.phaseEnded(.dataBegin)
         let (train, validation) = try observingLoading(observer) {
-            try recordedData(config, data: data, movedTo: dataPath, run: run.shortID, normalizer: normalizer)
+            try recordedData(config, data: data, movedTo: dataPath, validationMovedTo: validationPath, run: run.shortID, normalizer: normalizer)
         }
         observer?.phaseEnded(.dataEnd)
         let trainer = try Trainer(config: config.training, train: train, validation: validation, start: .state(state))

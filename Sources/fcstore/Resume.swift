@@ -27,6 +27,9 @@ struct Resume: ParsableCommand {
     @Option(help: ArgumentHelp("The training data, if it has moved (it must be the same data).", valueName: "file"))
     var data: String?
 
+    @Option(help: ArgumentHelp("The validation file, if it has moved (it must be the same data).", valueName: "file"))
+    var validation: String?
+
     @Option(help: ArgumentHelp("A name for the new run, when a fork is created.", valueName: "name"))
     var name: String?
 
@@ -51,7 +54,7 @@ struct Resume: ParsableCommand {
         store.signingKey = signingKey
         let plan = try Workflow.resume(
             store, run: ref.run, epoch: ref.selector, epochs: epochs, overrides: overrides,
-            fork: fork || name != nil, dataPath: data, owner: Owner.current, isAlive: Owner.isAlive,
+            fork: fork || name != nil, dataPath: data, validationPath: validation, owner: Owner.current, isAlive: Owner.isAlive,
             observer: CLITrainingObserver())
         let from = "\(plan.from.run.shortID)@\(plan.from.epoch)"
         let verb = plan.inPlace ? "resuming \(from):" : "forking from \(from):"

@@ -30,8 +30,26 @@ public enum ModelFileReader {
             // the body is read: a large file with a damaged header is refused unread.
             _ = try Safetensors.checkHeaderLength(try readAll(path, expected: min(size, 8), partial: true), fileSize: size)
         }
+        if format == .npz {
+            // A ZIP archive's directory is at its end: the end record is found and its
+            // directory bounds checked before the body is read.
+            try ZIP.checkEndRecord(try readTail(path, count: min(size, 22 + 0xFFFF)), fileSize: size)
+        }
         let bytes = try readAll(path, expected: size)
         return (try format.decode(bytes), digest(bytes))
+    }
+
+    /// The last `count` bytes of the file.
+    static func readTail(_ path: String, count: Int) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw FileReadError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        guard lseek(descriptor, -off_t(count), SEEK_END) >= 0 else {
+            throw FileReadError.unreadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        let (bytes, filled) = try fill(descriptor, count: count, path: path)
+        guard filled == count else { throw FileReadError.changedWhileRead(path: path, read: filled, expected: count) }
+        return bytes
     }
 
     /// The size of a file in bytes (0 when it cannot be read).

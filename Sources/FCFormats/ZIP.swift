@@ -85,6 +85,34 @@ enum ZIP {
 
     /// The members of a stored archive, in central-directory order.
     /// - Throws: `ModelFormatError` (format `.zip`) naming the first problem.
+    /// Checks the end of an archive of `fileSize` bytes whose last bytes are `tail`
+    /// (at least the last 22 + 65,535, or the whole file) before the body is read: the
+    /// end-of-central-directory record must be there, and a directory it places (without
+    /// ZIP64) must lie inside the file, before the record. `readStored` checks the rest.
+    /// - Throws: `ModelFormatError` (zip), with `readStored`'s wording.
+    static func checkEndRecord(_ tail: [UInt8], fileSize: Int) throws {
+        func fail(_ message: String) -> ModelFormatError { ModelFormatError(.zip, message) }
+        guard fileSize >= 22, tail.count >= 22 else {
+            throw fail("The file is \(fileSize) bytes long, too short for a ZIP archive (an npz file is one).")
+        }
+        let start = fileSize - tail.count   // the tail's offset in the file
+        var candidate = tail.count - 22
+        while candidate >= 0 {
+            if readUInt32LE(tail, at: candidate) == endSignature,
+               Int(readUInt16LE(tail, at: candidate + 20)) == tail.count - candidate - 22 {
+                let centralSize = UInt64(readUInt32LE(tail, at: candidate + 12))
+                let centralOffset = UInt64(readUInt32LE(tail, at: candidate + 16))
+                let end = UInt64(start + candidate)
+                if centralSize != 0xFFFF_FFFF, centralOffset != 0xFFFF_FFFF, centralOffset + centralSize > end {
+                    throw fail("The ZIP central directory (offset \(centralOffset), \(centralSize) bytes) lies outside the file; the file is truncated or damaged.")
+                }
+                return
+            }
+            candidate -= 1
+        }
+        throw fail("The file has no ZIP end-of-central-directory record; it is not a ZIP archive (npz files are), or it is truncated.")
+    }
+
     static func readStored(_ bytes: [UInt8]) throws -> [(name: String, data: ArraySlice<UInt8>)] {
         func fail(_ message: String) -> ModelFormatError { ModelFormatError(.zip, message) }
         guard !bytes.isEmpty else { throw fail("The file is empty; an npz file is a ZIP archive.") }

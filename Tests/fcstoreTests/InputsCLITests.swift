@@ -96,6 +96,13 @@ final class InputsCLITests: XCTestCase {
         Reliability.assertRefused(outcome, "3 GB garbage")
         XCTAssertTrue(outcome.stderr.contains("is not a model file or bundle (binary data of no known kind)"), outcome.stderr)
 
+        // A ZIP's directory is at its end: an npz-looking 3 GB file without one is refused
+        // from its last 64 KiB.
+        let zip = try sparseFile("garbage.npz", size: 3 << 30, head: "PK\u{3}\u{4}garbage")
+        outcome = try runLimited(["import", zip])
+        Reliability.assertRefused(outcome, "3 GB npz without an end record")
+        XCTAssertTrue(outcome.stderr.contains("no ZIP end-of-central-directory record"), outcome.stderr)
+
         let json = try sparseFile("big.json", size: (1 << 30) + 1, head: "{\"format\": \"fcstore-model\"")
         outcome = try runLimited(["import", json])
         Reliability.assertRefused(outcome, "1 GiB + 1 JSON")

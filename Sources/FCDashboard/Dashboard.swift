@@ -15,27 +15,6 @@ public enum DashboardResponse {
     case failure(status: Int, message: String)
 }
 
-/// Per-tensor change between two checkpoints, as `fcstore diff` computes it
-/// (the CLI hands its statistics in: see `Dashboard.init`).
-public struct LayerChange: Sendable {
-    public var layer: Int
-    public var role: String
-    public var shape: [Int]
-    public var l2: Double
-    public var relative: Double
-    public var maxAbs: Double
-    public var meanAbs: Double
-    public var cosine: Double
-    public var changed: Int
-    public var count: Int
-
-    public init(layer: Int, role: String, shape: [Int], l2: Double, relative: Double, maxAbs: Double,
-                meanAbs: Double, cosine: Double, changed: Int, count: Int) {
-        (self.layer, self.role, self.shape, self.l2, self.relative) = (layer, role, shape, l2, relative)
-        (self.maxAbs, self.meanAbs, self.cosine, self.changed, self.count) = (maxAbs, meanAbs, cosine, changed, count)
-    }
-}
-
 public typealias TensorPair = (layer: Int, role: String, a: TensorValue, b: TensorValue)
 
 /// The dashboard's pages, rendered from the store without a server (the server,
@@ -45,7 +24,6 @@ public typealias TensorPair = (layer: Int, role: String, a: TensorValue, b: Tens
 /// a run being trained shows its newest committed epoch.
 public final class Dashboard: @unchecked Sendable {
     public let path: String
-    let statistics: @Sendable ([TensorPair]) -> [LayerChange]
     private let lock = NSLock()
     private var idle: [Store] = []
     /// Parsed configurations by run id (a run's configuration never changes: it is in its digest).
@@ -54,10 +32,8 @@ public final class Dashboard: @unchecked Sendable {
     private var facts: [String: RunFacts] = [:]
 
     /// Opens the store read-only (a missing file, a folder, a newer schema and the like throw here).
-    /// - Parameter statistics: the per-tensor statistics of the diff page (`fcstore diff`'s).
-    public init(path: String, statistics: @escaping @Sendable ([TensorPair]) -> [LayerChange]) throws {
+    public init(path: String) throws {
         self.path = path
-        self.statistics = statistics
         idle = [try Store(path: path, readOnly: true)]
     }
 

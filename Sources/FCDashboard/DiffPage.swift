@@ -30,7 +30,8 @@ struct DiffPage {
             pairs.append((tensor.layer, tensor.role, tensor.value, other))
         }
         pairs.sort { ($0.layer, $0.role == "weight" ? 0 : 1) < ($1.layer, $1.role == "weight" ? 0 : 1) }
-        let changes = dashboard.statistics(pairs)
+        // `fcstore diff`'s statistics, from the one implementation in FCTraining.
+        let changes = pairs.map { TensorChange(layer: $0.layer, role: $0.role, a: $0.a, b: $0.b) }
 
         var html = "<h1>Diff</h1>\n" + HTML.integrityWarnings([problemA, problemB]) + "<table class=\"data sides\"><thead><tr><th></th><th>A</th><th>B</th></tr></thead><tbody>\n"
         html += "<tr><th>checkpoint</th><td><a href=\"/runs/\(HTML.escape(runA.id))\">\(HTML.escape(nameA))</a></td>"

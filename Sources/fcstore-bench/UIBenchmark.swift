@@ -23,7 +23,7 @@ struct UIBenchmark: ParsableCommand {
 
     func run() throws {
         if !FileManager.default.fileExists(atPath: store) { try build() }
-        let dashboard = try Dashboard(path: store, statistics: { _ in [] })
+        let dashboard = try Dashboard(path: store)
         let long = try Store(path: store, readOnly: true).resolveRun("long-run")
         print("store \(store): \(runs) runs of \(epochs + 1) epochs, and a run of \(longEpochs + 1) epochs")
         for (label, path) in [("runs page (/)", "/"), ("run page of the long run", "/runs/\(long.id)")] {

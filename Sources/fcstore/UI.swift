@@ -1,7 +1,6 @@
 import ArgumentParser
 import FCDashboard
 import FCStorage
-import FCTraining
 import Foundation
 
 /// `fcstore ui`: the read-only dashboard (see FCDashboard).
@@ -36,7 +35,7 @@ struct UI: ParsableCommand {
         guard FileManager.default.fileExists(atPath: store.path) else {
             throw CLIError("No store at \(store.path); train a run first, or pass --store PATH (or set FCSTORE_DB).")
         }
-        let dashboard = try Dashboard(path: store.path, statistics: UI.statistics)
+        let dashboard = try Dashboard(path: store.path)
         if !["127.0.0.1", "localhost", "::1"].contains(host) {
             Console.err("note: listening on \(host), not 127.0.0.1: anyone who can reach this address can read the store.")
         }
@@ -58,16 +57,6 @@ struct UI: ParsableCommand {
         }
         done.wait()
         if let error = failure.error { throw CLIError("Could not serve on \(host):\(port): \(String(describing: error)).") }
-    }
-
-    /// `fcstore diff`'s per-tensor statistics, for the diff page.
-    @Sendable static func statistics(_ pairs: [TensorPair]) -> [LayerChange] {
-        pairs.map { pair in
-            let change = TensorChange(layer: pair.layer, role: pair.role, a: pair.a, b: pair.b)
-            return LayerChange(layer: change.layer, role: change.role, shape: change.shape, l2: change.l2, relative: change.relative,
-                               maxAbs: change.maxAbs, meanAbs: change.meanAbs, cosine: change.cosine,
-                               changed: change.changed, count: change.count)
-        }
     }
 }
 

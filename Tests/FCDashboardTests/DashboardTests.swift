@@ -52,10 +52,7 @@ final class DashboardTests: XCTestCase {
 
     func testPagesShowTheStoreWithEveryValueEscaped() throws {
         let (path, run) = try makeStore(name: "<script>alert(1)</script>", epochs: 3)
-        let dashboard = try Dashboard(path: path, statistics: { pairs in
-            pairs.map { LayerChange(layer: $0.layer, role: $0.role, shape: $0.a.shape, l2: 0, relative: 0, maxAbs: 0, meanAbs: 0,
-                                    cosine: 1, changed: 0, count: $0.a.values.count) }
-        })
+        let dashboard = try Dashboard(path: path)
         let runs = try page(dashboard.respond(path: "/"))
         XCTAssertTrue(runs.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         XCTAssertFalse(runs.contains("<script>alert"))
@@ -80,7 +77,7 @@ final class DashboardTests: XCTestCase {
 
     func testMalformedPathsAndReferencesAre404() throws {
         let (path, run) = try makeStore(name: "a", epochs: 1)
-        let dashboard = try Dashboard(path: path, statistics: { _ in [] })
+        let dashboard = try Dashboard(path: path)
         let bad: [(String, String?)] = [
             ("/runs/../x", nil), ("/runs/%2e%2e", nil), ("/runs/\(run)/", nil), ("//", nil), ("/runs/nope", nil),
             ("/" + String(repeating: "a", count: 300), nil), ("/runs/\(run)/epochs/7/model.onnx", nil),
@@ -99,9 +96,9 @@ final class DashboardTests: XCTestCase {
 
     func testTheStoreIsOpenedReadOnly() throws {
         let (path, _) = try makeStore(name: "a", epochs: 1)
-        let dashboard = try Dashboard(path: path, statistics: { _ in [] })
+        let dashboard = try Dashboard(path: path)
         XCTAssertTrue(try dashboard.withStore { $0.readOnly })
-        XCTAssertThrowsError(try Dashboard(path: folder.appendingPathComponent("missing.db").path, statistics: { _ in [] }))
+        XCTAssertThrowsError(try Dashboard(path: folder.appendingPathComponent("missing.db").path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("missing.db").path), "nothing created")
     }
 
@@ -113,9 +110,9 @@ final class DashboardTests: XCTestCase {
         let config = try RunConfig(training: training, epochs: 1, data: nil, validation: nil, normalization: .none).json()
         let second = try store.createRun(name: "b", config: config, seed: 1).id
         let fork = try store.forkRun(from: first, atEpoch: 1, name: "<i>f</i>", config: config, seed: 1)
-        let parentPage = try page(try Dashboard(path: path, statistics: { _ in [] }).respond(path: "/runs/\(first)"))
+        let parentPage = try page(try Dashboard(path: path).respond(path: "/runs/\(first)"))
         XCTAssertTrue(parentPage.contains("<a class=\"fork-link\" href=\"/runs/\(fork.id)\">&lt;i&gt;f&lt;/i&gt;</a>@1"), "forks as links")
-        let dashboard = try Dashboard(path: path, statistics: { _ in [] })
+        let dashboard = try Dashboard(path: path)
         let html = try page(dashboard.respond(path: "/compare", query: "run=\(first)&run=\(second)"))
         let table = try XCTUnwrap(html.components(separatedBy: "id=\"differences\"").last?.components(separatedBy: "<tbody>").last)
         XCTAssertEqual(table.components(separatedBy: "<tr><th>").dropFirst().map { String($0.prefix { $0 != "<" }) },

@@ -40,6 +40,12 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case tooManyEpochs(requested: Int, limit: Int)
     /// A batch size below 1.
     case batchSizeTooSmall
+    /// A moved validation file was given for a run that has none (`heldOut`: its
+    /// validation set is a fraction of the training data).
+    case noValidationFile(run: String, heldOut: Bool)
+    /// A run from a bundle (`via`: through this ancestor) records a data path written
+    /// on another machine: a hint, not opened until the user names the file.
+    case recordedPathIsHint(run: String, via: String?, path: String, fingerprint: String, validation: Bool)
     case invalid(String)
     case incompatible(String)
 
@@ -83,6 +89,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             return "The epoch target can be at most \(limit) (got \(requested))."
         case .batchSizeTooSmall:
             return "The batch size must be at least 1."
+        case let .noValidationFile(run, heldOut):
+            return "Run \(run) has no validation file (\(heldOut ? "its validation set is held out of the training data" : "it has no validation set"))."
+        case let .recordedPathIsHint(run, via, path, fingerprint, validation):
+            return "Run \(run) came from a bundle\(via.map { " (through run \($0))" } ?? ""): its recorded \(validation ? "validation" : "data") path \(path) is only a hint, so it is not opened; give the file it was trained on (fingerprint \(fingerprint.prefix(16)))."
         case let .invalid(message), let .incompatible(message):
             return message
         }

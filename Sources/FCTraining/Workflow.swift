@@ -335,16 +335,17 @@ public enum Workflow {
         var validationFile: DataSource?
         if case .file(let source)? = config.validation { validationFile = source }
         if validationPath != nil, validationFile == nil {
-            throw TrainingError.invalid("Run \(run.shortID) has no validation file (\(config.validation == nil ? "it has no validation set" : "its validation set is held out of the training data")); leave out --validation.")
+            throw TrainingError.noValidationFile(run: run.shortID, heldOut: config.validation != nil)
         }
         // A bundle must not decide which local file resume opens: its paths are hints.
         if let imported = try store.bundleImportedRun(inLineageOf: run.id) {
-            let via = imported == run.id ? "" : " (through run \(imported.prefix(8)))"
+            let via = imported == run.id ? nil : String(imported.prefix(8))
             if dataPath == nil {
-                throw TrainingError.invalid("Run \(run.shortID) came from a bundle\(via): its recorded data path \(data.path) is only a hint, so it is not opened; pass --data FILE with the data it was trained on (fingerprint \(data.fingerprint.prefix(16))).")
+                throw TrainingError.recordedPathIsHint(run: run.shortID, via: via, path: data.path, fingerprint: data.fingerprint, validation: false)
             }
             if let validationFile, validationPath == nil {
-                throw TrainingError.invalid("Run \(run.shortID) came from a bundle\(via): its recorded validation path \(validationFile.path) is only a hint, so it is not opened; pass --validation FILE with the validation data it was trained on (fingerprint \(validationFile.fingerprint.prefix(16))).")
+                throw TrainingError.recordedPathIsHint(run: run.shortID, via: via, path: validationFile.path,
+                                                       fingerprint: validationFile.fingerprint, validation: true)
             }
         }
         let latest = try store.checkpoints(runID: run.id).last?.epoch ?? epoch

@@ -52,6 +52,12 @@ enum ErrorText {
             return "--epochs can be at most \(limit) (got \(requested))."
         case .batchSizeTooSmall:
             return "--batch-size must be at least 1."
+        case let .noValidationFile(run, heldOut):
+            return "Run \(run) has no validation file (\(heldOut ? "its validation set is held out of the training data" : "it has no validation set")); leave out --validation."
+        case let .recordedPathIsHint(run, via, path, fingerprint, validation):
+            let through = via.map { " (through run \($0))" } ?? ""
+            let option = validation ? "--validation FILE with the validation data" : "--data FILE with the data"
+            return "Run \(run) came from a bundle\(through): its recorded \(validation ? "validation" : "data") path \(path) is only a hint, so it is not opened; pass \(option) it was trained on (fingerprint \(fingerprint.prefix(16)))."
         case .unreadableConfig, .busy, .invalid, .incompatible:
             return error.description
         }

@@ -15,6 +15,8 @@ struct RunsPage {
         var summary: RunSummary
         var facts: RunFacts
         var valAccuracy: Double?
+        /// The validation accuracy of the best epoch (the one of "Best val loss").
+        var bestValAccuracy: Double?
         var trainLoss: Double?
         var architecture: String { facts.architecture }
         var optimizer: String { facts.optimizer }
@@ -28,7 +30,7 @@ struct RunsPage {
     /// Sortable columns: query key, heading, and the order it defines.
     static let columns: [(key: String, heading: String)] = [
         ("name", "Run"), ("status", "Status"), ("epochs", "Epochs"), ("best_val_loss", "Best val loss"),
-        ("val_accuracy", "Val acc (last)"), ("train_loss", "Train loss (last)"), ("architecture", "Network"),
+        ("best_val_accuracy", "Val acc (best)"), ("val_accuracy", "Val acc (last)"), ("train_loss", "Train loss (last)"), ("architecture", "Network"),
         ("optimizer", "Optimizer"), ("learning_rate", "LR"), ("batch", "Batch"), ("created", "Created"),
     ]
 
@@ -51,6 +53,13 @@ struct RunsPage {
         // the sort needs them for every run.
         let everyRunsMetrics = Self.lastMetricColumns.contains(sort)
         var rows = try rows(latestMetrics: everyRunsMetrics)
+        // The best epoch's accuracy: one lookup a run, for every run only when sorting by it.
+        func fillBestAccuracy(_ index: Int) {
+            guard let best = rows[index].summary.bestValidationEpoch,
+                  let metrics = try? store.metrics(runID: rows[index].summary.run.id, epoch: best) else { return }
+            rows[index].bestValAccuracy = metrics["val_accuracy"]
+        }
+        if sort == "best_val_accuracy" { rows.indices.forEach(fillBestAccuracy) }
         let total = rows.count
         if !status.isEmpty { rows = rows.filter { $0.summary.run.status.rawValue == status } }
         if !filter.isEmpty {
@@ -67,6 +76,7 @@ struct RunsPage {
         let pages = max(1, (matching + Self.pageSize - 1) / Self.pageSize)
         let pageNumber = min(max(Int(query["page"] ?? "1") ?? 1, 1), pages)
         rows = Array(rows[min((pageNumber - 1) * Self.pageSize, matching)..<min(pageNumber * Self.pageSize, matching)])
+        if sort != "best_val_accuracy" { rows.indices.forEach(fillBestAccuracy) }
         if !everyRunsMetrics {
             for index in rows.indices {
                 guard let last = rows[index].summary.lastEpoch,
@@ -120,7 +130,7 @@ struct RunsPage {
             }
             html += "</td><td class=\"status \(HTML.escape(run.status.rawValue))\">\(HTML.escape(run.status.rawValue))</td>"
             html += "<td class=\"num\">\(row.summary.lastEpoch.map(String.init) ?? "-")</td>"
-            html += "<td class=\"num\">\(HTML.number(row.summary.bestValidationLoss))</td>"
+            html += "<td class=\"num\">\(HTML.number(row.summary.bestValidationLoss))</td><td class=\"num\">\(HTML.number(row.bestValAccuracy))</td>"
             html += "<td class=\"num\">\(HTML.number(row.valAccuracy))</td><td class=\"num\">\(HTML.number(row.trainLoss))</td>"
             html += "<td>\(HTML.escape(row.architecture))</td><td>\(HTML.escape(row.optimizer))</td>"
             html += "<td class=\"num\">\(HTML.number(row.learningRate))</td><td class=\"num\">\(HTML.escape(row.batch))</td>"
@@ -149,6 +159,7 @@ struct RunsPage {
         case "status": result = texts(a.summary.run.status.rawValue, b.summary.run.status.rawValue)
         case "epochs": result = numbers(a.summary.lastEpoch.map(Double.init), b.summary.lastEpoch.map(Double.init))
         case "best_val_loss": result = numbers(a.summary.bestValidationLoss, b.summary.bestValidationLoss)
+        case "best_val_accuracy": result = numbers(a.bestValAccuracy, b.bestValAccuracy)
         case "val_accuracy": result = numbers(a.valAccuracy, b.valAccuracy)
         case "train_loss": result = numbers(a.trainLoss, b.trainLoss)
         case "architecture": result = texts(a.architecture, b.architecture)

@@ -50,6 +50,35 @@ final class DashboardTests: XCTestCase {
         return html
     }
 
+    /// The runs page gives the best epoch's validation accuracy beside the best validation
+    /// loss (not the last epoch's), and sorts by it.
+    func testTheRunsPageShowsTheBestEpochsAccuracy() throws {
+        let path = folder.appendingPathComponent("best.db").path
+        let store = try Store(path: path)
+        let config = try RunConfig(training: TrainingConfig(spec: NetworkSpec(inputSize: 2, layerSizes: [2])), epochs: 2,
+                                   data: nil, validation: nil, normalization: .none).json()
+        // Run "a": best loss at epoch 1 (accuracy 0.75), last epoch 2 has accuracy 0.5.
+        // Run "b": best loss at epoch 2 (accuracy 0.625).
+        for (name, losses, accuracies) in [("a", [0.9, 0.2, 0.4], [0.25, 0.75, 0.5]), ("b", [0.9, 0.5, 0.3], [0.25, 0.5, 0.625])] {
+            let run = try store.createRun(name: name, config: config, seed: 1)
+            for epoch in 0...2 {
+                let tensors = try [
+                    CheckpointTensor(layer: 1, role: "weight", value: TensorValue(shape: [2, 2], values: [1, 2, 3, Float(epoch)])),
+                    CheckpointTensor(layer: 1, role: "bias", value: TensorValue(shape: [2], values: [0, 0])),
+                ]
+                _ = try store.appendCheckpoint(runID: run.id, CheckpointInput(
+                    epoch: epoch, tensors: tensors, metrics: ["val_loss": losses[epoch], "val_accuracy": accuracies[epoch]],
+                    optimizerState: "{}", rngState: [UInt8](repeating: 0, count: 32)))
+            }
+        }
+        let dashboard = try Dashboard(path: path)
+        let html = try page(dashboard.respond(path: "/", query: "sort=best_val_accuracy&order=desc"))
+        XCTAssertTrue(html.contains("Val acc (best)"))
+        let a = try XCTUnwrap(html.range(of: "<td class=\"num\">0.2</td><td class=\"num\">0.75</td><td class=\"num\">0.5</td>"), html)
+        let b = try XCTUnwrap(html.range(of: "<td class=\"num\">0.3</td><td class=\"num\">0.625</td><td class=\"num\">0.625</td>"), html)
+        XCTAssertLessThan(a.lowerBound, b.lowerBound, "sorted by the best epoch's accuracy, descending")
+    }
+
     func testPagesShowTheStoreWithEveryValueEscaped() throws {
         let (path, run) = try makeStore(name: "<script>alert(1)</script>", epochs: 3)
         let dashboard = try Dashboard(path: path)

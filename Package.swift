@@ -50,9 +50,12 @@ let package = Package(
         .target(name: "CKernels"),
 
         .target(name: "FCNet", dependencies: ["COpenBLAS", "CKernels"]),
+        // The SQLite seam: connection, statements (argument-count and single-statement
+        // checks, a statement cache), one blob API, named result codes.
+        .target(name: "FCSQLite", dependencies: ["CSQLite"]),
         .target(
             name: "FCStorage",
-            dependencies: ["CSQLite", "CLibCrypto"],
+            dependencies: ["FCSQLite", "CSQLite", "CLibCrypto"],
             plugins: ["EmbedMigrations"]
         ),
         // Joins engine and store: run configuration, checkpoint encoding, train and resume.
@@ -89,9 +92,10 @@ let package = Package(
         // What the test targets share: one process runner, one poller, one seeded generator.
         .target(name: "FCTestSupport", path: "Tests/FCTestSupport"),
         .testTarget(name: "FCNetTests", dependencies: ["FCNet", "FCTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "FCStorageTests", dependencies: ["FCStorage", "CSQLite", "FCTestSupport"]),
+        .testTarget(name: "FCSQLiteTests", dependencies: ["FCSQLite", "CSQLite"]),
+        .testTarget(name: "FCStorageTests", dependencies: ["FCStorage", "FCSQLite", "CSQLite", "FCTestSupport"]),
         .testTarget(name: "FCTrainingTests", dependencies: ["FCTraining"]),
-        .testTarget(name: "fcstoreTests", dependencies: ["FCStorage", "FCTestSupport"]),
+        .testTarget(name: "fcstoreTests", dependencies: ["FCStorage", "FCSQLite", "FCTestSupport"]),
         .testTarget(name: "FCDashboardTests", dependencies: ["FCDashboard", "FCStorage", "FCTraining", "FCNet"]),
     ]
 )

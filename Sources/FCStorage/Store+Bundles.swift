@@ -1,3 +1,4 @@
+import FCSQLite
 import CSQLite
 import Foundation
 
@@ -253,8 +254,8 @@ extension Store {
                 throw refuse("it is damaged (quick_check: \(problems.prefix(3).joined(separator: "; ")))")
             }
         } catch let error as SQLiteError {
-            if error.code == SQLITE_NOTADB { throw refuse("it is not an SQLite database") }
-            if error.code == SQLITE_CORRUPT { throw refuse("it is damaged (\(error.message))") }
+            if error.code == ResultCode.notADatabase { throw refuse("it is not an SQLite database") }
+            if error.code == ResultCode.corrupt { throw refuse("it is damaged (\(error.message))") }
             throw refuse("it is not a readable SQLite database (\(error.message))")
         }
         return try storeErrors {

@@ -1,3 +1,4 @@
+import FCSQLite
 import Foundation
 
 // Writing and reading checkpoints, including the epochs a fork inherits.
@@ -323,14 +324,15 @@ extension Store {
                 var check = LoadCheck(runs: [], createdAtText: header.string(at: 0),
                                       boundRunID: header.optionalString(at: 6) ?? owner, shapes: [])
                 for id in Set([runID, owner]) {
-                    let run = try db.prepare("SELECT id, created_at, config, seed, parent_run_id, parent_epoch, digest FROM runs WHERE id = ?")
-                    try run.bind([.text(id)])
-                    guard try run.step() else { throw StoreError.noSuchRun(id) }
-                    let parent = run.optionalString(at: 4).flatMap { parentID in
-                        run.optionalInt(at: 5).map { CheckpointLocation(runID: parentID, epoch: $0) }
+                    try db.withCachedStatement("SELECT id, created_at, config, seed, parent_run_id, parent_epoch, digest FROM runs WHERE id = ?") { run in
+                        try run.bind([.text(id)])
+                        guard try run.step() else { throw StoreError.noSuchRun(id) }
+                        let parent = run.optionalString(at: 4).flatMap { parentID in
+                            run.optionalInt(at: 5).map { CheckpointLocation(runID: parentID, epoch: $0) }
+                        }
+                        check.runs.append((id, RunDigest.compute(id: id, createdAt: run.string(at: 1), config: run.string(at: 2),
+                                                                 seed: UInt64(bitPattern: run.int64(at: 3)), parent: parent) == run.bytes(at: 6)))
                     }
-                    check.runs.append((id, RunDigest.compute(id: id, createdAt: run.string(at: 1), config: run.string(at: 2),
-                                                             seed: UInt64(bitPattern: run.int64(at: 3)), parent: parent) == run.bytes(at: 6)))
                 }
 
                 var hashes: [[UInt8]] = []

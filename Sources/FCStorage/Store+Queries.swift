@@ -1,3 +1,4 @@
+import FCSQLite
 // Listings and the integrity check.
 
 extension Store {
@@ -132,19 +133,20 @@ extension Store {
                 _ = try lastVisibleEpoch(runID: runID)
                 var result: [CheckpointSummary] = []
                 for segment in try lineage(of: runID) {
-                    let statement = try db.prepare("""
+                    var ids: [Int64] = []
+                    try db.withCachedStatement("""
                         SELECT id, epoch, created_at, digest, parent_digest, pruned_at IS NOT NULL FROM checkpoints
                         WHERE run_id = ? AND epoch BETWEEN ? AND ? ORDER BY epoch
-                        """)
-                    try statement.bind([.text(segment.ownerRunID), .integer(Int64(segment.lower)),
-                                        .integer(Int64(clamping: segment.upper))])
-                    var ids: [Int64] = []
-                    try statement.forEachRow { row in
-                        ids.append(row.int64(at: 0))
-                        result.append(CheckpointSummary(
-                            epoch: try row.int(at: 1, in: StoreLimits.epochs, field: "checkpoints.epoch"), createdAt: StoreTimestamp.date(row.string(at: 2)), digest: row.bytes(at: 3),
-                            parentDigest: row.optionalBytes(at: 4), metrics: [:], ownerRunID: segment.ownerRunID,
-                            inherited: segment.ownerRunID != runID, pruned: row.int(at: 5) != 0))
+                        """) { statement in
+                        try statement.bind([.text(segment.ownerRunID), .integer(Int64(segment.lower)),
+                                            .integer(Int64(clamping: segment.upper))])
+                        try statement.forEachRow { row in
+                            ids.append(row.int64(at: 0))
+                            result.append(CheckpointSummary(
+                                epoch: try row.int(at: 1, in: StoreLimits.epochs, field: "checkpoints.epoch"), createdAt: StoreTimestamp.date(row.string(at: 2)), digest: row.bytes(at: 3),
+                                parentDigest: row.optionalBytes(at: 4), metrics: [:], ownerRunID: segment.ownerRunID,
+                                inherited: segment.ownerRunID != runID, pruned: row.int(at: 5) != 0))
+                        }
                     }
                     for (offset, id) in ids.enumerated() {
                         result[result.count - ids.count + offset].metrics = try metrics(checkpointID: id)
@@ -157,9 +159,11 @@ extension Store {
 
     func metrics(checkpointID: Int64) throws -> [String: Double] {
         var metrics: [String: Double] = [:]
-        let statement = try db.prepare("SELECT name, value FROM metrics WHERE checkpoint_id = ?")
-        try statement.bind([.integer(checkpointID)])
-        try statement.forEachRow { metrics[$0.string(at: 0)] = $0.isNull(at: 1) ? .nan : $0.double(at: 1) }
+        // Called once per checkpoint of a listing: prepared once per connection.
+        try db.withCachedStatement("SELECT name, value FROM metrics WHERE checkpoint_id = ?") { statement in
+            try statement.bind([.integer(checkpointID)])
+            try statement.forEachRow { metrics[$0.string(at: 0)] = $0.isNull(at: 1) ? .nan : $0.double(at: 1) }
+        }
         return metrics
     }
 

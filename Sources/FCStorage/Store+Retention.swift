@@ -1,3 +1,4 @@
+import FCSQLite
 import Foundation
 
 // Retention and space reclamation: prune (release the tensor bytes of some
@@ -180,10 +181,11 @@ extension Store {
                 let lower = run.parent.map { $0.epoch + 1 } ?? 0
                 for fork in forks {
                     let forkEpoch = fork.parent!.epoch
-                    let rows = try db.prepare("SELECT id FROM checkpoints WHERE run_id = ? AND epoch BETWEEN ? AND ? ORDER BY epoch")
-                    try rows.bind([.text(runID), .integer(Int64(lower)), .integer(Int64(forkEpoch))])
                     var ids: [Int64] = []
-                    try rows.forEachRow { ids.append($0.int64(at: 0)) }
+                    try db.withCachedStatement("SELECT id FROM checkpoints WHERE run_id = ? AND epoch BETWEEN ? AND ? ORDER BY epoch") { rows in
+                        try rows.bind([.text(runID), .integer(Int64(lower)), .integer(Int64(forkEpoch))])
+                        try rows.forEachRow { ids.append($0.int64(at: 0)) }
+                    }
                     for id in ids {
                         // The copy records the run that wrote the row: digests of recipe v2 name it.
                         try db.execute(hasHeads ? """

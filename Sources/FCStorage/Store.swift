@@ -1,3 +1,4 @@
+import FCSQLite
 import CSQLite
 import Foundation
 
@@ -79,8 +80,8 @@ public final class Store {
     /// (`SQLITE_READONLY_DIRECTORY`, `SQLITE_READONLY_CANTINIT`, `SQLITE_CANTOPEN`)
     /// when no `-wal` file exists.
     static func needsImmutableOpen(_ error: SQLiteError, path: String) -> Bool {
-        let codes: Set<Int32> = [1544 /* READONLY_DIRECTORY */, 1288 /* READONLY_CANTINIT */, SQLITE_CANTOPEN]
-        guard codes.contains(error.extendedCode) || error.code == SQLITE_CANTOPEN else { return false }
+        let codes: Set<Int32> = [ResultCode.readOnlyDirectory, ResultCode.readOnlyCantInit]
+        guard codes.contains(error.extendedCode) || error.code == ResultCode.cantOpen else { return false }
         let folder = (path as NSString).deletingLastPathComponent
         return !FileManager.default.fileExists(atPath: path + "-wal")
             && !FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder)

@@ -1,3 +1,4 @@
+import FCSQLite
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -112,13 +113,13 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         let store = error.path.map { "the store \($0)" } ?? "the store"
         let detail = "(\(error))"
         switch error.code {
-        case 5 /* SQLITE_BUSY */, 6 /* SQLITE_LOCKED */:
+        case ResultCode.busy, ResultCode.locked:
             return "The store is busy (another process holds the write lock); try again. \(detail)"
-        case 8 /* SQLITE_READONLY */:
+        case ResultCode.readOnly:
             return "The store is read-only (check the permissions of the file and its folder); commands that only read it still work. \(detail)"
-        case 13 /* SQLITE_FULL */:
+        case ResultCode.full:
             return "The disk holding the store is full; free some space and try again. \(detail)"
-        case 10 /* SQLITE_IOERR */:
+        case ResultCode.ioError:
             if error.systemErrno == ENOSPC {
                 return "The disk holding the store is full; free some space and try again. \(detail)"
             }
@@ -131,15 +132,15 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
                 return "The store's disk quota is used up; free some space or raise the quota and try again. \(detail)"
             }
             return "Reading or writing \(store) failed at the operating system (a disk I/O error); check the disk and the file, then try again. \(detail)"
-        case 14 /* SQLITE_CANTOPEN */:
+        case ResultCode.cantOpen:
             return "\(store.prefix(1).uppercased() + store.dropFirst()) cannot be opened; check that its folder exists and that you may read and write both. \(detail)"
-        case 3 /* SQLITE_PERM */, 23 /* SQLITE_AUTH */:
+        case ResultCode.permission, ResultCode.authorization:
             return "Access to \(store) was refused; check the permissions of the file and its folder. \(detail)"
-        case 11 /* SQLITE_CORRUPT */:
+        case ResultCode.corrupt:
             return "\(store.prefix(1).uppercased() + store.dropFirst()) is damaged (SQLite found a malformed page); run 'fcstore verify' and restore the file from a copy or a bundle. \(detail)"
-        case 26 /* SQLITE_NOTADB */:
+        case ResultCode.notADatabase:
             return "\(error.path ?? "The file") is not an SQLite database (or is encrypted); choose another file with --store or FCSTORE_DB. \(detail)"
-        case 1 /* SQLITE_ERROR */ where ["already exists", "no such table", "no such column", "no such index", "no such view", "no such trigger"]
+        case ResultCode.error where ["already exists", "no such table", "no such column", "no such index", "no such view", "no such trigger"]
             .contains(where: error.message.contains):
             return "\(store.prefix(1).uppercased() + store.dropFirst()) has a schema fcstore did not create (\(error.message)); run 'fcstore verify', or use another store. \(detail)"
         default:

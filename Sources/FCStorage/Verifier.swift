@@ -1,3 +1,4 @@
+import FCSQLite
 // The integrity check shared by `Store.verify` and `Store.importBundle`: it
 // reads any database with fcstore's schema (the store, or a bundle opened
 // read-only) and reports what does not add up, without trusting anything.

@@ -549,17 +549,13 @@ extension StoreSnapshot {
     /// checkpoint whose tensors were kept (its own, or those it inherits
     /// within the snapshot); nil when it sees at least one.
     func unusable(runID: String) -> String? {
-        var current = runID, upper = Int.max, seen = 0
-        for _ in 0..<10_000 {
-            guard let run = runs[current] else { break }
-            let lower = run.parent.map { $0.epoch + 1 } ?? 0
-            for checkpoint in (checkpoints[current] ?? [:]).values where lower <= checkpoint.epoch && checkpoint.epoch <= upper {
+        var seen = 0
+        for segment in lineage(of: runID).segments {
+            for checkpoint in (checkpoints[segment.ownerRunID] ?? [:]).values
+            where segment.lower <= checkpoint.epoch && checkpoint.epoch <= segment.upper {
                 if !checkpoint.isPruned { return nil }
                 seen += 1
             }
-            guard let parent = run.parent else { break }
-            current = parent.runID
-            upper = min(upper, parent.epoch)
         }
         switch seen {
         case 0: return "has no checkpoint, so nothing of it could be loaded"

@@ -3,13 +3,6 @@ import Foundation
 
 // Writing and reading checkpoints, including the epochs a fork inherits.
 
-/// A stretch of epochs `lower...upper` that a run sees in `ownerRunID`'s rows.
-struct LineageSegment {
-    var ownerRunID: String
-    var lower: Int
-    var upper: Int
-}
-
 /// Where a visible checkpoint's row lives.
 struct CheckpointRow {
     var id: Int64
@@ -20,24 +13,22 @@ struct CheckpointRow {
 extension Store {
     // MARK: Lineage
 
-    /// The segments of history `runID` sees, its own first: a run owns the
-    /// epochs after its fork point, its parent those up to the fork point
-    /// (and after the parent's own fork point), and so on.
+    /// The segments of history `runID` sees, its own first (see `Lineage`).
+    /// - Throws: `StoreError.noSuchRun`, `.corrupt` for a missing parent or a cycle.
     func lineage(of runID: String, runs: [String: RunRecord]? = nil) throws -> [LineageSegment] {
-        var segments: [LineageSegment] = []
-        var current = try runs?[runID] ?? requireRun(runID)
-        var upper = Int.max
-        for _ in 0..<10_000 {
-            let lower = current.parent.map { $0.epoch + 1 } ?? 0
-            if lower <= upper { segments.append(LineageSegment(ownerRunID: current.id, lower: lower, upper: upper)) }
-            guard let parent = current.parent else { return segments }
-            upper = min(upper, parent.epoch)
-            guard let next = runs?[parent.runID] ?? (try? requireRun(parent.runID)) else {
-                throw StoreError.corrupt(runID: current.id, epoch: parent.epoch, detail: "its parent run \(parent.runID) is missing")
-            }
-            current = next
+        let start = try runs?[runID] ?? requireRun(runID)
+        let lineage = Lineage(runID: runID, parent: start.parent) { id in
+            guard let run = runs?[id] ?? (try? requireRun(id)) else { return .none }
+            return .some(run.parent)
         }
-        throw StoreError.corrupt(runID: runID, epoch: 0, detail: "its chain of parent runs does not end")
+        switch lineage.broken {
+        case nil:
+            return lineage.segments
+        case let .missingParent(childID, parent):
+            throw StoreError.corrupt(runID: childID, epoch: parent.epoch, detail: "its parent run \(parent.runID) is missing")
+        case .cycle:
+            throw StoreError.corrupt(runID: runID, epoch: 0, detail: "its chain of parent runs does not end")
+        }
     }
 
     /// The row of the checkpoint `runID` sees at `epoch`.

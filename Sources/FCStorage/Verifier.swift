@@ -179,20 +179,15 @@ struct StoreSnapshot {
     /// The stretches of history `runID` sees, its own first (as `Store.lineage`).
     /// - Returns: nil and a problem when an ancestor is missing or the parents form a cycle.
     func lineage(of runID: String) -> (segments: [LineageSegment], problem: String?) {
-        var segments: [LineageSegment] = []
-        guard var current = runs[runID] else { return ([], "the run is missing") }
-        var upper = Int.max
-        var seen: Set<String> = [runID]
-        while true {
-            let lower = current.parent.map { $0.epoch + 1 } ?? 0
-            if lower <= upper { segments.append(LineageSegment(ownerRunID: current.id, lower: lower, upper: upper)) }
-            guard let parent = current.parent else { return (segments, nil) }
-            upper = min(upper, parent.epoch)
-            guard let next = runs[parent.runID] else {
-                return (segments, "its parent run \(parent.runID.prefix(8)) (fork point of \(current.id.prefix(8))) is missing")
-            }
-            guard seen.insert(next.id).inserted else { return (segments, "its chain of parent runs forms a cycle") }
-            current = next
+        guard let start = runs[runID] else { return ([], "the run is missing") }
+        let lineage = Lineage(runID: runID, parent: start.parent) { id in runs[id].map { .some($0.parent) } ?? .none }
+        switch lineage.broken {
+        case nil:
+            return (lineage.segments, nil)
+        case let .missingParent(childID, parent):
+            return (lineage.segments, "its parent run \(parent.runID.prefix(8)) (fork point of \(childID.prefix(8))) is missing")
+        case .cycle:
+            return (lineage.segments, "its chain of parent runs forms a cycle")
         }
     }
 

@@ -258,31 +258,33 @@ extension Store {
     }
 
     /// The epoch with the best value of `metric` among the run's own epochs:
-    /// for a fork, those after its fork point, never one it inherits (the
-    /// earliest epoch on ties; NaN values are ignored). `prune --keep-best` and
-    /// the best column of `runs` follow the same rule.
+    /// for a fork, those after its fork point, never one it inherits (see
+    /// `BestEpoch`, the rule `prune --keep-best` and the best column of `runs` follow).
     /// - Throws: `StoreError.noSuchMetric`, `.noSuchRun`.
     public func bestEpoch(runID: String, metric: String, lowerIsBetter: Bool = true) throws -> Int {
         let best: Int? = try storeErrors {
             try db.readTransaction {
                 _ = try requireRun(runID)
-                var best: (epoch: Int, value: Double)?
-                let statement = try db.prepare("""
-                    SELECT c.epoch, m.value FROM checkpoints AS c JOIN metrics AS m ON m.checkpoint_id = c.id
-                    WHERE c.run_id = ? AND m.name = ? AND m.value IS NOT NULL
-                    """)
-                try statement.bind([.text(runID), .text(metric)])
-                try statement.forEachRow { row in
-                    let epoch = try row.int(at: 0, in: StoreLimits.epochs, field: "checkpoints.epoch"), value = row.double(at: 1)
-                    guard let current = best else { best = (epoch, value); return }
-                    let better = lowerIsBetter ? value < current.value : value > current.value
-                    if better || (value == current.value && epoch < current.epoch) { best = (epoch, value) }
-                }
-                return best?.epoch
+                return try ownBestEpoch(runID: runID, metric: metric, lowerIsBetter: lowerIsBetter)
             }
         }
         guard let best else { throw StoreError.noSuchMetric(runID: runID, metric: metric) }
         return best
+    }
+
+    /// `BestEpoch` over the values of `metric` in `runID`'s own checkpoints, nil
+    /// when none has one (no transaction of its own).
+    func ownBestEpoch(runID: String, metric: String, lowerIsBetter: Bool = true) throws -> Int? {
+        var candidates: [(epoch: Int, value: Double)] = []
+        let statement = try db.prepare("""
+            SELECT c.epoch, m.value FROM checkpoints AS c JOIN metrics AS m ON m.checkpoint_id = c.id
+            WHERE c.run_id = ? AND m.name = ? AND m.value IS NOT NULL
+            """)
+        try statement.bind([.text(runID), .text(metric)])
+        try statement.forEachRow { row in
+            candidates.append((try row.int(at: 0, in: StoreLimits.epochs, field: "checkpoints.epoch"), row.double(at: 1)))
+        }
+        return BestEpoch.pick(candidates, lowerIsBetter: lowerIsBetter)?.epoch
     }
 
     /// The checkpoint with the best value of `metric` among the run's own

@@ -38,16 +38,8 @@ extension Store {
                         }
                     }
                     lastRows.append(last)
-                    // The lowest val_loss among the run's own epochs (a fork's inherited
-                    // epochs are its parent's results); the earliest epoch among equals.
-                    var best: (epoch: Int, value: Double)?
-                    for candidate in validation[record.id] ?? [] {
-                        if let current = best, !(candidate.value < current.value
-                                                 || (candidate.value == current.value && candidate.epoch < current.epoch)) {
-                            continue
-                        }
-                        best = candidate
-                    }
+                    // The lowest val_loss among the run's own epochs (see `BestEpoch`).
+                    let best = BestEpoch.pick(validation[record.id] ?? [])
                     return RunSummary(run: record, firstEpoch: last == nil ? nil : 0, lastEpoch: last?.epoch,
                                       checkpointCount: last.map { $0.epoch + 1 } ?? 0,
                                       ownCheckpointCount: own[record.id].map { $0.last - $0.first + 1 } ?? 0,

@@ -97,12 +97,10 @@ extension Store {
                     for row in own where row.epoch % keepEvery == 0 { reasons[row.epoch, default: []].insert(.every) }
                 }
                 if let metric = keepBest {
-                    let best = try self.db.scalar("""
-                        SELECT c.epoch FROM checkpoints AS c JOIN metrics AS m ON m.checkpoint_id = c.id
-                        WHERE c.run_id = ? AND m.name = ? AND m.value IS NOT NULL ORDER BY m.value, c.epoch LIMIT 1
-                        """, [.text(runID), .text(metric)])
-                    guard let epoch = best?.int64 else { throw StoreError.noSuchMetric(runID: runID, metric: metric) }
-                    reasons[Int(epoch), default: []].insert(.best)
+                    guard let epoch = try self.ownBestEpoch(runID: runID, metric: metric) else {
+                        throw StoreError.noSuchMetric(runID: runID, metric: metric)
+                    }
+                    reasons[epoch, default: []].insert(.best)
                 }
                 for epoch in try self.forkPoints(of: runID) where epoch <= latest {
                     reasons[epoch, default: []].insert(.forkPoint)

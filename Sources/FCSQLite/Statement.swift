@@ -136,6 +136,24 @@ public final class Statement {
 
     public var columnCount: Int32 { sqlite3_column_count(handle) }
 
+    /// The result columns' indices by name (`sqlite3_column_name`), made on first use.
+    private lazy var columnIndices: [String: Int32] = {
+        var indices: [String: Int32] = [:]
+        for index in 0..<columnCount {
+            if let name = sqlite3_column_name(handle, index) { indices[String(cString: name)] = indices[String(cString: name)] ?? index }
+        }
+        return indices
+    }()
+
+    /// The index of the result column called `name` (its `AS` name, else the
+    /// column's own), for reading rows by name: a mapper then does not depend
+    /// on the order of a SELECT list. Naming a column the statement does not
+    /// return is a programming error.
+    public func column(_ name: String) -> Int32 {
+        guard let index = columnIndices[name] else { preconditionFailure("no result column \(name) in: \(sql)") }
+        return index
+    }
+
     public func isNull(at index: Int32) -> Bool { sqlite3_column_type(handle, index) == SQLITE_NULL }
 
     public func int64(at index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }

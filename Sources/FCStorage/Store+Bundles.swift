@@ -107,19 +107,13 @@ extension Store {
                 for id in order { depth[id] = try lineage(of: id).count }
                 order.sort { (depth[$0]!, $0) < (depth[$1]!, $1) }
                 for id in order {
-                    try db.execute("""
-                        INSERT INTO bundle.runs (id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner, digest)
-                        SELECT id, name, created_at, CASE status WHEN 'running' THEN 'interrupted' ELSE status END,
-                               config, seed, parent_run_id, parent_epoch, NULL, digest
-                        FROM main.runs WHERE id = ?
-                        """, [.text(id)])
-                    try db.execute("""
-                        INSERT INTO bundle.checkpoints (id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
-                                                        origin_run_id)
-                        SELECT id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
-                               \(hasHeads ? "origin_run_id" : "NULL")
-                        FROM main.checkpoints WHERE run_id = ? AND epoch <= ?
-                        """, [.text(id), .integer(Int64(clamping: upper[id]!))])
+                    try db.execute(Schema.copy(Schema.Runs.columns, into: "bundle.runs", from: "main.runs", replacing: [
+                        "status": "CASE status WHEN 'running' THEN 'interrupted' ELSE status END", "owner": "NULL",
+                    ], where: "id = ?"), [.text(id)])
+                    try db.execute(Schema.copy(["id"] + Schema.Checkpoints.columns(withOrigin: true), into: "bundle.checkpoints",
+                                               from: "main.checkpoints", replacing: hasHeads ? [:] : ["origin_run_id": "NULL"],
+                                               where: "run_id = ? AND epoch <= ?"),
+                                   [.text(id), .integer(Int64(clamping: upper[id]!))])
                     summary.checkpoints += Int(db.changes)
                 }
                 try db.execute("""
@@ -413,29 +407,22 @@ extension Store {
         for new in newRuns {
             let run = new.run
             let status = run.status == RunStatus.running.rawValue ? RunStatus.interrupted.rawValue : run.status
-            try db.execute("""
-                INSERT INTO runs (id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner, digest)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
-                """, [.text(run.id), new.name.map(SQLValue.text) ?? .null, .text(run.createdAt), .text(status), .text(run.config),
-                      .integer(Int64(bitPattern: run.seed)), run.parent.map { .text($0.runID) } ?? .null,
-                      run.parent.map { .integer(Int64($0.epoch)) } ?? .null, .blob(run.digest)])
+            let insert = Schema.insert(into: "runs", Schema.Runs.row(
+                id: run.id, name: new.name, createdAt: run.createdAt, status: status, config: run.config, seed: run.seed,
+                parent: run.parent, owner: nil, digest: run.digest))
+            try db.execute(insert.sql, insert.arguments)
         }
-        let insertCheckpoint = try db.prepare("""
-            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at, origin_run_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
         let insertTensor = try db.prepare("INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, ?, ?)")
         let insertMetric = try db.prepare("INSERT INTO metrics (checkpoint_id, name, value) VALUES (?, ?, ?)")
         let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")
         let insertBlob = try db.prepare("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))")
         var copied = Set<[UInt8]>()
         for checkpoint in toAdd.sorted(by: { ($0.runID, $0.epoch) < ($1.runID, $1.epoch) }) {
-            try insertCheckpoint.bind([.text(checkpoint.runID), .integer(Int64(checkpoint.epoch)), .text(checkpoint.createdAt),
-                                       .blob(checkpoint.digest), checkpoint.parentDigest.map(SQLValue.blob) ?? .null,
-                                       .text(checkpoint.optimizerState), .blob(checkpoint.rngState),
-                                       checkpoint.prunedAt.map(SQLValue.text) ?? .null,
-                                       checkpoint.originRunID.map(SQLValue.text) ?? .null])
-            try insertCheckpoint.step()
+            let insert = Schema.insert(into: "checkpoints", Schema.Checkpoints.row(
+                runID: checkpoint.runID, epoch: checkpoint.epoch, createdAt: checkpoint.createdAt, digest: checkpoint.digest,
+                parentDigest: checkpoint.parentDigest, optimizerState: checkpoint.optimizerState, rngState: checkpoint.rngState,
+                prunedAt: checkpoint.prunedAt.map(SQLValue.text) ?? .null, originRunID: checkpoint.originRunID.map(SQLValue.text) ?? .null))
+            try db.execute(insert.sql, insert.arguments)
             let checkpointID = db.lastInsertRowID
             for tensor in checkpoint.tensors {
                 try insertTensor.bind([.integer(checkpointID), .integer(Int64(tensor.layer)), .text(tensor.role),

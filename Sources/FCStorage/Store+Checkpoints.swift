@@ -156,11 +156,10 @@ extension Store {
                                               tensors: entries, metrics: input.metrics,
                                               optimizerState: input.optimizerState, rngState: input.rngState,
                                               runID: hasHeads ? runID : nil)
-        try db.execute("""
-            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, [.text(runID), .integer(Int64(input.epoch)), .text(createdAt), .blob(digest),
-                  parentDigest.map(SQLValue.blob) ?? .null, .text(input.optimizerState), .blob(input.rngState)])
+        let insert = Schema.insert(into: "checkpoints", Schema.Checkpoints.row(
+            runID: runID, epoch: input.epoch, createdAt: createdAt, digest: digest, parentDigest: parentDigest,
+            optimizerState: input.optimizerState, rngState: input.rngState))
+        try db.execute(insert.sql, insert.arguments)
         let checkpointID = db.lastInsertRowID
 
         let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")

@@ -186,17 +186,11 @@ extension Store {
                     }
                     for id in ids {
                         // The copy records the run that wrote the row: digests of recipe v2 name it.
-                        try db.execute(hasHeads ? """
-                            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
-                                                     origin_run_id)
-                            SELECT ?, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
-                                   coalesce(origin_run_id, run_id)
-                            FROM checkpoints WHERE id = ?
-                            """ : """
-                            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at)
-                            SELECT ?, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at
-                            FROM checkpoints WHERE id = ?
-                            """, [.text(fork.id), .integer(id)])
+                        try db.execute(Schema.copy(Schema.Checkpoints.columns(withOrigin: hasHeads), into: "checkpoints",
+                                                   from: "checkpoints",
+                                                   replacing: ["run_id": "?", "origin_run_id": "coalesce(origin_run_id, run_id)"],
+                                                   where: "id = ?"),
+                                       [.text(fork.id), .integer(id)])
                         let newID = db.lastInsertRowID
                         try db.execute("""
                             INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash)

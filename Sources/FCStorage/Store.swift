@@ -132,20 +132,10 @@ public final class Store {
 
     // MARK: Runs
 
-    static let runColumns = "id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner"
+    static let runColumns = Schema.Runs.recordColumns
 
     static func runRecord(_ row: Statement) throws -> RunRecord {
-        let parentID = row.optionalString(at: 6)
-        let parentEpoch = try row.optionalInt(at: 7, in: StoreLimits.epochs, field: "runs.parent_epoch")
-        return RunRecord(
-            id: row.string(at: 0),
-            name: row.optionalString(at: 1),
-            createdAt: StoreTimestamp.date(row.string(at: 2)),
-            status: RunStatus(rawValue: row.string(at: 3)) ?? .interrupted,
-            config: row.string(at: 4),
-            seed: UInt64(bitPattern: row.int64(at: 5)),
-            parent: parentID.flatMap { id in parentEpoch.map { CheckpointLocation(runID: id, epoch: $0) } },
-            owner: row.optionalString(at: 8))
+        try Schema.Runs.record(row)
     }
 
     /// Creates a run (`INSERT INTO runs`).
@@ -192,13 +182,10 @@ public final class Store {
                 let id = UUID().uuidString.lowercased()
                 let createdAt = StoreTimestamp.now()
                 let digest = RunDigest.compute(id: id, createdAt: createdAt, config: config, seed: seed, parent: parent)
-                try db.execute("""
-                    INSERT INTO runs (id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner, digest)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [.text(id), name.map(SQLValue.text) ?? .null, .text(createdAt), .text(status.rawValue),
-                          .text(config), .integer(Int64(bitPattern: seed)),
-                          parent.map { .text($0.runID) } ?? .null, parent.map { .integer(Int64($0.epoch)) } ?? .null,
-                          status == .running ? owner.map(SQLValue.text) ?? .null : .null, .blob(digest)])
+                let insert = Schema.insert(into: "runs", Schema.Runs.row(
+                    id: id, name: name, createdAt: createdAt, status: status.rawValue, config: config, seed: seed,
+                    parent: parent, owner: status == .running ? owner : nil, digest: digest))
+                try db.execute(insert.sql, insert.arguments)
                 try writeHead(runID: id)
                 try then?(id)
                 return try requireRun(id)

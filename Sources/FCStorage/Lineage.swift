@@ -49,3 +49,40 @@ struct Lineage {
         }
     }
 }
+
+extension Store {
+    /// The segments of history `runID` sees, its own first (see `Lineage`).
+    /// - Throws: `StoreError.noSuchRun`, `.corrupt` for a missing parent or a cycle.
+    func lineage(of runID: String, runs: [String: RunRecord]? = nil) throws -> [LineageSegment] {
+        let start = try runs?[runID] ?? requireRun(runID)
+        let lineage = Lineage(runID: runID, parent: start.parent) { id in
+            guard let run = runs?[id] ?? (try? requireRun(id)) else { return .none }
+            return .some(run.parent)
+        }
+        switch lineage.broken {
+        case nil:
+            return lineage.segments
+        case let .missingParent(childID, parent):
+            throw StoreError.corrupt(runID: childID, epoch: parent.epoch, detail: "its parent run \(parent.runID) is missing")
+        case .cycle:
+            throw StoreError.corrupt(runID: runID, epoch: 0, detail: "its chain of parent runs does not end")
+        }
+    }
+}
+
+extension StoreSnapshot {
+    /// The stretches of history `runID` sees, its own first (as `Store.lineage`).
+    /// - Returns: nil and a problem when an ancestor is missing or the parents form a cycle.
+    func lineage(of runID: String) -> (segments: [LineageSegment], problem: String?) {
+        guard let start = runs[runID] else { return ([], "the run is missing") }
+        let lineage = Lineage(runID: runID, parent: start.parent) { id in runs[id].map { .some($0.parent) } ?? .none }
+        switch lineage.broken {
+        case nil:
+            return (lineage.segments, nil)
+        case let .missingParent(childID, parent):
+            return (lineage.segments, "its parent run \(parent.runID.prefix(8)) (fork point of \(childID.prefix(8))) is missing")
+        case .cycle:
+            return (lineage.segments, "its chain of parent runs forms a cycle")
+        }
+    }
+}

@@ -6,48 +6,6 @@ import Foundation
 // between stores. Export copies rows with ATTACH + INSERT ... SELECT; import
 // treats the file as hostile and checks everything before writing anything.
 
-/// What `Store.exportBundle` wrote.
-public struct BundleSummary: Equatable, Sendable {
-    public var path: String
-    /// Every run in the bundle: those asked for, then ancestors they fork from.
-    public var runIDs: [String]
-    public var checkpoints: Int
-    public var blobs: Int
-    /// The bundle file's size.
-    public var bytes: Int64
-}
-
-/// What `Store.importBundle` changed.
-public struct ImportSummary: Equatable, Sendable {
-    /// A run imported under another name: its name was taken here, or breaks `RunName`'s rules.
-    public struct Renamed: Equatable, Sendable {
-        public var runID: String
-        public var bundleName: String
-        public var newName: String
-        /// Why, as a clause after "the name ...": "belongs to another run here",
-        /// or the rule it breaks ("looks like a run id (8 or more hex digits)").
-        public var reason: String
-    }
-
-    /// Runs new to this store.
-    public var runsAdded: [String] = []
-    /// Runs that existed here and received later epochs.
-    public var runsExtended: [String] = []
-    /// Runs that existed here with everything the bundle holds.
-    public var runsSkipped: [String] = []
-    public var checkpointsAdded = 0
-    /// Checkpoints already here with the same digest.
-    public var checkpointsSkipped = 0
-    public var blobsAdded = 0
-    /// Tensor contents already here (deduplicated by SHA-256).
-    public var blobsSkipped = 0
-    public var bytesAdded: Int64 = 0
-    public var renamed: [Renamed] = []
-
-    /// True when the import changed nothing.
-    public var isNoOp: Bool { runsAdded.isEmpty && runsExtended.isEmpty && checkpointsAdded == 0 && blobsAdded == 0 }
-}
-
 extension Store {
     // MARK: Export
 
@@ -468,86 +426,6 @@ extension Store {
         try target.close()
         guard total == target.count, hasher.finalize() == hash else {
             throw refuse("a blob changed while it was imported")
-        }
-    }
-}
-
-/// The few POSIX file operations the store needs.
-enum FileSystem {
-    static func error(_ what: String) -> StoreError {
-        StoreError.invalidInput("Could not \(what): \(String(cString: strerror(errno))).")
-    }
-
-    /// `fsync` of a file or folder.
-    static func sync(path: String) throws {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw error("open \(path)") }
-        defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw error("fsync \(path)") }
-    }
-
-    static func size(path: String) -> Int? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return Int(info.st_size)
-    }
-
-    /// A new folder only this user can read (`mkdtemp`, mode 0700).
-    static func privateTemporaryFolder() throws -> String {
-        var template = Array((FileManager.default.temporaryDirectory.path + "/fcstore-import-XXXXXX").utf8CString)
-        guard let result = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw error("create a private temporary folder")
-        }
-        return String(cString: result)
-    }
-
-    /// Copies a regular file, refusing a symbolic link (`O_NOFOLLOW`), a
-    /// folder or device, and an empty file. `refuse` makes the error.
-    static func copyRefusingLinks(from source: String, to destination: String, refuse: (String) -> StoreError) throws {
-        let input = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard input >= 0 else {
-            if errno == ELOOP { throw refuse("it is a symbolic link; give the path of the file itself") }
-            throw refuse("it cannot be read (\(String(cString: strerror(errno))))")
-        }
-        defer { close(input) }
-        var info = stat()
-        guard fstat(input, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { throw refuse("it is not a regular file") }
-        guard info.st_size > 0 else { throw refuse("it is empty") }
-        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw error("create \(destination)") }
-        defer { close(output) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
-            if count < 0 { if errno == EINTR { continue }; throw refuse("it cannot be read (\(String(cString: strerror(errno))))") }
-            if count == 0 { break }
-            var written = 0
-            while written < count {
-                let result = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, count - written) }
-                if result < 0 { if errno == EINTR { continue }; throw error("write \(destination)") }
-                written += result
-            }
-        }
-    }
-}
-
-extension StoreSnapshot {
-    /// Why a run of a bundle could not be loaded after import: it sees no
-    /// checkpoint whose tensors were kept (its own, or those it inherits
-    /// within the snapshot); nil when it sees at least one.
-    func unusable(runID: String) -> String? {
-        var seen = 0
-        for segment in lineage(of: runID).segments {
-            for checkpoint in (checkpoints[segment.ownerRunID] ?? [:]).values
-            where segment.lower <= checkpoint.epoch && checkpoint.epoch <= segment.upper {
-                if !checkpoint.isPruned { return nil }
-                seen += 1
-            }
-        }
-        switch seen {
-        case 0: return "has no checkpoint, so nothing of it could be loaded"
-        case 1: return "has no usable checkpoint: its only checkpoint was pruned"
-        default: return "has no usable checkpoint: all \(seen) of its checkpoints were pruned"
         }
     }
 }

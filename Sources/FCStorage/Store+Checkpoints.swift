@@ -11,26 +11,6 @@ struct CheckpointRow {
 }
 
 extension Store {
-    // MARK: Lineage
-
-    /// The segments of history `runID` sees, its own first (see `Lineage`).
-    /// - Throws: `StoreError.noSuchRun`, `.corrupt` for a missing parent or a cycle.
-    func lineage(of runID: String, runs: [String: RunRecord]? = nil) throws -> [LineageSegment] {
-        let start = try runs?[runID] ?? requireRun(runID)
-        let lineage = Lineage(runID: runID, parent: start.parent) { id in
-            guard let run = runs?[id] ?? (try? requireRun(id)) else { return .none }
-            return .some(run.parent)
-        }
-        switch lineage.broken {
-        case nil:
-            return lineage.segments
-        case let .missingParent(childID, parent):
-            throw StoreError.corrupt(runID: childID, epoch: parent.epoch, detail: "its parent run \(parent.runID) is missing")
-        case .cycle:
-            throw StoreError.corrupt(runID: runID, epoch: 0, detail: "its chain of parent runs does not end")
-        }
-    }
-
     /// The row of the checkpoint `runID` sees at `epoch`.
     /// - Throws: `StoreError.noSuchCheckpoint`.
     func checkpointRow(runID: String, epoch: Int) throws -> CheckpointRow {
@@ -379,34 +359,6 @@ extension Store {
     }
 }
 
-/// What a loaded checkpoint is checked against once its tensors matched their
-/// hashes: its own digest (recomputed over the manifest, metrics, optimizer and
-/// rng state, recipe v2 or v1) and the digests of the runs involved.
-struct LoadCheck {
-    /// The run asked for and the run owning the row, with whether each run digest matches.
-    var runs: [(id: String, matches: Bool)]
-    var createdAtText: String
-    var boundRunID: String
-    var shapes: [[Int]]
-
-    func verify(_ checkpoint: LoadedCheckpoint, hashes: [[UInt8]]) throws {
-        for run in runs where !run.matches {
-            throw StoreError.digestMismatch(runID: run.id, epoch: nil,
-                                            what: "its configuration, seed, creation time or parent no longer match the run digest")
-        }
-        let entries = zip(checkpoint.tensors, zip(shapes, hashes)).map { tensor, rest in
-            CheckpointDigest.TensorEntry(layer: tensor.layer, role: tensor.role, shape: rest.0, hash: rest.1)
-        }
-        let version = CheckpointDigest.matchingVersion(
-            checkpoint.digest, epoch: checkpoint.epoch, createdAt: createdAtText, parentDigest: checkpoint.parentDigest,
-            tensors: entries, metrics: checkpoint.metrics, optimizerState: checkpoint.optimizerState,
-            rngState: checkpoint.rngState, runID: boundRunID)
-        if version == nil {
-            throw StoreError.digestMismatch(runID: checkpoint.ownerRunID, epoch: checkpoint.epoch,
-                                            what: "its optimizer state, rng state, metrics, tensor manifest or run no longer match the checkpoint digest")
-        }
-    }
-}
 
 /// Shapes as stored in `tensors.shape`: a JSON array of integers, `[1024,784]`.
 enum ShapeText {

@@ -176,21 +176,6 @@ struct StoreSnapshot {
         }
     }
 
-    /// The stretches of history `runID` sees, its own first (as `Store.lineage`).
-    /// - Returns: nil and a problem when an ancestor is missing or the parents form a cycle.
-    func lineage(of runID: String) -> (segments: [LineageSegment], problem: String?) {
-        guard let start = runs[runID] else { return ([], "the run is missing") }
-        let lineage = Lineage(runID: runID, parent: start.parent) { id in runs[id].map { .some($0.parent) } ?? .none }
-        switch lineage.broken {
-        case nil:
-            return (lineage.segments, nil)
-        case let .missingParent(childID, parent):
-            return (lineage.segments, "its parent run \(parent.runID.prefix(8)) (fork point of \(childID.prefix(8))) is missing")
-        case .cycle:
-            return (lineage.segments, "its chain of parent runs forms a cycle")
-        }
-    }
-
     /// The checkpoints `runID` sees, in epoch order.
     func visibleCheckpoints(of segments: [LineageSegment]) -> [Checkpoint] {
         var result: [Checkpoint] = []

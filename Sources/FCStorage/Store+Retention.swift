@@ -76,8 +76,8 @@ extension Store {
     ///   a metric the run never recorded, `.invalidInput` for negative counts.
     public func prune(runID: String, keepLast: Int, keepBest: String? = nil, keepEvery: Int? = nil,
                       dryRun: Bool = false) throws -> PruneResult {
-        guard keepLast >= 0 else { throw StoreError.invalidInput("--keep-last must be 0 or more, not \(keepLast).") }
-        if let keepEvery, keepEvery <= 0 { throw StoreError.invalidInput("--keep-every must be 1 or more, not \(keepEvery).") }
+        guard keepLast >= 0 else { throw StoreError.invalidRetentionCount(.keepLast, value: keepLast, minimum: 0) }
+        if let keepEvery, keepEvery <= 0 { throw StoreError.invalidRetentionCount(.keepEvery, value: keepEvery, minimum: 1) }
         return try storeErrors {
             let body = { () throws -> PruneResult in
                 _ = try self.requireRun(runID)

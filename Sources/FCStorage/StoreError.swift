@@ -47,6 +47,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case refusedBundle(path: String, reason: String)
     /// The caller passed data the store cannot take.
     case invalidInput(String)
+    /// A retention count below its minimum (`Store.prune`).
+    case invalidRetentionCount(RetentionCount, value: Int, minimum: Int)
     /// A number read from a store or a bundle lies outside what fcstore writes (see `StoreLimits`).
     case outOfRange(field: String, value: String, range: ClosedRange<Int>)
     /// SQLite failed.
@@ -95,11 +97,13 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             let list = kept.isEmpty ? "none" : kept.map(String.init).joined(separator: ", ")
             return "Epoch \(epoch) of run \(runID.prefix(8)) was pruned; kept epochs: \(list)."
         case let .hasForks(runID, forks):
-            return "Run \(runID.prefix(8)) has forks (\(forks.map { String($0.prefix(8)) }.joined(separator: ", "))). Use --force to detach them first."
+            return "Run \(runID.prefix(8)) has forks (\(Self.shortIDs(forks))). Detach them first (remove with force)."
         case let .refusedBundle(path, reason):
             return "The bundle \(path) was refused: \(reason). Nothing was imported."
         case let .invalidInput(message):
             return message
+        case let .invalidRetentionCount(count, value, minimum):
+            return "The \(count.rawValue) must be \(minimum) or more, not \(value)."
         case let .outOfRange(field, value, range):
             return "The store holds \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound): fcstore did not write it. Run 'fcstore verify' to list what else was changed."
         case let .sqlite(error):
@@ -149,7 +153,18 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// Which count of `Store.prune` a `StoreError.invalidRetentionCount` is about.
+public enum RetentionCount: String, Sendable {
+    case keepLast = "number of last epochs to keep"
+    case keepEvery = "interval of epochs to keep"
+}
+
 extension StoreError {
+    /// Runs' ids shortened to 8 characters, comma-separated.
+    public static func shortIDs(_ ids: [String]) -> String {
+        ids.map { String($0.prefix(8)) }.joined(separator: ", ")
+    }
+
     /// Whether this process has a finite file size limit (RLIMIT_FSIZE, `ulimit -f`).
     static var fileSizeLimited: Bool {
         var limit = rlimit()

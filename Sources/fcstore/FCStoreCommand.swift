@@ -60,7 +60,7 @@ struct FCStoreCommand: ParsableCommand {
             // parser's own (internal) help request: let the parser print it.
             exit(withError: error)
         } catch {
-            Console.err("error: \(String(describing: error))")
+            Console.err("error: \(StoreMessages.text(for: error))")
             Foundation.exit(ExitStatus.failure)
         }
     }

@@ -37,7 +37,7 @@ enum TrainingDriver {
         } catch {
             progress.finish()
             let committed = trainer.lastCommittedEpoch.map { "epochs up to \($0) are committed" } ?? "no epoch was committed"
-            throw CLIError("\(error) Training of run \(run.shortID) stopped; \(committed).")
+            throw CLIError("\(StoreMessages.text(for: error)) Training of run \(run.shortID) stopped; \(committed).")
         }
         progress.finish()
         switch outcome {

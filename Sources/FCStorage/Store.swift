@@ -18,6 +18,26 @@ public final class Store {
 
     public let path: String
     public let readOnly: Bool
+    /// The backend seam: every SQL statement of the store goes through this
+    /// connection (FCSQLite). A second SQL backend (PostgreSQL, the team store)
+    /// would implement:
+    /// - a connection with the same surface: `prepare`/`bind`/`step`, columns
+    ///   read by name, `execute`, `scalar`, read and write transactions,
+    ///   `changes`, `lastInsertRowID`, a statement cache, typed errors that
+    ///   `StoreError.sentence` can word (today keyed on `ResultCode`);
+    /// - blob I/O in place of `Blob` (`zeroblob` + `sqlite3_blob_write` in
+    ///   `appendCheckpoint` and bundle import; streaming reads in `verify`);
+    /// - its own migrations (`migrations/`, `Migrator`: `PRAGMA user_version`,
+    ///   `application_id`, `journal_mode`, `page_size` are SQLite's);
+    /// - its dialect's SQL where it differs, which today sits in: `?` parameters,
+    ///   `PRAGMA` checks (`quick_check`, `integrity_check`, `foreign_key_check`,
+    ///   `wal_checkpoint`), `sqlite_schema` reads (verify's schema check, the
+    ///   trigger guard in Store+Heads), `typeof()`/`json_each` in the verifier,
+    ///   and `INSERT ... SELECT` copies built by `Schema.copy`.
+    /// Bundles stay SQLite files (export uses `ATTACH`). Reused unchanged:
+    /// `Lineage`, `BestEpoch`, `Schema`'s column lists and mappers, digests
+    /// (`RunDigest`, `CheckpointDigest`), signing, the verifier's checks over a
+    /// `StoreSnapshot`, retention's keep rules, a bundle's merge checks.
     let db: Database
 
     /// Called while a checkpoint is being written, after half its tensor rows;

@@ -55,6 +55,9 @@ public final class Database {
     public let path: String
     /// Statements kept prepared by `withCachedStatement`, by SQL text.
     private var cache: [String: Statement] = [:]
+    /// At most this many statements are kept: SQL built with values in it
+    /// (an `IN (...)` list) would otherwise grow the cache without end.
+    public static let cacheLimit = 64
 
     /// Opens (or with `create`, creates) the file.
     ///
@@ -124,7 +127,7 @@ public final class Database {
         let statement: Statement
         if let cached = cache[sql], !cached.inUse {
             statement = cached
-        } else if cache[sql] == nil {
+        } else if cache[sql] == nil, cache.count < Self.cacheLimit {
             statement = try Statement(database: self, sql: sql, retainsDatabase: false)
             cache[sql] = statement
         } else {

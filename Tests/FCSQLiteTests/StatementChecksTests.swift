@@ -97,6 +97,11 @@ final class StatementChecksTests: XCTestCase {
             }
         }
         XCTAssertEqual(pairs, ["1:1", "2:2", "3:3"])
+
+        // SQL with values in it: past the cache's limit, statements are prepared afresh and still right.
+        for id in 1...(Database.cacheLimit + 10) {
+            XCTAssertEqual(try db.scalar("SELECT \(id) + count(*) FROM t WHERE id = ?", [.integer(1)]), .integer(Int64(id + 1)))
+        }
     }
 
     func testCachedStatementsReleaseTheirSnapshot() throws {

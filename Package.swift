@@ -59,9 +59,12 @@ let package = Package(
         // Model-file formats (safetensors, npz/npy/zip, onnx, json), the file-kind detector
         // and the model-file reader; one strict hostile-input policy. No store, no engine.
         .target(name: "FCFormats", dependencies: ["FCCore"]),
+        // The SQLite seam: connection, statements (argument-count and single-statement
+        // checks, a statement cache), one blob API, named result codes.
+        .target(name: "FCSQLite", dependencies: ["CSQLite"]),
         .target(
             name: "FCStorage",
-            dependencies: ["FCCore", "CSQLite", "CLibCrypto"],
+            dependencies: ["FCCore", "FCSQLite", "CSQLite", "CLibCrypto"],
             plugins: ["EmbedMigrations"]
         ),
         // Joins engine, formats and store: run configuration, checkpoint encoding, train,
@@ -100,9 +103,10 @@ let package = Package(
         .target(name: "FCTestSupport", path: "Tests/FCTestSupport"),
         .testTarget(name: "FCCoreTests", dependencies: ["FCCore"]),
         .testTarget(name: "FCNetTests", dependencies: ["FCCore", "FCNet", "FCTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "FCStorageTests", dependencies: ["FCCore", "FCFormats", "FCStorage", "CSQLite", "FCTestSupport"]),
+        .testTarget(name: "FCSQLiteTests", dependencies: ["FCSQLite", "CSQLite"]),
+        .testTarget(name: "FCStorageTests", dependencies: ["FCCore", "FCFormats", "FCStorage", "FCSQLite", "CSQLite", "FCTestSupport"]),
         .testTarget(name: "FCTrainingTests", dependencies: ["FCCore", "FCNet", "FCFormats", "FCStorage", "FCTraining"]),
-        .testTarget(name: "fcstoreTests", dependencies: ["FCCore", "FCFormats", "FCStorage", "FCTestSupport"]),
+        .testTarget(name: "fcstoreTests", dependencies: ["FCCore", "FCFormats", "FCStorage", "FCSQLite", "FCTestSupport"]),
         .testTarget(name: "FCDashboardTests", dependencies: ["FCDashboard", "FCCore", "FCFormats", "FCStorage", "FCTraining", "FCNet"]),
     ]
 )

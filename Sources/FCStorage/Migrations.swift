@@ -1,3 +1,4 @@
+import FCSQLite
 import CSQLite
 import Foundation
 
@@ -84,7 +85,7 @@ struct Migrator {
             applicationID = try db.scalar("PRAGMA application_id")?.int64 ?? 0
             userVersion = try db.scalar("PRAGMA user_version")?.int64 ?? 0
             schemaObjects = try db.scalar("SELECT count(*) FROM sqlite_schema")?.int64 ?? 0
-        } catch let error as SQLiteError where error.code == SQLITE_NOTADB || error.code == SQLITE_CORRUPT {
+        } catch let error as SQLiteError where error.code == ResultCode.notADatabase || error.code == ResultCode.corrupt {
             throw StoreError.notAStore(path: path, reason: "it is not an SQLite database")
         }
         let isNew = applicationID == 0 && schemaObjects == 0 && userVersion == 0
@@ -138,7 +139,7 @@ struct Migrator {
         while true {
             do {
                 return try body()
-            } catch let error as SQLiteError where error.code == SQLITE_BUSY && ContinuousClock.now < deadline {
+            } catch let error as SQLiteError where error.code == ResultCode.busy && ContinuousClock.now < deadline {
                 usleep(10_000)
             }
         }

@@ -1,3 +1,4 @@
+import FCSQLite
 import CLibCrypto
 import Foundation
 

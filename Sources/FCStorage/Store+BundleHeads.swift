@@ -1,3 +1,4 @@
+import FCSQLite
 // Run heads and prune records in bundles: what export writes and import
 // merges (schema version 4), so signatures travel with the history.
 
@@ -16,11 +17,12 @@ extension Store {
             }
             var signature: (SQLValue, SQLValue) = (.null, .null)
             if hasHeads {
-                let stored = try db.prepare("SELECT run_digest, epoch, digest, public_key, signature FROM main.run_heads WHERE run_id = ?")
-                try stored.bind([.text(id)])
-                if try stored.step(), stored.bytes(at: 0) == head.runDigest, stored.optionalInt(at: 1) == epoch,
-                   stored.optionalBytes(at: 2) == digest, !stored.isNull(at: 4) {
-                    signature = (stored.value(at: 3), stored.value(at: 4))
+                try db.withCachedStatement("SELECT run_digest, epoch, digest, public_key, signature FROM main.run_heads WHERE run_id = ?") { stored in
+                    try stored.bind([.text(id)])
+                    if try stored.step(), stored.bytes(at: 0) == head.runDigest, stored.optionalInt(at: 1) == epoch,
+                       stored.optionalBytes(at: 2) == digest, !stored.isNull(at: 4) {
+                        signature = (stored.value(at: 3), stored.value(at: 4))
+                    }
                 }
             }
             try db.execute("""

@@ -1,3 +1,4 @@
+import FCSQLite
 import CSQLite
 import FCCore
 import Foundation
@@ -5,48 +6,6 @@ import Foundation
 // Bundles: standalone SQLite files holding whole runs, to move history
 // between stores. Export copies rows with ATTACH + INSERT ... SELECT; import
 // treats the file as hostile and checks everything before writing anything.
-
-/// What `Store.exportBundle` wrote.
-public struct BundleSummary: Equatable, Sendable {
-    public var path: String
-    /// Every run in the bundle: those asked for, then ancestors they fork from.
-    public var runIDs: [String]
-    public var checkpoints: Int
-    public var blobs: Int
-    /// The bundle file's size.
-    public var bytes: Int64
-}
-
-/// What `Store.importBundle` changed.
-public struct ImportSummary: Equatable, Sendable {
-    /// A run imported under another name: its name was taken here, or breaks `RunName`'s rules.
-    public struct Renamed: Equatable, Sendable {
-        public var runID: String
-        public var bundleName: String
-        public var newName: String
-        /// Why, as a clause after "the name ...": "belongs to another run here",
-        /// or the rule it breaks ("looks like a run id (8 or more hex digits)").
-        public var reason: String
-    }
-
-    /// Runs new to this store.
-    public var runsAdded: [String] = []
-    /// Runs that existed here and received later epochs.
-    public var runsExtended: [String] = []
-    /// Runs that existed here with everything the bundle holds.
-    public var runsSkipped: [String] = []
-    public var checkpointsAdded = 0
-    /// Checkpoints already here with the same digest.
-    public var checkpointsSkipped = 0
-    public var blobsAdded = 0
-    /// Tensor contents already here (deduplicated by SHA-256).
-    public var blobsSkipped = 0
-    public var bytesAdded: Int64 = 0
-    public var renamed: [Renamed] = []
-
-    /// True when the import changed nothing.
-    public var isNoOp: Bool { runsAdded.isEmpty && runsExtended.isEmpty && checkpointsAdded == 0 && blobsAdded == 0 }
-}
 
 extension Store {
     // MARK: Export
@@ -105,19 +64,13 @@ extension Store {
                 for id in order { depth[id] = try lineage(of: id).count }
                 order.sort { (depth[$0]!, $0) < (depth[$1]!, $1) }
                 for id in order {
-                    try db.execute("""
-                        INSERT INTO bundle.runs (id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner, digest)
-                        SELECT id, name, created_at, CASE status WHEN 'running' THEN 'interrupted' ELSE status END,
-                               config, seed, parent_run_id, parent_epoch, NULL, digest
-                        FROM main.runs WHERE id = ?
-                        """, [.text(id)])
-                    try db.execute("""
-                        INSERT INTO bundle.checkpoints (id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
-                                                        origin_run_id)
-                        SELECT id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
-                               \(hasHeads ? "origin_run_id" : "NULL")
-                        FROM main.checkpoints WHERE run_id = ? AND epoch <= ?
-                        """, [.text(id), .integer(Int64(clamping: upper[id]!))])
+                    try db.execute(Schema.copy(Schema.Runs.columns, into: "bundle.runs", from: "main.runs", replacing: [
+                        "status": "CASE status WHEN 'running' THEN 'interrupted' ELSE status END", "owner": "NULL",
+                    ], where: "id = ?"), [.text(id)])
+                    try db.execute(Schema.copy(["id"] + Schema.Checkpoints.columns(withOrigin: true), into: "bundle.checkpoints",
+                                               from: "main.checkpoints", replacing: hasHeads ? [:] : ["origin_run_id": "NULL"],
+                                               where: "run_id = ? AND epoch <= ?"),
+                                   [.text(id), .integer(Int64(clamping: upper[id]!))])
                     summary.checkpoints += Int(db.changes)
                 }
                 try db.execute("""
@@ -249,8 +202,8 @@ extension Store {
                 throw refuse("it is damaged (quick_check: \(problems.prefix(3).joined(separator: "; ")))")
             }
         } catch let error as SQLiteError {
-            if error.code == SQLITE_NOTADB { throw refuse("it is not an SQLite database") }
-            if error.code == SQLITE_CORRUPT { throw refuse("it is damaged (\(error.message))") }
+            if error.code == ResultCode.notADatabase { throw refuse("it is not an SQLite database") }
+            if error.code == ResultCode.corrupt { throw refuse("it is damaged (\(error.message))") }
             throw refuse("it is not a readable SQLite database (\(error.message))")
         }
         return try storeErrors {
@@ -408,29 +361,22 @@ extension Store {
         for new in newRuns {
             let run = new.run
             let status = run.status == RunStatus.running.rawValue ? RunStatus.interrupted.rawValue : run.status
-            try db.execute("""
-                INSERT INTO runs (id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner, digest)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
-                """, [.text(run.id), new.name.map(SQLValue.text) ?? .null, .text(run.createdAt), .text(status), .text(run.config),
-                      .integer(Int64(bitPattern: run.seed)), run.parent.map { .text($0.runID) } ?? .null,
-                      run.parent.map { .integer(Int64($0.epoch)) } ?? .null, .blob(run.digest)])
+            let insert = Schema.insert(into: "runs", Schema.Runs.row(
+                id: run.id, name: new.name, createdAt: run.createdAt, status: status, config: run.config, seed: run.seed,
+                parent: run.parent, owner: nil, digest: run.digest))
+            try db.execute(insert.sql, insert.arguments)
         }
-        let insertCheckpoint = try db.prepare("""
-            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at, origin_run_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
         let insertTensor = try db.prepare("INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, ?, ?)")
         let insertMetric = try db.prepare("INSERT INTO metrics (checkpoint_id, name, value) VALUES (?, ?, ?)")
         let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")
         let insertBlob = try db.prepare("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))")
         var copied = Set<[UInt8]>()
         for checkpoint in toAdd.sorted(by: { ($0.runID, $0.epoch) < ($1.runID, $1.epoch) }) {
-            try insertCheckpoint.bind([.text(checkpoint.runID), .integer(Int64(checkpoint.epoch)), .text(checkpoint.createdAt),
-                                       .blob(checkpoint.digest), checkpoint.parentDigest.map(SQLValue.blob) ?? .null,
-                                       .text(checkpoint.optimizerState), .blob(checkpoint.rngState),
-                                       checkpoint.prunedAt.map(SQLValue.text) ?? .null,
-                                       checkpoint.originRunID.map(SQLValue.text) ?? .null])
-            try insertCheckpoint.step()
+            let insert = Schema.insert(into: "checkpoints", Schema.Checkpoints.row(
+                runID: checkpoint.runID, epoch: checkpoint.epoch, createdAt: checkpoint.createdAt, digest: checkpoint.digest,
+                parentDigest: checkpoint.parentDigest, optimizerState: checkpoint.optimizerState, rngState: checkpoint.rngState,
+                prunedAt: checkpoint.prunedAt.map(SQLValue.text) ?? .null, originRunID: checkpoint.originRunID.map(SQLValue.text) ?? .null))
+            try db.execute(insert.sql, insert.arguments)
             let checkpointID = db.lastInsertRowID
             for tensor in checkpoint.tensors {
                 try insertTensor.bind([.integer(checkpointID), .integer(Int64(tensor.layer)), .text(tensor.role),
@@ -476,31 +422,6 @@ extension Store {
         try target.close()
         guard total == target.count, hasher.finalize() == hash else {
             throw refuse("a blob changed while it was imported")
-        }
-    }
-}
-
-extension StoreSnapshot {
-    /// Why a run of a bundle could not be loaded after import: it sees no
-    /// checkpoint whose tensors were kept (its own, or those it inherits
-    /// within the snapshot); nil when it sees at least one.
-    func unusable(runID: String) -> String? {
-        var current = runID, upper = Int.max, seen = 0
-        for _ in 0..<10_000 {
-            guard let run = runs[current] else { break }
-            let lower = run.parent.map { $0.epoch + 1 } ?? 0
-            for checkpoint in (checkpoints[current] ?? [:]).values where lower <= checkpoint.epoch && checkpoint.epoch <= upper {
-                if !checkpoint.isPruned { return nil }
-                seen += 1
-            }
-            guard let parent = run.parent else { break }
-            current = parent.runID
-            upper = min(upper, parent.epoch)
-        }
-        switch seen {
-        case 0: return "has no checkpoint, so nothing of it could be loaded"
-        case 1: return "has no usable checkpoint: its only checkpoint was pruned"
-        default: return "has no usable checkpoint: all \(seen) of its checkpoints were pruned"
         }
     }
 }

@@ -1,14 +1,8 @@
 import FCCore
+import FCSQLite
 import Foundation
 
 // Writing and reading checkpoints, including the epochs a fork inherits.
-
-/// A stretch of epochs `lower...upper` that a run sees in `ownerRunID`'s rows.
-struct LineageSegment {
-    var ownerRunID: String
-    var lower: Int
-    var upper: Int
-}
 
 /// Where a visible checkpoint's row lives.
 struct CheckpointRow {
@@ -18,28 +12,6 @@ struct CheckpointRow {
 }
 
 extension Store {
-    // MARK: Lineage
-
-    /// The segments of history `runID` sees, its own first: a run owns the
-    /// epochs after its fork point, its parent those up to the fork point
-    /// (and after the parent's own fork point), and so on.
-    func lineage(of runID: String, runs: [String: RunRecord]? = nil) throws -> [LineageSegment] {
-        var segments: [LineageSegment] = []
-        var current = try runs?[runID] ?? requireRun(runID)
-        var upper = Int.max
-        for _ in 0..<10_000 {
-            let lower = current.parent.map { $0.epoch + 1 } ?? 0
-            if lower <= upper { segments.append(LineageSegment(ownerRunID: current.id, lower: lower, upper: upper)) }
-            guard let parent = current.parent else { return segments }
-            upper = min(upper, parent.epoch)
-            guard let next = runs?[parent.runID] ?? (try? requireRun(parent.runID)) else {
-                throw StoreError.corrupt(runID: current.id, epoch: parent.epoch, detail: "its parent run \(parent.runID) is missing")
-            }
-            current = next
-        }
-        throw StoreError.corrupt(runID: runID, epoch: 0, detail: "its chain of parent runs does not end")
-    }
-
     /// The row of the checkpoint `runID` sees at `epoch`.
     /// - Throws: `StoreError.noSuchCheckpoint`.
     func checkpointRow(runID: String, epoch: Int) throws -> CheckpointRow {
@@ -165,11 +137,10 @@ extension Store {
                                               tensors: entries, metrics: input.metrics,
                                               optimizerState: input.optimizerState, rngState: input.rngState,
                                               runID: hasHeads ? runID : nil)
-        try db.execute("""
-            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, [.text(runID), .integer(Int64(input.epoch)), .text(createdAt), .blob(digest),
-                  parentDigest.map(SQLValue.blob) ?? .null, .text(input.optimizerState), .blob(input.rngState)])
+        let insert = Schema.insert(into: "checkpoints", Schema.Checkpoints.row(
+            runID: runID, epoch: input.epoch, createdAt: createdAt, digest: digest, parentDigest: parentDigest,
+            optimizerState: input.optimizerState, rngState: input.rngState))
+        try db.execute(insert.sql, insert.arguments)
         let checkpointID = db.lastInsertRowID
 
         let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")
@@ -287,31 +258,33 @@ extension Store {
     }
 
     /// The epoch with the best value of `metric` among the run's own epochs:
-    /// for a fork, those after its fork point, never one it inherits (the
-    /// earliest epoch on ties; NaN values are ignored). `prune --keep-best` and
-    /// the best column of `runs` follow the same rule.
+    /// for a fork, those after its fork point, never one it inherits (see
+    /// `BestEpoch`, the rule `prune --keep-best` and the best column of `runs` follow).
     /// - Throws: `StoreError.noSuchMetric`, `.noSuchRun`.
     public func bestEpoch(runID: String, metric: String, lowerIsBetter: Bool = true) throws -> Int {
         let best: Int? = try storeErrors {
             try db.readTransaction {
                 _ = try requireRun(runID)
-                var best: (epoch: Int, value: Double)?
-                let statement = try db.prepare("""
-                    SELECT c.epoch, m.value FROM checkpoints AS c JOIN metrics AS m ON m.checkpoint_id = c.id
-                    WHERE c.run_id = ? AND m.name = ? AND m.value IS NOT NULL
-                    """)
-                try statement.bind([.text(runID), .text(metric)])
-                try statement.forEachRow { row in
-                    let epoch = try row.int(at: 0, in: StoreLimits.epochs, field: "checkpoints.epoch"), value = row.double(at: 1)
-                    guard let current = best else { best = (epoch, value); return }
-                    let better = lowerIsBetter ? value < current.value : value > current.value
-                    if better || (value == current.value && epoch < current.epoch) { best = (epoch, value) }
-                }
-                return best?.epoch
+                return try ownBestEpoch(runID: runID, metric: metric, lowerIsBetter: lowerIsBetter)
             }
         }
         guard let best else { throw StoreError.noSuchMetric(runID: runID, metric: metric) }
         return best
+    }
+
+    /// `BestEpoch` over the values of `metric` in `runID`'s own checkpoints, nil
+    /// when none has one (no transaction of its own).
+    func ownBestEpoch(runID: String, metric: String, lowerIsBetter: Bool = true) throws -> Int? {
+        var candidates: [(epoch: Int, value: Double)] = []
+        let statement = try db.prepare("""
+            SELECT c.epoch, m.value FROM checkpoints AS c JOIN metrics AS m ON m.checkpoint_id = c.id
+            WHERE c.run_id = ? AND m.name = ? AND m.value IS NOT NULL
+            """)
+        try statement.bind([.text(runID), .text(metric)])
+        try statement.forEachRow { row in
+            candidates.append((try row.int(at: 0, in: StoreLimits.epochs, field: "checkpoints.epoch"), row.double(at: 1)))
+        }
+        return BestEpoch.pick(candidates, lowerIsBetter: lowerIsBetter)?.epoch
     }
 
     /// The checkpoint with the best value of `metric` among the run's own
@@ -344,14 +317,15 @@ extension Store {
                 var check = LoadCheck(runs: [], createdAtText: header.string(at: 0),
                                       boundRunID: header.optionalString(at: 6) ?? owner, shapes: [])
                 for id in Set([runID, owner]) {
-                    let run = try db.prepare("SELECT id, created_at, config, seed, parent_run_id, parent_epoch, digest FROM runs WHERE id = ?")
-                    try run.bind([.text(id)])
-                    guard try run.step() else { throw StoreError.noSuchRun(id) }
-                    let parent = run.optionalString(at: 4).flatMap { parentID in
-                        run.optionalInt(at: 5).map { CheckpointLocation(runID: parentID, epoch: $0) }
+                    try db.withCachedStatement("SELECT id, created_at, config, seed, parent_run_id, parent_epoch, digest FROM runs WHERE id = ?") { run in
+                        try run.bind([.text(id)])
+                        guard try run.step() else { throw StoreError.noSuchRun(id) }
+                        let parent = run.optionalString(at: 4).flatMap { parentID in
+                            run.optionalInt(at: 5).map { CheckpointLocation(runID: parentID, epoch: $0) }
+                        }
+                        check.runs.append((id, RunDigest.compute(id: id, createdAt: run.string(at: 1), config: run.string(at: 2),
+                                                                 seed: UInt64(bitPattern: run.int64(at: 3)), parent: parent) == run.bytes(at: 6)))
                     }
-                    check.runs.append((id, RunDigest.compute(id: id, createdAt: run.string(at: 1), config: run.string(at: 2),
-                                                             seed: UInt64(bitPattern: run.int64(at: 3)), parent: parent) == run.bytes(at: 6)))
                 }
 
                 var hashes: [[UInt8]] = []
@@ -406,34 +380,6 @@ extension Store {
     }
 }
 
-/// What a loaded checkpoint is checked against once its tensors matched their
-/// hashes: its own digest (recomputed over the manifest, metrics, optimizer and
-/// rng state, recipe v2 or v1) and the digests of the runs involved.
-struct LoadCheck {
-    /// The run asked for and the run owning the row, with whether each run digest matches.
-    var runs: [(id: String, matches: Bool)]
-    var createdAtText: String
-    var boundRunID: String
-    var shapes: [[Int]]
-
-    func verify(_ checkpoint: LoadedCheckpoint, hashes: [[UInt8]]) throws {
-        for run in runs where !run.matches {
-            throw StoreError.digestMismatch(runID: run.id, epoch: nil,
-                                            what: "its configuration, seed, creation time or parent no longer match the run digest")
-        }
-        let entries = zip(checkpoint.tensors, zip(shapes, hashes)).map { tensor, rest in
-            CheckpointDigest.TensorEntry(layer: tensor.layer, role: tensor.role, shape: rest.0, hash: rest.1)
-        }
-        let version = CheckpointDigest.matchingVersion(
-            checkpoint.digest, epoch: checkpoint.epoch, createdAt: createdAtText, parentDigest: checkpoint.parentDigest,
-            tensors: entries, metrics: checkpoint.metrics, optimizerState: checkpoint.optimizerState,
-            rngState: checkpoint.rngState, runID: boundRunID)
-        if version == nil {
-            throw StoreError.digestMismatch(runID: checkpoint.ownerRunID, epoch: checkpoint.epoch,
-                                            what: "its optimizer state, rng state, metrics, tensor manifest or run no longer match the checkpoint digest")
-        }
-    }
-}
 
 /// Shapes as stored in `tensors.shape`: a JSON array of integers, `[1024,784]`.
 enum ShapeText {

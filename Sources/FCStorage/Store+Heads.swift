@@ -1,3 +1,4 @@
+import FCSQLite
 import Foundation
 
 // Run heads (table run_heads, schema version 4): each run's digest and its

@@ -1,3 +1,4 @@
+import FCSQLite
 // Small reads for the dashboard: one checkpoint's metrics without its tensors (the runs
 // page reads the last epoch's metrics of the runs it shows, not of every run), and a
 // run's direct forks (the run page's lineage).

@@ -1,3 +1,4 @@
+import FCSQLite
 // Listings and the integrity check.
 
 extension Store {
@@ -37,16 +38,8 @@ extension Store {
                         }
                     }
                     lastRows.append(last)
-                    // The lowest val_loss among the run's own epochs (a fork's inherited
-                    // epochs are its parent's results); the earliest epoch among equals.
-                    var best: (epoch: Int, value: Double)?
-                    for candidate in validation[record.id] ?? [] {
-                        if let current = best, !(candidate.value < current.value
-                                                 || (candidate.value == current.value && candidate.epoch < current.epoch)) {
-                            continue
-                        }
-                        best = candidate
-                    }
+                    // The lowest val_loss among the run's own epochs (see `BestEpoch`).
+                    let best = BestEpoch.pick(validation[record.id] ?? [])
                     return RunSummary(run: record, firstEpoch: last == nil ? nil : 0, lastEpoch: last?.epoch,
                                       checkpointCount: last.map { $0.epoch + 1 } ?? 0,
                                       ownCheckpointCount: own[record.id].map { $0.last - $0.first + 1 } ?? 0,
@@ -132,19 +125,20 @@ extension Store {
                 _ = try lastVisibleEpoch(runID: runID)
                 var result: [CheckpointSummary] = []
                 for segment in try lineage(of: runID) {
-                    let statement = try db.prepare("""
+                    var ids: [Int64] = []
+                    try db.withCachedStatement("""
                         SELECT id, epoch, created_at, digest, parent_digest, pruned_at IS NOT NULL FROM checkpoints
                         WHERE run_id = ? AND epoch BETWEEN ? AND ? ORDER BY epoch
-                        """)
-                    try statement.bind([.text(segment.ownerRunID), .integer(Int64(segment.lower)),
-                                        .integer(Int64(clamping: segment.upper))])
-                    var ids: [Int64] = []
-                    try statement.forEachRow { row in
-                        ids.append(row.int64(at: 0))
-                        result.append(CheckpointSummary(
-                            epoch: try row.int(at: 1, in: StoreLimits.epochs, field: "checkpoints.epoch"), createdAt: StoreTimestamp.date(row.string(at: 2)), digest: row.bytes(at: 3),
-                            parentDigest: row.optionalBytes(at: 4), metrics: [:], ownerRunID: segment.ownerRunID,
-                            inherited: segment.ownerRunID != runID, pruned: row.int(at: 5) != 0))
+                        """) { statement in
+                        try statement.bind([.text(segment.ownerRunID), .integer(Int64(segment.lower)),
+                                            .integer(Int64(clamping: segment.upper))])
+                        try statement.forEachRow { row in
+                            ids.append(row.int64(at: 0))
+                            result.append(CheckpointSummary(
+                                epoch: try row.int(at: 1, in: StoreLimits.epochs, field: "checkpoints.epoch"), createdAt: StoreTimestamp.date(row.string(at: 2)), digest: row.bytes(at: 3),
+                                parentDigest: row.optionalBytes(at: 4), metrics: [:], ownerRunID: segment.ownerRunID,
+                                inherited: segment.ownerRunID != runID, pruned: row.int(at: 5) != 0))
+                        }
                     }
                     for (offset, id) in ids.enumerated() {
                         result[result.count - ids.count + offset].metrics = try metrics(checkpointID: id)
@@ -157,9 +151,11 @@ extension Store {
 
     func metrics(checkpointID: Int64) throws -> [String: Double] {
         var metrics: [String: Double] = [:]
-        let statement = try db.prepare("SELECT name, value FROM metrics WHERE checkpoint_id = ?")
-        try statement.bind([.integer(checkpointID)])
-        try statement.forEachRow { metrics[$0.string(at: 0)] = $0.isNull(at: 1) ? .nan : $0.double(at: 1) }
+        // Called once per checkpoint of a listing: prepared once per connection.
+        try db.withCachedStatement("SELECT name, value FROM metrics WHERE checkpoint_id = ?") { statement in
+            try statement.bind([.integer(checkpointID)])
+            try statement.forEachRow { metrics[$0.string(at: 0)] = $0.isNull(at: 1) ? .nan : $0.double(at: 1) }
+        }
         return metrics
     }
 

@@ -1,3 +1,4 @@
+import FCSQLite
 import Foundation
 
 // Retention and space reclamation: prune (release the tensor bytes of some
@@ -75,8 +76,8 @@ extension Store {
     ///   a metric the run never recorded, `.invalidInput` for negative counts.
     public func prune(runID: String, keepLast: Int, keepBest: String? = nil, keepEvery: Int? = nil,
                       dryRun: Bool = false) throws -> PruneResult {
-        guard keepLast >= 0 else { throw StoreError.invalidInput("--keep-last must be 0 or more, not \(keepLast).") }
-        if let keepEvery, keepEvery <= 0 { throw StoreError.invalidInput("--keep-every must be 1 or more, not \(keepEvery).") }
+        guard keepLast >= 0 else { throw StoreError.invalidRetentionCount(.keepLast, value: keepLast, minimum: 0) }
+        if let keepEvery, keepEvery <= 0 { throw StoreError.invalidRetentionCount(.keepEvery, value: keepEvery, minimum: 1) }
         return try storeErrors {
             let body = { () throws -> PruneResult in
                 _ = try self.requireRun(runID)
@@ -96,12 +97,10 @@ extension Store {
                     for row in own where row.epoch % keepEvery == 0 { reasons[row.epoch, default: []].insert(.every) }
                 }
                 if let metric = keepBest {
-                    let best = try self.db.scalar("""
-                        SELECT c.epoch FROM checkpoints AS c JOIN metrics AS m ON m.checkpoint_id = c.id
-                        WHERE c.run_id = ? AND m.name = ? AND m.value IS NOT NULL ORDER BY m.value, c.epoch LIMIT 1
-                        """, [.text(runID), .text(metric)])
-                    guard let epoch = best?.int64 else { throw StoreError.noSuchMetric(runID: runID, metric: metric) }
-                    reasons[Int(epoch), default: []].insert(.best)
+                    guard let epoch = try self.ownBestEpoch(runID: runID, metric: metric) else {
+                        throw StoreError.noSuchMetric(runID: runID, metric: metric)
+                    }
+                    reasons[epoch, default: []].insert(.best)
                 }
                 for epoch in try self.forkPoints(of: runID) where epoch <= latest {
                     reasons[epoch, default: []].insert(.forkPoint)
@@ -180,23 +179,18 @@ extension Store {
                 let lower = run.parent.map { $0.epoch + 1 } ?? 0
                 for fork in forks {
                     let forkEpoch = fork.parent!.epoch
-                    let rows = try db.prepare("SELECT id FROM checkpoints WHERE run_id = ? AND epoch BETWEEN ? AND ? ORDER BY epoch")
-                    try rows.bind([.text(runID), .integer(Int64(lower)), .integer(Int64(forkEpoch))])
                     var ids: [Int64] = []
-                    try rows.forEachRow { ids.append($0.int64(at: 0)) }
+                    try db.withCachedStatement("SELECT id FROM checkpoints WHERE run_id = ? AND epoch BETWEEN ? AND ? ORDER BY epoch") { rows in
+                        try rows.bind([.text(runID), .integer(Int64(lower)), .integer(Int64(forkEpoch))])
+                        try rows.forEachRow { ids.append($0.int64(at: 0)) }
+                    }
                     for id in ids {
                         // The copy records the run that wrote the row: digests of recipe v2 name it.
-                        try db.execute(hasHeads ? """
-                            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
-                                                     origin_run_id)
-                            SELECT ?, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
-                                   coalesce(origin_run_id, run_id)
-                            FROM checkpoints WHERE id = ?
-                            """ : """
-                            INSERT INTO checkpoints (run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at)
-                            SELECT ?, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at
-                            FROM checkpoints WHERE id = ?
-                            """, [.text(fork.id), .integer(id)])
+                        try db.execute(Schema.copy(Schema.Checkpoints.columns(withOrigin: hasHeads), into: "checkpoints",
+                                                   from: "checkpoints",
+                                                   replacing: ["run_id": "?", "origin_run_id": "coalesce(origin_run_id, run_id)"],
+                                                   where: "id = ?"),
+                                       [.text(fork.id), .integer(id)])
                         let newID = db.lastInsertRowID
                         try db.execute("""
                             INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash)

@@ -1,3 +1,4 @@
+import FCSQLite
 import CSQLite
 import Foundation
 
@@ -17,6 +18,26 @@ public final class Store {
 
     public let path: String
     public let readOnly: Bool
+    /// The backend seam: every SQL statement of the store goes through this
+    /// connection (FCSQLite). A second SQL backend (PostgreSQL, the team store)
+    /// would implement:
+    /// - a connection with the same surface: `prepare`/`bind`/`step`, columns
+    ///   read by name, `execute`, `scalar`, read and write transactions,
+    ///   `changes`, `lastInsertRowID`, a statement cache, typed errors that
+    ///   `StoreError.sentence` can word (today keyed on `ResultCode`);
+    /// - blob I/O in place of `Blob` (`zeroblob` + `sqlite3_blob_write` in
+    ///   `appendCheckpoint` and bundle import; streaming reads in `verify`);
+    /// - its own migrations (`migrations/`, `Migrator`: `PRAGMA user_version`,
+    ///   `application_id`, `journal_mode`, `page_size` are SQLite's);
+    /// - its dialect's SQL where it differs, which today sits in: `?` parameters,
+    ///   `PRAGMA` checks (`quick_check`, `integrity_check`, `foreign_key_check`,
+    ///   `wal_checkpoint`), `sqlite_schema` reads (verify's schema check, the
+    ///   trigger guard in Store+Heads), `typeof()`/`json_each` in the verifier,
+    ///   and `INSERT ... SELECT` copies built by `Schema.copy`.
+    /// Bundles stay SQLite files (export uses `ATTACH`). Reused unchanged:
+    /// `Lineage`, `BestEpoch`, `Schema`'s column lists and mappers, digests
+    /// (`RunDigest`, `CheckpointDigest`), signing, the verifier's checks over a
+    /// `StoreSnapshot`, retention's keep rules, a bundle's merge checks.
     let db: Database
 
     /// Called while a checkpoint is being written, after half its tensor rows;
@@ -79,8 +100,8 @@ public final class Store {
     /// (`SQLITE_READONLY_DIRECTORY`, `SQLITE_READONLY_CANTINIT`, `SQLITE_CANTOPEN`)
     /// when no `-wal` file exists.
     static func needsImmutableOpen(_ error: SQLiteError, path: String) -> Bool {
-        let codes: Set<Int32> = [1544 /* READONLY_DIRECTORY */, 1288 /* READONLY_CANTINIT */, SQLITE_CANTOPEN]
-        guard codes.contains(error.extendedCode) || error.code == SQLITE_CANTOPEN else { return false }
+        let codes: Set<Int32> = [ResultCode.readOnlyDirectory, ResultCode.readOnlyCantInit]
+        guard codes.contains(error.extendedCode) || error.code == ResultCode.cantOpen else { return false }
         let folder = (path as NSString).deletingLastPathComponent
         return !FileManager.default.fileExists(atPath: path + "-wal")
             && !FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder)
@@ -131,20 +152,10 @@ public final class Store {
 
     // MARK: Runs
 
-    static let runColumns = "id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner"
+    static let runColumns = Schema.Runs.recordColumns
 
     static func runRecord(_ row: Statement) throws -> RunRecord {
-        let parentID = row.optionalString(at: 6)
-        let parentEpoch = try row.optionalInt(at: 7, in: StoreLimits.epochs, field: "runs.parent_epoch")
-        return RunRecord(
-            id: row.string(at: 0),
-            name: row.optionalString(at: 1),
-            createdAt: StoreTimestamp.date(row.string(at: 2)),
-            status: RunStatus(rawValue: row.string(at: 3)) ?? .interrupted,
-            config: row.string(at: 4),
-            seed: UInt64(bitPattern: row.int64(at: 5)),
-            parent: parentID.flatMap { id in parentEpoch.map { CheckpointLocation(runID: id, epoch: $0) } },
-            owner: row.optionalString(at: 8))
+        try Schema.Runs.record(row)
     }
 
     /// Creates a run (`INSERT INTO runs`).
@@ -191,13 +202,10 @@ public final class Store {
                 let id = UUID().uuidString.lowercased()
                 let createdAt = StoreTimestamp.now()
                 let digest = RunDigest.compute(id: id, createdAt: createdAt, config: config, seed: seed, parent: parent)
-                try db.execute("""
-                    INSERT INTO runs (id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner, digest)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [.text(id), name.map(SQLValue.text) ?? .null, .text(createdAt), .text(status.rawValue),
-                          .text(config), .integer(Int64(bitPattern: seed)),
-                          parent.map { .text($0.runID) } ?? .null, parent.map { .integer(Int64($0.epoch)) } ?? .null,
-                          status == .running ? owner.map(SQLValue.text) ?? .null : .null, .blob(digest)])
+                let insert = Schema.insert(into: "runs", Schema.Runs.row(
+                    id: id, name: name, createdAt: createdAt, status: status.rawValue, config: config, seed: seed,
+                    parent: parent, owner: status == .running ? owner : nil, digest: digest))
+                try db.execute(insert.sql, insert.arguments)
                 try writeHead(runID: id)
                 try then?(id)
                 return try requireRun(id)

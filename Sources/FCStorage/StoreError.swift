@@ -1,3 +1,4 @@
+import FCSQLite
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -46,6 +47,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case refusedBundle(path: String, reason: String)
     /// The caller passed data the store cannot take.
     case invalidInput(String)
+    /// A retention count below its minimum (`Store.prune`).
+    case invalidRetentionCount(RetentionCount, value: Int, minimum: Int)
     /// A number read from a store or a bundle lies outside what fcstore writes (see `StoreLimits`).
     case outOfRange(field: String, value: String, range: ClosedRange<Int>)
     /// SQLite failed.
@@ -94,11 +97,13 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             let list = kept.isEmpty ? "none" : kept.map(String.init).joined(separator: ", ")
             return "Epoch \(epoch) of run \(runID.prefix(8)) was pruned; kept epochs: \(list)."
         case let .hasForks(runID, forks):
-            return "Run \(runID.prefix(8)) has forks (\(forks.map { String($0.prefix(8)) }.joined(separator: ", "))). Use --force to detach them first."
+            return "Run \(runID.prefix(8)) has forks (\(Self.shortIDs(forks))). Detach them first (remove with force)."
         case let .refusedBundle(path, reason):
             return "The bundle \(path) was refused: \(reason). Nothing was imported."
         case let .invalidInput(message):
             return message
+        case let .invalidRetentionCount(count, value, minimum):
+            return "The \(count.rawValue) must be \(minimum) or more, not \(value)."
         case let .outOfRange(field, value, range):
             return "The store holds \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound): fcstore did not write it. Run 'fcstore verify' to list what else was changed."
         case let .sqlite(error):
@@ -112,13 +117,13 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         let store = error.path.map { "the store \($0)" } ?? "the store"
         let detail = "(\(error))"
         switch error.code {
-        case 5 /* SQLITE_BUSY */, 6 /* SQLITE_LOCKED */:
+        case ResultCode.busy, ResultCode.locked:
             return "The store is busy (another process holds the write lock); try again. \(detail)"
-        case 8 /* SQLITE_READONLY */:
+        case ResultCode.readOnly:
             return "The store is read-only (check the permissions of the file and its folder); commands that only read it still work. \(detail)"
-        case 13 /* SQLITE_FULL */:
+        case ResultCode.full:
             return "The disk holding the store is full; free some space and try again. \(detail)"
-        case 10 /* SQLITE_IOERR */:
+        case ResultCode.ioError:
             if error.systemErrno == ENOSPC {
                 return "The disk holding the store is full; free some space and try again. \(detail)"
             }
@@ -131,15 +136,15 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
                 return "The store's disk quota is used up; free some space or raise the quota and try again. \(detail)"
             }
             return "Reading or writing \(store) failed at the operating system (a disk I/O error); check the disk and the file, then try again. \(detail)"
-        case 14 /* SQLITE_CANTOPEN */:
+        case ResultCode.cantOpen:
             return "\(store.prefix(1).uppercased() + store.dropFirst()) cannot be opened; check that its folder exists and that you may read and write both. \(detail)"
-        case 3 /* SQLITE_PERM */, 23 /* SQLITE_AUTH */:
+        case ResultCode.permission, ResultCode.authorization:
             return "Access to \(store) was refused; check the permissions of the file and its folder. \(detail)"
-        case 11 /* SQLITE_CORRUPT */:
+        case ResultCode.corrupt:
             return "\(store.prefix(1).uppercased() + store.dropFirst()) is damaged (SQLite found a malformed page); run 'fcstore verify' and restore the file from a copy or a bundle. \(detail)"
-        case 26 /* SQLITE_NOTADB */:
+        case ResultCode.notADatabase:
             return "\(error.path ?? "The file") is not an SQLite database (or is encrypted); choose another file with --store or FCSTORE_DB. \(detail)"
-        case 1 /* SQLITE_ERROR */ where ["already exists", "no such table", "no such column", "no such index", "no such view", "no such trigger"]
+        case ResultCode.error where ["already exists", "no such table", "no such column", "no such index", "no such view", "no such trigger"]
             .contains(where: error.message.contains):
             return "\(store.prefix(1).uppercased() + store.dropFirst()) has a schema fcstore did not create (\(error.message)); run 'fcstore verify', or use another store. \(detail)"
         default:
@@ -148,7 +153,18 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// Which count of `Store.prune` a `StoreError.invalidRetentionCount` is about.
+public enum RetentionCount: String, Sendable {
+    case keepLast = "number of last epochs to keep"
+    case keepEvery = "interval of epochs to keep"
+}
+
 extension StoreError {
+    /// Runs' ids shortened to 8 characters, comma-separated.
+    public static func shortIDs(_ ids: [String]) -> String {
+        ids.map { String($0.prefix(8)) }.joined(separator: ", ")
+    }
+
     /// Whether this process has a finite file size limit (RLIMIT_FSIZE, `ulimit -f`).
     static var fileSizeLimited: Bool {
         var limit = rlimit()

@@ -1,3 +1,4 @@
+import FCSQLite
 // The checks of schema version 4: schema objects against the migrations, run
 // heads (truncation, removal, signatures), pruning records and invariants,
 // and copies of rows bound to the run that wrote them.

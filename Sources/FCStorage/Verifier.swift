@@ -1,4 +1,5 @@
 import FCCore
+import FCSQLite
 // The integrity check shared by `Store.verify` and `Store.importBundle`: it
 // reads any database with fcstore's schema (the store, or a bundle opened
 // read-only) and reports what does not add up, without trusting anything.
@@ -173,26 +174,6 @@ struct StoreSnapshot {
             let blob = Blob(id: row.int64(at: 0), hash: row.bytes(at: 1), size: row.int64(at: 2),
                             length: row.isNull(at: 3) ? nil : row.int64(at: 3))
             blobs[blob.hash] = blob
-        }
-    }
-
-    /// The stretches of history `runID` sees, its own first (as `Store.lineage`).
-    /// - Returns: nil and a problem when an ancestor is missing or the parents form a cycle.
-    func lineage(of runID: String) -> (segments: [LineageSegment], problem: String?) {
-        var segments: [LineageSegment] = []
-        guard var current = runs[runID] else { return ([], "the run is missing") }
-        var upper = Int.max
-        var seen: Set<String> = [runID]
-        while true {
-            let lower = current.parent.map { $0.epoch + 1 } ?? 0
-            if lower <= upper { segments.append(LineageSegment(ownerRunID: current.id, lower: lower, upper: upper)) }
-            guard let parent = current.parent else { return (segments, nil) }
-            upper = min(upper, parent.epoch)
-            guard let next = runs[parent.runID] else {
-                return (segments, "its parent run \(parent.runID.prefix(8)) (fork point of \(current.id.prefix(8))) is missing")
-            }
-            guard seen.insert(next.id).inserted else { return (segments, "its chain of parent runs forms a cycle") }
-            current = next
         }
     }
 

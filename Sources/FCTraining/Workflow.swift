@@ -105,15 +105,10 @@ public enum Workflow {
                 summary.metrics[metric].flatMap { $0.isNaN ? nil : $0 }
             }
             let metric = own.contains { value($0, "val_loss") != nil } ? "val_loss" : "train_loss"
-            var best: (summary: CheckpointSummary, value: Double)?
-            for summary in own {
-                guard let candidate = value(summary, metric) else { continue }
-                if let current = best, !(candidate < current.value || (candidate == current.value && summary.epoch < current.summary.epoch)) {
-                    continue
-                }
-                best = (summary, candidate)
-            }
-            return best?.summary
+            // The store's one rule (BestEpoch) over the chosen metric.
+            let candidates = own.compactMap { summary in value(summary, metric).map { (epoch: summary.epoch, value: $0) } }
+            guard let best = BestEpoch.pick(candidates) else { return nil }
+            return own.first { $0.epoch == best.epoch }
         }
     }
 

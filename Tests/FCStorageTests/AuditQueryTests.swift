@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import FCStorage
+import FCSQLite
 
 /// The README's audit queries (the `sqlite3 fcstore.db "..."` lines of the block
 /// under "These queries are run against a real store by `AuditQueryTests`"), read

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import FCStorage
+import FCSQLite
 
 /// Every row of the store's tables as text, for "nothing changed" comparisons.
 func contentDump(_ path: String) throws -> String {

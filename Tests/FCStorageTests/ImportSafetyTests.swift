@@ -3,6 +3,7 @@ import FCCore
 import Foundation
 import XCTest
 @testable import FCStorage
+import FCSQLite
 
 /// Issues 14/15, import side: the file-kind detector, the strict JSON model
 /// reader, values float32 cannot hold, run-name rules, references that are

@@ -2,6 +2,7 @@ import CSQLite
 import Foundation
 import XCTest
 @testable import FCStorage
+import FCSQLite
 
 /// Opening files: migrations, identity checks, refusals that leave files untouched.
 final class MigrationTests: StoreTestCase {

@@ -106,7 +106,11 @@ final class RetentionTests: StoreTestCase {
         let digestsBefore = try [lineage.fork.id, grandchild.id, late.id].map { try store.checkpoints(runID: $0).map(\.digest) }
 
         XCTAssertEqual(storeError { try store.removeRun(runID: lineage.base.id) }?.description,
-                       "Run \(lineage.base.shortID) has forks (\(lineage.fork.shortID), \(late.shortID)). Use --force to detach them first.")
+                       "Run \(lineage.base.shortID) has forks (\(lineage.fork.shortID), \(late.shortID)). Detach them first (remove with force).")
+        XCTAssertEqual(storeError { try store.prune(runID: lineage.base.id, keepLast: -2) }?.description,
+                       "The number of last epochs to keep must be 0 or more, not -2.")
+        XCTAssertEqual(storeError { try store.prune(runID: lineage.base.id, keepLast: 1, keepEvery: 0) }?.description,
+                       "The interval of epochs to keep must be 1 or more, not 0.")
 
         // The middle of a chain: the grandchild is re-attached to the base.
         let middle = try store.removeRun(runID: lineage.fork.id, force: true)

@@ -2,6 +2,7 @@ import FCCore
 import Foundation
 import XCTest
 @testable import FCStorage
+import FCSQLite
 // SplitMix64 and the process runner, for every file of this target.
 @_exported import FCTestSupport
 

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import FCStorage
+import FCSQLite
 
 /// A store with a run "base" of `epochs` epochs and a fork "branch" of it at
 /// epoch 1 with two own epochs (2, 3).

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import FCStorage
+import FCSQLite
 
 /// Fixtures of the hostile-numbers corpus: a real store with a root run ("seed", epochs
 /// 0-3, from the reliability corpus bundle) and a fork of it at epoch 1, edited through
@@ -50,7 +51,7 @@ enum HostileNumbers {
         do {
             try db.execute(sql)
             return true
-        } catch let error as SQLiteError where error.code == 19 /* SQLITE_CONSTRAINT */ {
+        } catch let error as SQLiteError where error.code == ResultCode.constraint {
             return false
         }
     }

@@ -3,6 +3,7 @@ import FCCore
 import Foundation
 import XCTest
 @testable import FCStorage
+import FCSQLite
 
 /// Issues 14/15 through the binary: `import` names each kind of file, is
 /// idempotent for identical bytes, refuses non-finite weights and duplicate

@@ -2,6 +2,7 @@
 import Foundation
 import XCTest
 @testable import FCStorage
+import FCSQLite
 
 /// SIGKILL during `import` of a model file: the run and its checkpoint are one
 /// transaction, so afterwards every run has its checkpoint and `verify` passes.

@@ -36,6 +36,16 @@ final class MessagesCLITests: XCTestCase {
         XCTAssertEqual(result.stdout.split(separator: "\n").count, 1)
     }
 
+    /// FCStorage states the facts (typed errors); the CLI names the flag.
+    func testRemovingARunWithForksNamesForce() throws {
+        let workspace = try Workspace()
+        let base = try workspace.train(["--name", "base"], data: CLI.iris, layers: "3", epochs: 2)
+        let fork = try XCTUnwrap(try workspace.ok(["resume", "base@1", "--data", CLI.iris, "--epochs", "3", "--name", "child"]).lastLine)
+        let forkID = try XCTUnwrap(try workspace.runs().first { $0["name"] as? String == "child" }?["id"] as? String, fork)
+        assertError(try workspace.run(["rm", "base"]),
+                    "Run \(base.prefix(8)) has forks (\(forkID.prefix(8))). Use --force to detach them first.", status: 1)
+    }
+
     func testUnknownRun() throws {
         let workspace = try Workspace()
         _ = try workspace.train(data: CLI.iris, layers: "3", epochs: 0)

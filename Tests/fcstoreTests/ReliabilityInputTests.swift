@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import FCStorage
+import FCSQLite
 
 /// Bad input and tampering: fast versions of Tests/reliability/badinput.py
 /// and tamper.py.

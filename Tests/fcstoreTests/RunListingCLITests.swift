@@ -2,6 +2,7 @@ import FCCore
 import Foundation
 import XCTest
 @testable import FCStorage
+import FCSQLite
 
 /// What `runs`, `show` and `diff` report: a run's best epoch among its own
 /// epochs, imported models, JSON key names, the cosine's range.

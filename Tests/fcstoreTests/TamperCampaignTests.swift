@@ -1,4 +1,5 @@
 @testable import FCStorage
+import FCSQLite
 import Foundation
 import XCTest
 

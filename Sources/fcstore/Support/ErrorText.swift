@@ -12,7 +12,7 @@ enum ErrorText {
         switch error {
         case let error as TrainingError: return message(for: error)
         case let error as FileReadError: return message(for: error)
-        default: return String(describing: error)
+        default: return StoreMessages.text(for: error)
         }
     }
 

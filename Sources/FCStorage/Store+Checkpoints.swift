@@ -223,26 +223,6 @@ extension Store {
         return try decode(checkpoint)
     }
 
-    /// For displays that audit a store (the dashboard): the checkpoint with every tensor
-    /// re-hashed (bytes that do not match their SHA-256 still throw `.corruptTensor`), and
-    /// a digest mismatch returned as text instead of thrown, so a tampered checkpoint can
-    /// be shown beside what is wrong with it. Exports, training and predictions use
-    /// `loadCheckpoint`, which refuses it.
-    public func loadCheckpointForAudit(runID: String, epoch: Int) throws -> (checkpoint: LoadedCheckpoint, problem: String?) {
-        let (checkpoint, hashes, check) = try readCheckpoint(runID: runID, epoch: epoch)
-        let actual = TensorHashing.hashes(of: checkpoint.tensors.map(\.value))
-        for (index, tensor) in checkpoint.tensors.enumerated() where actual[index] != hashes[index] {
-            throw StoreError.corruptTensor(runID: checkpoint.ownerRunID, epoch: epoch, layer: tensor.layer, role: tensor.role)
-        }
-        do {
-            try check.verify(checkpoint, hashes: hashes)
-            return (checkpoint, nil)
-        } catch let error as StoreError {
-            guard case .digestMismatch = error else { throw error }
-            return (checkpoint, error.description)
-        }
-    }
-
     /// The last epoch `runID` sees.
     /// - Throws: `StoreError.noCheckpoints`, `.noSuchRun`.
     public func latestEpoch(runID: String) throws -> Int {

@@ -1,3 +1,4 @@
+import FCCore
 import FCFormats
 import FCNet
 import FCStorage
@@ -139,16 +140,6 @@ public enum ModelColumns {
     /// (the name is shown on a terminal).
     public static func quoted(_ name: String) -> String { "'" + escaped(name) + "'" }
 
-    /// `text` with control characters written as `\u{..}` escapes.
-    public static func escaped(_ name: String) -> String {
-        var text = ""
-        for scalar in name.unicodeScalars {
-            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
-                text += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                text.unicodeScalars.append(scalar)
-            }
-        }
-        return text
-    }
+    /// `text` with control characters escaped (see `ControlCharacters`).
+    public static func escaped(_ name: String) -> String { ControlCharacters.escape(name) }
 }

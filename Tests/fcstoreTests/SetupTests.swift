@@ -41,13 +41,15 @@ final class SetupTests: XCTestCase {
         XCTAssertEqual(blocks[1], "scripts/setup --test && swift test")
     }
 
-    /// .ci/run runs the README's second block and installs nothing itself.
+    /// .ci/run runs the README's test command and installs nothing itself.
     func testCIRunsTheReadmesTestCommandAndInstallsNothingItself() throws {
         let script = try String(contentsOf: root.appendingPathComponent(".ci/run"), encoding: .utf8)
         for installer in ["apt-get", "brew ", "pip ", "setup-venv"] {
             XCTAssertFalse(script.contains(installer), ".ci/run mentions \(installer): one install path is scripts/setup")
         }
-        XCTAssertTrue(script.contains("README.md"))
+        // The command CI runs is the README's test command, word for word.
+        let readmeCommand = try XCTUnwrap(try quickStartBlocks().last)
+        XCTAssertTrue(script.contains("(\(readmeCommand)) 2>&1 | tee"), "CI must run the README's test command: \(readmeCommand)")
     }
 
     /// The suite runs after `scripts/setup --test`, so on this machine it finds

@@ -1,3 +1,4 @@
+import FCCore
 import Foundation
 
 /// Where the CLI writes: results to stdout, progress and diagnostics to stderr.
@@ -165,30 +166,10 @@ enum Format {
 
 /// Text that came from a store, a bundle, a model or a data file, made safe to print.
 enum Untrusted {
-    /// `text` with every control character (C0, DEL, C1) written as an escape: `\n`, `\r`,
-    /// `\t`, else `\u{1b}`. A newline in a tensor name cannot start a second error line, and
-    /// ANSI or OSC sequences reach the terminal as text. Other characters, backslashes
-    /// included, are left as they are.
-    static func escape(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: isControl) else { return text }
-        var result = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            guard isControl(scalar) else { result.append(scalar); continue }
-            let escaped: String
-            switch scalar {
-            case "\n": escaped = "\\n"
-            case "\r": escaped = "\\r"
-            case "\t": escaped = "\\t"
-            default: escaped = "\\u{\(String(scalar.value, radix: 16))}"
-            }
-            result.append(contentsOf: escaped.unicodeScalars)
-        }
-        return String(result)
-    }
+    /// `text` with every control character escaped (see `ControlCharacters`).
+    static func escape(_ text: String) -> String { ControlCharacters.escape(text) }
 
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
-    }
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool { ControlCharacters.isControl(scalar) }
 
     /// JSONEncoder writes C0 controls as `\u00XX` but DEL and C1 controls (U+009B is a CSI
     /// to some terminals) as they are: write those as `\u00XX` too. They can only occur

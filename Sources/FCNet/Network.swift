@@ -34,8 +34,15 @@ final class Network {
     private let logNorm: FloatBuffer
     /// C_r of each row of the last `outputDelta` (so a split batch sums its cost in row order).
     let rowCost: UnsafeMutablePointer<Double>
+    /// Inverted dropout on the hidden layers l < L (a training network only; nil otherwise):
+    /// mask[l - 1] = M^l, each entry 0 (dropped) or 1/(1 − p) (kept), drawn by `drawMasks`,
+    /// and dropped[l - 1] = Ã^l = A^l ⊙ M^l, which layer l + 1 reads instead of A^l.
+    /// A^l itself stays unmasked, for σ'(Z^l).
+    let dropout: Double?
+    private let mask: [FloatBuffer]
+    private let dropped: [FloatBuffer]
 
-    init(spec: NetworkSpec, capacity: Int, target: TargetMode) {
+    init(spec: NetworkSpec, capacity: Int, target: TargetMode, dropout: Double? = nil) {
         self.spec = spec
         layout = ParameterLayout(spec)
         self.capacity = max(capacity, 1)
@@ -47,12 +54,65 @@ final class Network {
         logNorm = FloatBuffer(count: max(capacity, 1))
         rowCost = .allocate(capacity: max(capacity, 1))
         rowCost.initialize(repeating: 0, count: max(capacity, 1))
+        let p = dropout.flatMap { $0 > 0 ? $0 : nil }
+        self.dropout = p
+        let hidden = p == nil ? [] : Array(n.dropLast())
+        mask = hidden.map { FloatBuffer(count: $0 * max(capacity, 1)) }
+        dropped = hidden.map { FloatBuffer(count: $0 * max(capacity, 1)) }
     }
 
     deinit { rowCost.deallocate() }
 
     /// A^L of the last forward pass: (rows × N_L).
     var output: UnsafeMutablePointer<Float> { a[layout.layerCount - 1].p }
+
+    /// What layer l reads as its input A^{l-1} (Ã^{l-1} with dropout), for the whole batch.
+    @inline(__always)
+    private func input(_ l: Int, _ x: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        if l == 1 { return x }
+        return UnsafePointer(dropout == nil ? a[l - 2].p : dropped[l - 2].p)
+    }
+
+    // MARK: Dropout
+
+    /// Draws M^l of the hidden layers for rows 0 ..< rows from `random`: layer by layer, row
+    /// by row, neuron by neuron, two entries per 64-bit draw (its low, then its high 32
+    /// bits u; kept when u < ⌊(1 − p) · 2^32⌋). Nothing without dropout.
+    func drawMasks(rows: Int, random: inout Xoshiro256) {
+        guard let p = dropout else { return }
+        let keep = 1 - p
+        let threshold = UInt64((keep * 4_294_967_296).rounded(.down)), scale = Float(1 / keep)
+        for l in 0..<mask.count {
+            let m = mask[l].p, n = rows * layout.sizes[l + 1]
+            var i = 0
+            while i + 1 < n {
+                let r = random.next()
+                m[i] = r & 0xFFFF_FFFF < threshold ? scale : 0
+                m[i + 1] = r >> 32 < threshold ? scale : 0
+                i += 2
+            }
+            if i < n { m[i] = random.next() & 0xFFFF_FFFF < threshold ? scale : 0 }
+        }
+    }
+
+    /// Sets M^l of the hidden layers for rows 0 ..< rows (tests: a fixed mask).
+    func setMasks(_ masks: [[Float]]) {
+        for (l, values) in masks.enumerated() { mask[l].p.update(from: values, count: values.count) }
+    }
+
+    /// Ã^l = A^l ⊙ M^l over `count` entries from `offset` (rows × N_l, row-major).
+    @inline(__always)
+    private func applyMask(_ l: Int, offset: Int, count: Int) {
+        let src = a[l - 1].p + offset, m = mask[l - 1].p + offset, dst = dropped[l - 1].p + offset
+        for i in 0..<count { dst[i] = src[i] * m[i] }
+    }
+
+    /// δ ⊙= M^l over `count` entries from `offset` (backprop through Ã^l = A^l ⊙ M^l).
+    @inline(__always)
+    private func maskDelta(_ l: Int, offset: Int, count: Int) {
+        let d = delta[l - 1].p + offset, m = mask[l - 1].p + offset
+        for i in 0..<count { d[i] *= m[i] }
+    }
 
     // MARK: Forward
 
@@ -69,7 +129,7 @@ final class Network {
     /// Layer l of the forward pass for the rows r0 ..< r0 + rows (A^{l-1} of those rows must be ready).
     func forwardLayer(_ l: Int, parameters w: UnsafePointer<Float>, x: UnsafePointer<Float>, rows: Int, from r0: Int) {
         let nIn = layout.sizes[l - 1], nOut = layout.sizes[l]
-        let input = (l == 1 ? x : UnsafePointer(a[l - 2].p)) + r0 * nIn
+        let input = self.input(l, x) + r0 * nIn
         let zl = z[l - 1].p + r0 * nOut, al = a[l - 1].p + r0 * nOut
         // Z (B × N_l) = A_prev (B × N_{l-1}) · Wᵀ (N_{l-1} × N_l)
         BLAS.gemm(
@@ -78,6 +138,7 @@ final class Network {
         Kernels.biasActivate(
             spec.activation(layer: l), z: zl, a: al, bias: w + layout.biasOffset[l - 1],
             rows: rows, cols: nOut, logNorm: logNorm.p + r0)
+        if dropout != nil && l < layout.layerCount { applyMask(l, offset: r0 * nOut, count: rows * nOut) }
     }
 
     /// Layer l of the forward pass for the neurons j of all `rows` rows of the batch:
@@ -88,7 +149,7 @@ final class Network {
         let act = spec.activation(layer: l)
         precondition(act != .softmax, "internal: a softmax layer is computed by rows")
         guard !j.isEmpty else { return }
-        let input = l == 1 ? x : UnsafePointer(a[l - 2].p)
+        let input = self.input(l, x)
         let zl = z[l - 1].p + j.lowerBound, al = a[l - 1].p + j.lowerBound
         BLAS.gemm(
             transA: false, transB: true, m: rows, n: j.count, k: nIn,
@@ -97,6 +158,7 @@ final class Network {
         for r in 0..<rows {
             Kernels.biasActivate(
                 act, z: zl + r * nOut, a: al + r * nOut, bias: bias, rows: 1, cols: j.count, logNorm: logNorm.p + r)
+            if dropout != nil && l < layout.layerCount { applyMask(l, offset: r * nOut + j.lowerBound, count: j.count) }
         }
     }
 
@@ -206,7 +268,8 @@ final class Network {
     }
 
     /// For l = L ... 2 and the rows r0 ..< r0 + rows:
-    /// Δ^{l-1} = σ'(Z^{l-1}) ⊙ (Δ^l · W^l), with Δ^l · W^l: (rows × N_l)(N_l × N_{l-1}).
+    /// Δ^{l-1} = σ'(Z^{l-1}) ⊙ (Δ^l · W^l), with Δ^l · W^l: (rows × N_l)(N_l × N_{l-1});
+    /// with dropout, Δ^{l-1} = σ'(Z^{l-1}) ⊙ M^{l-1} ⊙ (Δ^l · W^l).
     /// Rows are independent, so a batch may be split over threads by rows.
     func backwardDeltas(parameters w: UnsafePointer<Float>, rows: Int, from r0: Int = 0) {
         var l = layout.layerCount
@@ -224,6 +287,7 @@ final class Network {
         BLAS.gemm(
             transA: false, transB: false, m: rows, n: nIn, k: nOut,
             a: dl, lda: nOut, b: w + layout.weightOffset[l - 1], ldb: nIn, c: dPrev, ldc: nIn)
+        if dropout != nil { maskDelta(l - 1, offset: r0 * nIn, count: rows * nIn) }
         Kernels.multiplyDerivative(
             spec.hiddenActivation, delta: dPrev, z: z[l - 2].p + r0 * nIn, a: a[l - 2].p + r0 * nIn,
             count: rows * nIn)
@@ -241,6 +305,7 @@ final class Network {
             c: dPrev, ldc: nIn)
         let zp = z[l - 2].p + j.lowerBound, ap = a[l - 2].p + j.lowerBound
         for r in 0..<rows {
+            if dropout != nil { maskDelta(l - 1, offset: r * nIn + j.lowerBound, count: j.count) }
             Kernels.multiplyDerivative(
                 spec.hiddenActivation, delta: dPrev + r * nIn, z: zp + r * nIn, a: ap + r * nIn, count: j.count)
         }
@@ -265,7 +330,7 @@ final class Network {
         for l in 1...layout.layerCount {
             let nIn = sizes[l - 1], nOut = sizes[l]
             let dl = UnsafePointer(delta[l - 1].p)
-            let aPrev = l == 1 ? x : UnsafePointer(a[l - 2].p)
+            let aPrev = input(l, x)
             let j = neurons(l, part, parts)
             guard !j.isEmpty else { continue }
             let wo = layout.weightOffset[l - 1] + j.lowerBound * nIn, bo = layout.biasOffset[l - 1] + j.lowerBound
@@ -296,7 +361,7 @@ final class Network {
         for l in 1...layout.layerCount {
             let nIn = sizes[l - 1], nOut = sizes[l]
             let dl = UnsafePointer(delta[l - 1].p + r0 * nOut)
-            let aPrev = (l == 1 ? x : UnsafePointer(a[l - 2].p)) + r0 * nIn
+            let aPrev = input(l, x) + r0 * nIn
             BLAS.gemm(
                 transA: true, transB: false, m: nOut, n: nIn, k: rows,
                 a: dl, lda: nOut, b: aPrev, ldb: nIn, beta: first ? 0 : 1,

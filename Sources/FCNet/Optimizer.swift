@@ -28,6 +28,12 @@ public enum LearningRateSchedule: Codable, Equatable, Hashable, Sendable {
 /// - `momentum`: v ← μ v − η g; θ ← θ + v (v starts at 0; slot `velocity`).
 /// - `adam`: t ← t + 1; m ← β1 m + (1 − β1) g; v ← β2 v + (1 − β2) g²;
 ///   θ ← θ − η m̂ / (√v̂ + ε), m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t) (slots `m`, `v`).
+///
+/// Weight decay λ (`weightDecay`) acts on the weights W^l only, never the biases:
+/// - `sgd`, `momentum`: an L2 term λ/2 ‖W‖² in the cost, so g_W ← g_W + λ W before the
+///   update (PyTorch's `SGD(weight_decay=λ)`);
+/// - `adam`: decoupled (AdamW, as PyTorch's `AdamW(weight_decay=λ)`): W ← W (1 − η λ) first,
+///   then the Adam update with the data gradient.
 public struct OptimizerConfig: Codable, Equatable, Hashable, Sendable {
     public enum Kind: String, Codable, CaseIterable, Sendable {
         case sgd, momentum, adam
@@ -39,12 +45,15 @@ public struct OptimizerConfig: Codable, Equatable, Hashable, Sendable {
     public var beta2: Double
     public var epsilon: Double
     public var schedule: LearningRateSchedule
+    /// λ; nil for none (and left out of the JSON encoding).
+    public var weightDecay: Double?
 
     public init(
         kind: Kind = .sgd, learningRate: Double = 0.1, momentum: Double = 0.9,
         beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
-        schedule: LearningRateSchedule = .constant
+        schedule: LearningRateSchedule = .constant, weightDecay: Double? = nil
     ) {
+        self.weightDecay = weightDecay == 0 ? nil : weightDecay
         self.kind = kind
         self.learningRate = learningRate
         self.momentum = momentum
@@ -79,6 +88,9 @@ public struct OptimizerConfig: Codable, Equatable, Hashable, Sendable {
             }
             guard epsilon > 0, epsilon.isFinite else { throw fail("Adam's epsilon must be positive (got \(epsilon)).") }
         }
+        if let lambda = weightDecay, !(lambda >= 0 && lambda.isFinite) {
+            throw fail("The weight decay must be a number ≥ 0 (got \(lambda)).")
+        }
         if case let .stepDecay(every, factor) = schedule {
             guard every >= 1 else { throw fail("A step-decay schedule needs every ≥ 1 epoch (got \(every)).") }
             guard factor > 0, factor.isFinite else {
@@ -89,6 +101,40 @@ public struct OptimizerConfig: Codable, Equatable, Hashable, Sendable {
 }
 
 enum Optimizer {
+    /// Weight decay of the weights θ[0 ..< count] (weights only: the caller passes W^l
+    /// entries), before `update`: g += λ θ for sgd and momentum, θ *= 1 − η λ for adam.
+    static func decayWeights(
+        _ config: OptimizerConfig, learningRate: Double,
+        parameters theta: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        guard let lambda = config.weightDecay, lambda > 0 else { return }
+        switch config.kind {
+        case .sgd, .momentum:
+            let l = Float(lambda)
+            for i in 0..<count { g[i] += l * theta[i] }
+        case .adam:
+            let keep = Float(1 - learningRate * lambda)
+            for i in 0..<count { theta[i] *= keep }
+        }
+    }
+
+    /// `decayWeights` over the entries [offset, offset + count) of the flat buffer, which may
+    /// span weights and biases: the weight entries among them only. θ and g point at `offset`.
+    static func decayWeights(
+        _ config: OptimizerConfig, learningRate: Double, layout: ParameterLayout,
+        parameters theta: UnsafeMutablePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+        count: Int, offset: Int = 0
+    ) {
+        guard config.weightDecay != nil else { return }
+        let slice = offset..<(offset + count)
+        for l in 1...layout.layerCount {
+            let w = layout.weightRange(l).clamped(to: slice)
+            guard !w.isEmpty else { continue }
+            decayWeights(config, learningRate: learningRate, parameters: theta + (w.lowerBound - offset),
+                         gradients: g + (w.lowerBound - offset), count: w.count)
+        }
+    }
+
     /// One update of the whole flat parameter buffer θ with gradient g (one loop).
     /// - Parameters:
     ///   - step: t after this update (Adam's bias correction uses it).

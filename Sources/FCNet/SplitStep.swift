@@ -173,6 +173,7 @@ final class SplitStep {
             let j = net.neurons(l, p, count), nIn = layout.sizes[l - 1]
             guard !j.isEmpty else { continue }
             let wo = layout.weightOffset[l - 1] + j.lowerBound * nIn, bo = layout.biasOffset[l - 1] + j.lowerBound
+            Optimizer.decayWeights(optimizer, learningRate: learningRate, parameters: theta + wo, gradients: g + wo, count: j.count * nIn)
             Optimizer.update(
                 optimizer, learningRate: learningRate, step: step, parameters: theta + wo,
                 gradients: g + wo, slots: slots, count: j.count * nIn, offset: wo)
@@ -228,6 +229,9 @@ final class SplitStep {
         guard i1 > i0 else { return }
         let total = gradients! + i0
         for q in 1..<count { fck_add(total, partGradients[q - 1].p + i0, i1 - i0) }
+        Optimizer.decayWeights(
+            optimizer, learningRate: learningRate, layout: layout, parameters: theta + i0, gradients: total,
+            count: i1 - i0, offset: i0)
         Optimizer.update(
             optimizer, learningRate: learningRate, step: step, parameters: theta + i0,
             gradients: total, slots: slots, count: i1 - i0, offset: i0)

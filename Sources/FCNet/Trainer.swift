@@ -37,6 +37,7 @@ public final class Trainer {
     private var random: Xoshiro256
     private var step: Int
     private var schedulePosition: Int
+    private var patience: PatienceState?
     private var pendingInitial: Bool
 
     /// Evaluation runs in chunks of this many rows.
@@ -57,12 +58,21 @@ public final class Trainer {
         let spec = config.spec
         try spec.validate()
         try config.optimizer.validate()
+        try config.validateRegularization()
         try Trainer.check(train, fits: spec, role: "training")
         if let validation {
             try Trainer.check(validation, fits: spec, role: "validation")
             guard validation.task == train.task else {
                 throw FCNetError.invalidConfiguration(
                     "The validation data is for \(validation.task.rawValue) but the training data is for \(train.task.rawValue).")
+            }
+        }
+        if let rule = config.earlyStopping, rule.monitor.needsValidation {
+            guard validation != nil else {
+                throw FCNetError.invalidConfiguration("Early stopping on \(rule.monitor.rawValue) needs a validation set.")
+            }
+            guard rule.monitor != .valAccuracy || train.task == .classification else {
+                throw FCNetError.invalidConfiguration("Early stopping on val_accuracy needs a classification task.")
             }
         }
         if let b = config.batchSize, b < 1 {
@@ -76,7 +86,7 @@ public final class Trainer {
         batch = min(config.batchSize ?? train.count, train.count)
         classify = train.task == .classification
         let target: TargetMode = spec.outputSize == 1 ? .scalar : .oneHot
-        net = Network(spec: spec, capacity: batch, target: target)
+        net = Network(spec: spec, capacity: batch, target: target, dropout: config.dropout)
         evalNet = validation.map {
             Network(spec: spec, capacity: min(Trainer.evaluationChunk, $0.count), target: target)
         }
@@ -143,12 +153,14 @@ public final class Trainer {
                 throw FCNetError.incompatibleState("The checkpoint's optimizer slot \(name) has the wrong size.")
             }
             s.dataFingerprint = fingerprint
+            s.patience = Trainer.continuedPatience(s.patience, rule: config.earlyStopping)
             state = s
             pendingInitial = false
         }
         random = state.random
         step = state.step
         schedulePosition = state.schedulePosition
+        patience = state.patience
         restore(state)
         if pendingInitial {
             var m = evaluateValidation()
@@ -188,14 +200,35 @@ public final class Trainer {
                     case .diverged:
                         restore(state)
                         return .diverged(lastFinite: state)
-                    case let .finished(metrics):
+                    case var .finished(metrics):
+                        var stop = false
+                        if let rule = config.earlyStopping, let value = metrics[rule.monitor.rawValue] {
+                            let next = PatienceState.after(patience, epoch: state.epoch + 1, value: value, rule: rule)
+                            patience = next.state
+                            stop = next.stop
+                            if stop { metrics[Trainer.earlyStopMetric] = Double(next.state.bestEpoch ?? state.epoch + 1) }
+                        }
                         state = snapshot(metrics: metrics)
                         try observer(state)
+                        if stop { return .stoppedEarly(bestEpoch: patience?.bestEpoch ?? state.epoch) }
                     }
                 }
                 return .completed
             }
         }
+    }
+
+    /// The metric an early stop records on the epoch that stopped: the best epoch.
+    public static let earlyStopMetric = "early_stop.best_epoch"
+
+    /// The early-stopping state a run continues with from a checkpoint's: none without early
+    /// stopping; afresh when the monitored metric changed; with the wait back at 0 when the
+    /// checkpoint is an early stop (its wait reached the patience), so that training further
+    /// gets a full patience again (the best value and epoch are kept).
+    static func continuedPatience(_ stored: PatienceState?, rule: EarlyStopping?) -> PatienceState? {
+        guard let rule, var state = stored, state.monitor == rule.monitor else { return nil }
+        if state.wait >= max(rule.patience, 1) { state.wait = 0 }
+        return state
     }
 
     // MARK: One epoch
@@ -220,9 +253,11 @@ public final class Trainer {
         var lossSum = 0.0, correct = 0, offset = 0
         epochProgress = (0, 0)
         defer { epochProgress = (0, 0) }
-        let fuseSGD = config.optimizer.kind == .sgd
+        // Weight decay changes the gradient first: no folding of the update into dW.
+        let fuseSGD = config.optimizer.kind == .sgd && config.optimizer.weightDecay == nil
         while offset < n {
             let rows = min(batch, n - offset)
+            net.drawMasks(rows: rows, random: &random)
             let parts = splitStep.parts(rows: rows)
             if parts > 1 {
                 // Gather, forward, Δ, gradients and update, split over `parts` threads.
@@ -255,6 +290,9 @@ public final class Trainer {
                 net.weightGradients(gradients: gradients.p, x: x, rows: rows, sgdStep: (Float(lr), parameters.p))
             } else {
                 net.weightGradients(gradients: gradients.p, x: x, rows: rows)
+                Optimizer.decayWeights(
+                    config.optimizer, learningRate: lr, layout: layout, parameters: parameters.p,
+                    gradients: gradients.p, count: layout.count)
                 Optimizer.update(
                     config.optimizer, learningRate: lr, step: step, parameters: parameters.p,
                     gradients: gradients.p, slots: slots, count: layout.count)
@@ -308,7 +346,7 @@ public final class Trainer {
         return TrainingState(
             spec: config.spec, epoch: state.epoch + 1, parameters: parameters.array,
             optimizer: config.optimizer.kind, slots: slotValues, step: step, schedulePosition: schedulePosition,
-            random: random, dataFingerprint: state.dataFingerprint, metrics: metrics)
+            random: random, dataFingerprint: state.dataFingerprint, metrics: metrics, patience: patience)
     }
 
     private func restore(_ s: TrainingState) {
@@ -320,6 +358,7 @@ public final class Trainer {
         random = s.random
         step = s.step
         schedulePosition = s.schedulePosition
+        patience = s.patience
     }
 
     // MARK: Checks and initialisation

@@ -1,4 +1,8 @@
-/// What to train: the network, the update rule, the batch size and the seed.
+/// What to train: the network, the update rule, the batch size, the seed, and the
+/// regularisation (dropout, early stopping; weight decay is the optimizer's).
+///
+/// Settings at their defaults are nil and left out of the JSON encoding, so a configuration
+/// without them encodes exactly as before they existed.
 public struct TrainingConfig: Codable, Equatable, Sendable {
     public var spec: NetworkSpec
     public var optimizer: OptimizerConfig
@@ -8,12 +12,36 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var batchSize: Int?
     /// Fixes the initial weights (`.random` start) and the shuffling.
     public var seed: UInt64
+    /// Inverted dropout on the hidden layers: the probability p of dropping a hidden unit
+    /// during training (nil: none; `Dropout`).
+    public var dropout: Double?
+    /// Stop when the monitored metric has not improved for `patience` epochs (nil: never).
+    public var earlyStopping: EarlyStopping?
 
-    public init(spec: NetworkSpec, optimizer: OptimizerConfig = .init(), batchSize: Int? = nil, seed: UInt64 = 0) {
+    public init(
+        spec: NetworkSpec, optimizer: OptimizerConfig = .init(), batchSize: Int? = nil, seed: UInt64 = 0,
+        dropout: Double? = nil, earlyStopping: EarlyStopping? = nil
+    ) {
         self.spec = spec
         self.optimizer = optimizer
         self.batchSize = batchSize
         self.seed = seed
+        self.dropout = dropout == 0 ? nil : dropout
+        self.earlyStopping = earlyStopping
+    }
+
+    /// - Throws: `FCNetError.invalidConfiguration` for a dropout outside [0, 1), dropout on a
+    ///   network without hidden layers, or early stopping out of range.
+    public func validateRegularization() throws {
+        if let p = dropout {
+            guard p >= 0, p < 1 else {
+                throw FCNetError.invalidConfiguration("The dropout probability must be in [0, 1) (got \(p)).")
+            }
+            guard spec.layerCount > 1 else {
+                throw FCNetError.invalidConfiguration("Dropout applies to hidden layers; this network has none.")
+            }
+        }
+        try earlyStopping?.validate()
     }
 }
 
@@ -38,4 +66,7 @@ public enum TrainingOutcome: Equatable, Sendable {
     /// A batch loss or a parameter became NaN or infinite; `lastFinite` (also `Trainer.state`)
     /// is the last complete epoch, and that epoch was not kept.
     case diverged(lastFinite: TrainingState)
+    /// Early stopping: the monitored metric did not improve for `patience` epochs. The
+    /// epoch that noticed it was kept (`Trainer.state`); `bestEpoch` is the monitored best.
+    case stoppedEarly(bestEpoch: Int)
 }

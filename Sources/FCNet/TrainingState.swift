@@ -33,11 +33,14 @@ public struct TrainingScalars: Codable, Equatable, Sendable {
     public var random: [UInt64]
     /// `Dataset.fingerprint` of the training data.
     public var dataFingerprint: String
+    /// Early stopping's state (runs that stop early only).
+    public var patience: PatienceState?
 
     public init(
         epoch: Int, step: Int, schedulePosition: Int, optimizer: OptimizerConfig.Kind,
-        random: [UInt64], dataFingerprint: String
+        random: [UInt64], dataFingerprint: String, patience: PatienceState? = nil
     ) {
+        self.patience = patience
         self.epoch = epoch
         self.step = step
         self.schedulePosition = schedulePosition
@@ -67,12 +70,16 @@ public struct TrainingState: Equatable, Sendable {
     public var dataFingerprint: String
     /// The epoch's metrics (empty for epoch 0 except norms and, with a validation set, val_*).
     public var metrics: [String: Double]
+    /// Early stopping's best value, best epoch and wait after this epoch (nil without early
+    /// stopping, and at epoch 0).
+    public var patience: PatienceState?
 
     public init(
         spec: NetworkSpec, epoch: Int, parameters: [Float], optimizer: OptimizerConfig.Kind,
         slots: [String: [Float]], step: Int, schedulePosition: Int, random: Xoshiro256,
-        dataFingerprint: String, metrics: [String: Double]
+        dataFingerprint: String, metrics: [String: Double], patience: PatienceState? = nil
     ) {
+        self.patience = patience
         self.spec = spec
         self.epoch = epoch
         self.parameters = parameters
@@ -99,7 +106,7 @@ public struct TrainingState: Equatable, Sendable {
     public var scalars: TrainingScalars {
         TrainingScalars(
             epoch: epoch, step: step, schedulePosition: schedulePosition, optimizer: optimizer,
-            random: random.state, dataFingerprint: dataFingerprint)
+            random: random.state, dataFingerprint: dataFingerprint, patience: patience)
     }
 
     /// Every tensor, layer by layer: `weight`, `bias`, then `weight.<slot>`, `bias.<slot>`
@@ -171,6 +178,6 @@ public struct TrainingState: Equatable, Sendable {
             spec: spec, epoch: scalars.epoch, parameters: params, optimizer: scalars.optimizer, slots: slots,
             step: scalars.step, schedulePosition: scalars.schedulePosition,
             random: try Xoshiro256(state: scalars.random), dataFingerprint: scalars.dataFingerprint,
-            metrics: metrics)
+            metrics: metrics, patience: scalars.patience)
     }
 }

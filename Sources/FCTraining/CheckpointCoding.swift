@@ -26,6 +26,8 @@ public enum CheckpointCoding {
         var optimizer: OptimizerConfig.Kind
         var dataFingerprint: String
         var normalization: Normalizer.Kind
+        /// Early stopping's state; absent (not null) for runs without early stopping.
+        var patience: PatienceState?
     }
 
     public static func input(_ state: TrainingState, normalizer: Normalizer) throws -> CheckpointInput {
@@ -41,7 +43,7 @@ public enum CheckpointCoding {
         }
         let scalars = StoredScalars(epoch: state.epoch, step: state.step, schedulePosition: state.schedulePosition,
                                     optimizer: state.optimizer, dataFingerprint: state.dataFingerprint,
-                                    normalization: normalizer.kind)
+                                    normalization: normalizer.kind, patience: state.patience)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return CheckpointInput(
@@ -56,10 +58,14 @@ public enum CheckpointCoding {
         guard let scalars = try? JSONDecoder().decode(StoredScalars.self, from: Data(checkpoint.optimizerState.utf8)) else {
             throw TrainingError.incompatible("Checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) has an optimizer state this version cannot read.")
         }
-        let limits: [(String, Int, ClosedRange<Int>)] = [
+        var limits: [(String, Int, ClosedRange<Int>)] = [
             ("epoch", scalars.epoch, StoreLimits.epochs), ("step", scalars.step, 0...maximumStep),
             ("schedulePosition", scalars.schedulePosition, 0...maximumStep),
         ]
+        if let patience = scalars.patience {
+            limits.append(("patience.wait", patience.wait, StoreLimits.epochs))
+            if let epoch = patience.bestEpoch { limits.append(("patience.bestEpoch", epoch, StoreLimits.epochs)) }
+        }
         for (field, value, range) in limits where !range.contains(value) {
             throw TrainingError.storedStateInvalid(run: String(checkpoint.runID.prefix(8)), epoch: checkpoint.epoch,
                                                    reason: "an optimizer state with \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound)")
@@ -73,7 +79,8 @@ public enum CheckpointCoding {
         }
         let trainingScalars = TrainingScalars(
             epoch: scalars.epoch, step: scalars.step, schedulePosition: scalars.schedulePosition,
-            optimizer: scalars.optimizer, random: random.state, dataFingerprint: scalars.dataFingerprint)
+            optimizer: scalars.optimizer, random: random.state, dataFingerprint: scalars.dataFingerprint,
+            patience: scalars.patience)
         let state = try TrainingState(spec: spec, scalars: trainingScalars, tensors: tensors, metrics: checkpoint.metrics)
         return (state, try normalizer(checkpoint, kind: scalars.normalization, width: spec.inputSize))
     }

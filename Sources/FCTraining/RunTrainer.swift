@@ -18,6 +18,9 @@ public final class RunTrainer {
         case interrupted(lastEpoch: Int)
         /// The loss or the weights became NaN or infinite; the last finite epoch is kept.
         case diverged(lastEpoch: Int)
+        /// Early stopping ended the run after `lastEpoch` (committed); the monitored metric
+        /// was best at `bestEpoch`. The run's status is `completed`.
+        case stoppedEarly(lastEpoch: Int, bestEpoch: Int)
     }
 
     public let store: Store
@@ -98,6 +101,9 @@ public final class RunTrainer {
         case .diverged:
             try store.setStatus(runID: run.id, .diverged)
             return .diverged(lastEpoch: last)
+        case let .stoppedEarly(bestEpoch):
+            try store.setStatus(runID: run.id, .completed)
+            return .stoppedEarly(lastEpoch: last, bestEpoch: bestEpoch)
         }
     }
 }

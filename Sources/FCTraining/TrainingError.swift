@@ -46,6 +46,14 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// A run from a bundle (`via`: through this ancestor) records a data path written
     /// on another machine: a hint, not opened until the user names the file.
     case recordedPathIsHint(run: String, via: String?, path: String, fingerprint: String, validation: Bool)
+    /// Early stopping on a validation metric for a run without a validation set.
+    case monitorNeedsValidation(monitor: String)
+    /// Early-stopping settings other than the patience for a run that has no early stopping
+    /// and no patience given.
+    case earlyStoppingNeedsPatience
+    /// The run's latest checkpoint is an early stop (at `epoch`, best at `bestEpoch`); it
+    /// continues only towards an epoch target given explicitly.
+    case stoppedEarly(run: String, epoch: Int, bestEpoch: Int)
     case invalid(String)
     case incompatible(String)
 
@@ -93,6 +101,12 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             return "Run \(run) has no validation file (\(heldOut ? "its validation set is held out of the training data" : "it has no validation set"))."
         case let .recordedPathIsHint(run, via, path, fingerprint, validation):
             return "Run \(run) came from a bundle\(via.map { " (through run \($0))" } ?? ""): its recorded \(validation ? "validation" : "data") path \(path) is only a hint, so it is not opened; give the file it was trained on (fingerprint \(fingerprint.prefix(16)))."
+        case let .monitorNeedsValidation(monitor):
+            return "Early stopping on \(monitor) needs a validation set."
+        case .earlyStoppingNeedsPatience:
+            return "Early stopping needs a patience."
+        case let .stoppedEarly(run, epoch, bestEpoch):
+            return "Run \(run) stopped early at epoch \(epoch) (best epoch \(bestEpoch)); give an epoch target above \(epoch) to train further."
         case let .invalid(message), let .incompatible(message):
             return message
         }

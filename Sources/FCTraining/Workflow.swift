@@ -26,6 +26,9 @@ public enum Workflow {
         public var loss: Loss?
         public var optimizer: OptimizerConfig
         public var batchSize: Int?
+        /// Dropout probability of the hidden layers (nil: none).
+        public var dropout: Double?
+        public var earlyStopping: EarlyStopping?
         public var epochs: Int
         public var seed: UInt64
         public var name: String?
@@ -49,12 +52,44 @@ public enum Workflow {
         public var schedule: LearningRateSchedule?
         /// `.some(nil)` is `--full-batch`.
         public var batchSize: Int??
+        public var weightDecay: Double?
+        public var dropout: Double?
+        /// Early stopping: any of these sets it (a run without it needs `patience`).
+        public var patience: Int?
+        public var minDelta: Double?
+        public var monitor: EarlyStopping.Monitor?
         public var name: String?
 
         public init() {}
 
         public var changesTraining: Bool {
             learningRate != nil || momentum != nil || optimizer != nil || schedule != nil || batchSize != nil
+                || weightDecay != nil || dropout != nil || patience != nil || minDelta != nil || monitor != nil
+        }
+
+        /// Applies the overrides to a run's training configuration.
+        /// - Throws: `TrainingError.earlyStoppingNeedsPatience`, or the engine's range errors.
+        public func apply(to training: inout TrainingConfig) throws {
+            var optimizer = training.optimizer
+            if let value = learningRate { optimizer.learningRate = value }
+            if let value = momentum { optimizer.momentum = value }
+            if let value = self.optimizer { optimizer.kind = value }
+            if let value = schedule { optimizer.schedule = value }
+            if let value = weightDecay { optimizer.weightDecay = value == 0 ? nil : value }
+            try optimizer.validate()
+            training.optimizer = optimizer
+            if let value = batchSize { training.batchSize = value }
+            if let value = dropout { training.dropout = value == 0 ? nil : value }
+            if patience != nil || minDelta != nil || monitor != nil {
+                guard var rule = training.earlyStopping ?? patience.map({ EarlyStopping(patience: $0) }) else {
+                    throw TrainingError.earlyStoppingNeedsPatience
+                }
+                if let value = patience { rule.patience = value }
+                if let value = minDelta { rule.minDelta = value }
+                if let value = monitor { rule.monitor = value }
+                training.earlyStopping = rule
+            }
+            try training.validateRegularization()
         }
     }
 
@@ -79,7 +114,8 @@ public enum Workflow {
             number = value
         case .best:
             let summaries = try store.checkpoints(runID: run.id)
-            guard let best = select(.best, in: summaries) else { throw noBestEpoch(run, summaries) }
+            let rule = (try? RunConfig.decode(run.config, run: run.shortID))?.training.earlyStopping
+            guard let best = select(.best, in: summaries, earlyStopping: rule) else { throw noBestEpoch(run, summaries) }
             number = best.epoch
         }
         return try store.loadCheckpoint(runID: run.id, epoch: number, decoding: decode)
@@ -93,7 +129,13 @@ public enum Workflow {
     /// its parent's results), the lowest `val_loss` if any own epoch has one, else
     /// the lowest `train_loss`; the earliest epoch on ties; NaN ignored. Nil when
     /// there is none (a fork that has not trained yet, a run without metrics).
-    public static func select(_ epoch: EpochSelector, in summaries: [CheckpointSummary]) -> CheckpointSummary? {
+    ///
+    /// A run with early stopping (`earlyStopping`) has the monitored best instead: among its
+    /// own trained epochs (epoch 0 is not monitored), the last one that improved on the best
+    /// before it by more than the least improvement (`EarlyStopping.bestEpoch`), the epoch an
+    /// early stop names.
+    public static func select(_ epoch: EpochSelector, in summaries: [CheckpointSummary],
+                              earlyStopping: EarlyStopping? = nil) -> CheckpointSummary? {
         switch epoch {
         case .latest:
             return summaries.last
@@ -101,6 +143,13 @@ public enum Workflow {
             return summaries.first { $0.epoch == number }
         case .best:
             let own = summaries.filter { !$0.inherited }
+            if let rule = earlyStopping {
+                let values = own.compactMap { summary in
+                    summary.epoch >= 1 ? summary.metrics[rule.monitor.rawValue].map { (epoch: summary.epoch, value: $0) } : nil
+                }
+                guard let best = rule.bestEpoch(values) else { return nil }
+                return own.first { $0.epoch == best.epoch }
+            }
             func value(_ summary: CheckpointSummary, _ metric: String) -> Double? {
                 summary.metrics[metric].flatMap { $0.isNaN ? nil : $0 }
             }
@@ -236,7 +285,11 @@ public enum Workflow {
         let train = try normalizer.applied(to: trainRaw)
         let validation = try validationRaw.map { try normalizer.applied(to: $0) }
 
-        let training = TrainingConfig(spec: finalSpec, optimizer: request.optimizer, batchSize: request.batchSize, seed: request.seed)
+        let training = TrainingConfig(spec: finalSpec, optimizer: request.optimizer, batchSize: request.batchSize, seed: request.seed,
+                                      dropout: request.dropout, earlyStopping: request.earlyStopping)
+        if let rule = request.earlyStopping, rule.monitor.needsValidation, validation == nil {
+            throw TrainingError.monitorNeedsValidation(monitor: rule.monitor.rawValue)
+        }
         try finalSpec.validate()
         try request.optimizer.validate()
         guard request.epochs >= 0 else { throw TrainingError.negativeEpochs }
@@ -362,15 +415,11 @@ public enum Workflow {
         }
 
         // The new recipe: overrides apply to the fork; the target is recorded too.
-        var optimizer = config.training.optimizer
-        if let value = overrides.learningRate { optimizer.learningRate = value }
-        if let value = overrides.momentum { optimizer.momentum = value }
-        if let value = overrides.optimizer { optimizer.kind = value }
-        if let value = overrides.schedule { optimizer.schedule = value }
-        try optimizer.validate()
-        config.training.optimizer = optimizer
-        if let value = overrides.batchSize { config.training.batchSize = value }
+        try overrides.apply(to: &config.training)
         if let size = config.training.batchSize, size < 1 { throw TrainingError.batchSizeTooSmall }
+        if let rule = config.training.earlyStopping, rule.monitor.needsValidation, config.validation == nil {
+            throw TrainingError.monitorNeedsValidation(monitor: rule.monitor.rawValue)
+        }
         // A fork records the new target; a run continued in place keeps the recipe it
         // was created with (its config is covered by the run's digest) and trains to
         // `target` all the same.
@@ -380,6 +429,14 @@ public enum Workflow {
         // Training continues from the state's epoch and appends after the row's: they must agree.
         guard state.epoch == epoch else {
             throw TrainingError.storedStateInvalid(run: run.shortID, epoch: epoch, reason: "an optimizer state for epoch \(state.epoch)")
+        }
+        // An early stop is where the run ended: it trains further only towards a target given.
+        if inPlace, epochs == nil, let marker = state.metrics[Trainer.earlyStopMetric] {
+            let best = Int(exactly: marker) ?? epoch
+            if run.status == .running, !(run.owner.map(isAlive) ?? false) {
+                try store.setStatus(runID: run.id, .completed)
+            }
+            throw TrainingError.stoppedEarly(run: run.shortID, epoch: epoch, bestEpoch: best)
         }
         observer?.phaseEnded(.dataBegin)
         let (train, validation) = try observingLoading(observer) {

@@ -24,6 +24,8 @@ struct Resume: ParsableCommand {
 
     @OptionGroup var optimizerOptions: OptimizerOptions
 
+    @OptionGroup var regularization: RegularizationOptions
+
     @Option(help: ArgumentHelp("The training data, if it has moved (it must be the same data).", valueName: "file"))
     var data: String?
 
@@ -48,6 +50,7 @@ struct Resume: ParsableCommand {
         overrides.optimizer = optimizerOptions.optimizer
         overrides.schedule = optimizerOptions.schedule?.schedule
         overrides.batchSize = optimizerOptions.batch
+        regularization.apply(to: &overrides)
         overrides.name = name
         let signingKey = try SigningKeys.load()
         let store = try self.store.openExisting()

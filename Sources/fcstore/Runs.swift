@@ -23,6 +23,8 @@ struct Runs: ParsableCommand {
         var bestValEpoch: Int?
         var latestMetrics: [String: Double]
         var createdAt: String
+        /// The early stop a completed run ended with (its latest epoch's marker), or null.
+        var earlyStop: EarlyStopJSON?
 
         enum CodingKeys: String, CodingKey {
             case id, name, parent, status, epochs
@@ -33,6 +35,7 @@ struct Runs: ParsableCommand {
             case bestValEpoch = "best_val_epoch"
             case latestMetrics = "latest_metrics"
             case createdAt = "created_at"
+            case earlyStop = "early_stop"
         }
 
         func encode(to encoder: Encoder) throws {
@@ -60,6 +63,7 @@ struct Runs: ParsableCommand {
             var metrics = container.nestedContainer(keyedBy: MetricKey.self, forKey: .latestMetrics)
             for (name, value) in latestMetrics { try metrics.encode(value, forKey: MetricKey(name)) }
             try container.encode(createdAt, forKey: .createdAt)
+            if let earlyStop { try container.encode(earlyStop, forKey: .earlyStop) } else { try container.encodeNil(forKey: .earlyStop) }
         }
     }
 
@@ -80,8 +84,11 @@ struct Runs: ParsableCommand {
     }
 
     func run() throws {
-        // The text listing does not show the latest metrics: it does not read them.
-        let summaries = try store.openExisting().runs(latestMetrics: output.json)
+        // The latest metrics say whether a completed run stopped early.
+        let summaries = try store.openExisting().runs(latestMetrics: true)
+        func earlyStop(_ summary: RunSummary) -> EarlyStopJSON? {
+            EarlyStopJSON(status: summary.run.status, latestEpoch: summary.lastEpoch, latestMetrics: summary.latestMetrics, monitor: nil)
+        }
         if output.json {
             let runs = summaries.map { summary in
                 RunJSON(
@@ -90,7 +97,7 @@ struct Runs: ParsableCommand {
                     status: summary.run.status.rawValue, firstEpoch: summary.firstEpoch, lastEpoch: summary.lastEpoch,
                     epochs: summary.checkpointCount, bestValLoss: summary.bestValidationLoss,
                     bestValEpoch: summary.bestValidationEpoch, latestMetrics: summary.latestMetrics,
-                    createdAt: Format.timestamp(summary.run.createdAt))
+                    createdAt: Format.timestamp(summary.run.createdAt), earlyStop: earlyStop(summary))
             }
             try Console.json(["runs": runs])
             return
@@ -106,7 +113,7 @@ struct Runs: ParsableCommand {
             let best = summary.bestValidationLoss.map { "\(Format.metric($0))@\(summary.bestValidationEpoch ?? 0)" } ?? "-"
             table.add([
                 run.shortID, run.name ?? "-", run.parent.map { "\($0.runID.prefix(8))@\($0.epoch)" } ?? "-",
-                run.status.rawValue, epochs, best, Format.timestamp(run.createdAt),
+                run.status.rawValue + (earlyStop(summary) == nil ? "" : " (stopped early)"), epochs, best, Format.timestamp(run.createdAt),
             ])
         }
         Console.out(lines: table.lines)

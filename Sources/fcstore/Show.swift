@@ -32,9 +32,12 @@ struct Show: ParsableCommand {
         var config: JSONValue
         var selectedEpoch: Int
         var epochs: [EpochJSON]
+        /// The early stop the run ended with, or null.
+        var earlyStop: EarlyStopJSON?
 
         enum CodingKeys: String, CodingKey {
             case id, name, status, seed, parent, lineage, architecture, activations, loss, config, epochs
+            case earlyStop = "early_stop"
             case createdAt = "created_at"
             case selectedEpoch = "selected_epoch"
         }
@@ -55,6 +58,7 @@ struct Show: ParsableCommand {
             try container.encode(config, forKey: .config)
             try container.encode(selectedEpoch, forKey: .selectedEpoch)
             try container.encode(epochs, forKey: .epochs)
+            if let earlyStop { try container.encode(earlyStop, forKey: .earlyStop) } else { try container.encodeNil(forKey: .earlyStop) }
         }
     }
 
@@ -77,13 +81,13 @@ struct Show: ParsableCommand {
         let checkpoints = try store.checkpoints(runID: run.id)
         // show needs only the selected epoch's number and digest, not its tensors: a
         // pruned epoch (tensors released, metrics and digest kept) can be shown too.
-        guard let selected = Workflow.select(ref.selector, in: checkpoints) else {
+        let config = try RunConfig.decode(run.config, run: run.shortID)
+        guard let selected = Workflow.select(ref.selector, in: checkpoints, earlyStopping: config.training.earlyStopping) else {
             // Not in the listing: let the store say why (no such epoch, no checkpoints).
             _ = try Workflow.checkpoint(store, run: run.id, epoch: ref.selector)
             throw CLIError("Run \(run.shortID) has no checkpoint \(ref).")
         }
         let checkpoint = (epoch: selected.epoch, digestHex: selected.digestHex)
-        let config = try RunConfig.decode(run.config, run: run.shortID)
         var lineage: [Runs.ParentJSON] = []
         var cursor = run.parent
         while let parent = cursor, lineage.count < 1000 {
@@ -96,6 +100,7 @@ struct Show: ParsableCommand {
         // A model file imported as a run has no training configuration: the store's
         // row holds placeholders (optimizer, batch size, seed, epochs) that mean nothing.
         let imported = run.status == .imported
+        let earlyStop = EarlyStopJSON(run: run, checkpoints: checkpoints, config: config)
         if output.json {
             try Console.json(ShowJSON(
                 id: run.id, name: run.name, status: run.status.rawValue, createdAt: Format.timestamp(run.createdAt),
@@ -105,13 +110,13 @@ struct Show: ParsableCommand {
                 epochs: checkpoints.map {
                     EpochJSON(epoch: $0.epoch, createdAt: Format.timestamp($0.createdAt), digest: $0.digestHex,
                               inherited: $0.inherited, pruned: $0.pruned, metrics: $0.metrics)
-                }))
+                }, earlyStop: earlyStop))
             return
         }
 
         var lines: [String] = []
         lines.append("run        \(run.id)\(run.name.map { "  (\($0))" } ?? "")")
-        lines.append("status     \(run.status.rawValue)")
+        lines.append("status     \(run.status.rawValue)" + (earlyStop.map { "  (\($0.text))" } ?? ""))
         lines.append("created    \(Format.timestamp(run.createdAt))")
         if lineage.isEmpty {
             lines.append("lineage    root run")
@@ -189,11 +194,21 @@ struct Show: ParsableCommand {
         if case let .stepDecay(every, factor) = optimizer.schedule {
             optimizerText += "  step decay x\(factor) every \(Format.count(every, "epoch"))"
         }
+        if let lambda = optimizer.weightDecay {
+            optimizerText += "  weight decay \(lambda)\(optimizer.kind == .adam ? " (decoupled, AdamW)" : " (L2)")"
+        }
         let batch = config.training.batchSize.map { $0 == 1 ? "1 (SGD)" : "\($0)" } ?? "full (GD)"
-        return [
+        var lines = [
             "optimizer  \(optimizerText)",
             "training   batch \(batch)  epochs \(config.epochs)  seed \(config.training.seed)  normalize \(config.normalization.rawValue)",
         ]
+        var regularization: [String] = []
+        if let p = config.training.dropout { regularization.append("dropout \(p)") }
+        if let rule = config.training.earlyStopping {
+            regularization.append("early stopping on \(rule.monitor.rawValue), patience \(rule.patience), min delta \(rule.minDelta)")
+        }
+        if !regularization.isEmpty { lines.append("regularize \(regularization.joined(separator: "  "))") }
+        return lines
     }
 
     /// `show --json`'s `config`: the stored configuration (camelCase keys, as

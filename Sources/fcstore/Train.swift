@@ -51,6 +51,8 @@ struct Train: ParsableCommand {
 
     @OptionGroup var optimizerOptions: OptimizerOptions
 
+    @OptionGroup var regularization: RegularizationOptions
+
     @Option(parsing: .unconditional, help: ArgumentHelp("The epoch to train to.", valueName: "n"))
     var epochs: Int = TrainingDefaults.epochs
 
@@ -87,6 +89,9 @@ struct Train: ParsableCommand {
             throw ValidationError("softmax is an output activation; use --output-activation softmax.")
         }
         if let name { do { try RunName.validate(name) } catch { throw ValidationError(String(describing: error)) } }
+        if let rule = try regularization.earlyStopping(), rule.monitor.needsValidation, validation == nil, validationSplit == nil {
+            throw ValidationError("--monitor \(rule.monitor.rawValue) needs a validation set: pass --validation FILE or --validation-split F, or use --monitor train_loss.")
+        }
     }
 
     func parsedLayers(_ text: String) -> [Int]? {
@@ -96,8 +101,9 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let optimizer = TrainingDefaults.optimizer(kind: optimizerOptions.optimizer, learningRate: optimizerOptions.learningRate,
+        var optimizer = TrainingDefaults.optimizer(kind: optimizerOptions.optimizer, learningRate: optimizerOptions.learningRate,
                                                    momentum: optimizerOptions.momentum, schedule: optimizerOptions.schedule?.schedule)
+        optimizer.weightDecay = regularization.weightDecay.flatMap { $0 == 0 ? nil : $0 }
 
         var request = Workflow.TrainRequest(dataPath: data, optimizer: optimizer, epochs: epochs, seed: seed.value)
         request.labelsPath = labels
@@ -109,6 +115,8 @@ struct Train: ParsableCommand {
         request.outputActivation = outputActivation
         request.loss = loss
         request.batchSize = optimizerOptions.batch ?? TrainingDefaults.batchSize
+        request.dropout = regularization.dropout.flatMap { $0 == 0 ? nil : $0 }
+        request.earlyStopping = try regularization.earlyStopping()
         request.name = name
         request.normalization = normalize
         request.initFrom = initFrom.map { ($0.run, $0.selector) }

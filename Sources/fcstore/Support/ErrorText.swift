@@ -58,6 +58,12 @@ enum ErrorText {
             let through = via.map { " (through run \($0))" } ?? ""
             let option = validation ? "--validation FILE with the validation data" : "--data FILE with the data"
             return "Run \(run) came from a bundle\(through): its recorded \(validation ? "validation" : "data") path \(path) is only a hint, so it is not opened; pass \(option) it was trained on (fingerprint \(fingerprint.prefix(16)))."
+        case let .monitorNeedsValidation(monitor):
+            return "--monitor \(monitor) needs a validation set; the run has none (use --monitor train_loss)."
+        case .earlyStoppingNeedsPatience:
+            return "--min-delta and --monitor need --patience N: the run has no early stopping."
+        case let .stoppedEarly(run, epoch, bestEpoch):
+            return "Run \(run) stopped early at epoch \(epoch) (its best epoch is \(bestEpoch)); pass --epochs with a number above \(epoch) to train it further."
         case .unreadableConfig, .busy, .invalid, .incompatible:
             return error.description
         }

@@ -49,6 +49,10 @@ enum TrainingDriver {
             Console.err("interrupted: run \(run.shortID) stopped after epoch \(last), the last committed epoch; continue with 'fcstore resume \(run.shortID)'")
             Console.out(run.id)
             exit(ExitStatus.interrupted(by: signal))
+        case let .stoppedEarly(last, best):
+            let monitor = trainer.config.training.earlyStopping?.monitor.rawValue ?? "the monitored metric"
+            Console.err("stopped early: run \(run.shortID) stopped after epoch \(last), \(monitor) was best at epoch \(best) (\(run.shortID)@best); train further with 'fcstore resume \(run.shortID) --epochs N'")
+            Console.out(run.id)
         case .diverged(let last):
             Console.err("diverged: the loss of run \(run.shortID) became NaN or infinite after epoch \(last); epoch \(last), the last finite one, is kept. Try a smaller --learning-rate.")
             Console.out(run.id)

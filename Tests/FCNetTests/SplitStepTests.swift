@@ -17,7 +17,7 @@ final class SplitStepTests: XCTestCase {
 
     func train(
         threads: Int, optimizer: OptimizerConfig, batch: Int?,
-        spec: NetworkSpec = NetworkSpec(inputSize: 48, layerSizes: [64, 32, 4]), rows: Int = 1000
+        spec: NetworkSpec = NetworkSpec(inputSize: 48, layerSizes: [64, 32, 4]), rows: Int = 1000, dropout: Double? = nil
     ) throws -> TrainingState {
         let saved = BLAS.maxThreads
         defer { BLAS.maxThreads = saved }
@@ -26,7 +26,7 @@ final class SplitStepTests: XCTestCase {
         // 1000 rows × (48·64 + 64·32 + 32·4) weights ≥ 2^20 multiply-adds: split with 2 threads.
         let data = try Self.data(rows: rows, width: spec.inputSize, seed: 11)
         let trainer = try Trainer(
-            config: TrainingConfig(spec: spec, optimizer: optimizer, batchSize: batch, seed: 2), train: data)
+            config: TrainingConfig(spec: spec, optimizer: optimizer, batchSize: batch, seed: 2, dropout: dropout), train: data)
         XCTAssertEqual(try trainer.train(epochs: 3), .completed)
         return trainer.state
     }
@@ -37,11 +37,11 @@ final class SplitStepTests: XCTestCase {
     @discardableResult
     func assertSameBitsAndCloseToOneThread(
         optimizer: OptimizerConfig, batch: Int?, spec: NetworkSpec = NetworkSpec(inputSize: 48, layerSizes: [64, 32, 4]),
-        rows: Int = 1000, file: StaticString = #filePath, line: UInt = #line
+        rows: Int = 1000, dropout: Double? = nil, file: StaticString = #filePath, line: UInt = #line
     ) throws -> (two: TrainingState, one: TrainingState) {
-        let a = try train(threads: 2, optimizer: optimizer, batch: batch, spec: spec, rows: rows)
-        let b = try train(threads: 2, optimizer: optimizer, batch: batch, spec: spec, rows: rows)
-        let one = try train(threads: 1, optimizer: optimizer, batch: batch, spec: spec, rows: rows)
+        let a = try train(threads: 2, optimizer: optimizer, batch: batch, spec: spec, rows: rows, dropout: dropout)
+        let b = try train(threads: 2, optimizer: optimizer, batch: batch, spec: spec, rows: rows, dropout: dropout)
+        let one = try train(threads: 1, optimizer: optimizer, batch: batch, spec: spec, rows: rows, dropout: dropout)
         XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern), "same setting, same bits",
                        file: file, line: line)
         for name in ["train_loss", "train_accuracy", "grad_norm.1"] {
@@ -59,6 +59,19 @@ final class SplitStepTests: XCTestCase {
                                    (OptimizerConfig(kind: .sgd, learningRate: 0.5), 250),
                                    (OptimizerConfig(kind: .adam, learningRate: 0.01), 500)] {
             try assertSameBitsAndCloseToOneThread(optimizer: optimizer, batch: batch)
+        }
+    }
+
+    /// Weight decay (on the weight entries of each part's slice) and dropout (masks drawn
+    /// before the step, applied part by part) in both split modes: the same bits with the same
+    /// setting, and one thread's training up to rounding.
+    func testSplitStepWithWeightDecayAndDropout() throws {
+        let rowSpec = NetworkSpec(inputSize: 200, layerSizes: [128, 32, 4])
+        for optimizer in [OptimizerConfig(kind: .sgd, learningRate: 0.5, weightDecay: 0.01),
+                          OptimizerConfig(kind: .momentum, learningRate: 0.1, weightDecay: 0.01),
+                          OptimizerConfig(kind: .adam, learningRate: 0.01, weightDecay: 0.1)] {
+            try assertSameBitsAndCloseToOneThread(optimizer: optimizer, batch: 250, dropout: 0.25)
+            try assertSameBitsAndCloseToOneThread(optimizer: optimizer, batch: 1200, spec: rowSpec, rows: 2400, dropout: 0.25)
         }
     }
 

@@ -95,13 +95,15 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public static let maximumRows = 1 << 32
 
     /// Checks every number a stored (or new) configuration holds against its limit: the
-    /// network (`NetworkSpec.validate`), the optimizer, `epochs` and the batch size
+    /// network (`NetworkSpec.validate`), the optimizer (weight decay included), dropout and
+    /// early stopping (`TrainingConfig.validateRegularization`), `epochs` and the batch size
     /// (`StoreLimits.epochs`, `maximumBatchSize`), the validation fraction, the data's
     /// row and column counts.
     /// - Throws: `ConfigRangeError` naming the field, or `FCNetError.invalidConfiguration`.
     public func check() throws {
         try training.spec.validate()
         try training.optimizer.validate()
+        try training.validateRegularization()
         func range(_ field: String, _ value: Int, _ limits: ClosedRange<Int>) throws {
             guard limits.contains(value) else {
                 throw ConfigRangeError(message: "\(field) is \(value), outside \(limits.lowerBound)...\(limits.upperBound)")

@@ -33,6 +33,29 @@ final class ConfigLimitsTests: XCTestCase {
         XCTAssertEqual(failure { $0.training.spec.layerSizes = [1 << 32, 3] }, "Layer 1 has 4294967296 neurons, above the limit of 16777216 per layer.")
         XCTAssertEqual(failure { $0.training.optimizer.learningRate = .nan }, "The learning rate must be a positive number (got nan).")
         XCTAssertEqual(failure { $0.blasThreads = -1 }, "blasThreads is -1, outside 0...65536")
+        XCTAssertEqual(failure { $0.training.dropout = 1 }, "The dropout probability must be in [0, 1) (got 1.0).")
+        XCTAssertEqual(failure { $0.training.optimizer.weightDecay = -1 }, "The weight decay must be a number ≥ 0 (got -1.0).")
+        XCTAssertEqual(failure { $0.training.earlyStopping = EarlyStopping(patience: Int.max) },
+                       "The patience must be from 0 to 2147483647 epochs (got 9223372036854775807).")
+        XCTAssertEqual(failure { $0.training.earlyStopping = EarlyStopping(patience: 2, minDelta: -0.5) },
+                       "The least improvement must be a number ≥ 0 (got -0.5).")
+    }
+
+    /// A configuration without the regularisation options encodes with none of their keys,
+    /// so the text (and the run digest over it) of a run from before them is unchanged; with
+    /// them, the keys round-trip.
+    func testRegularizationKeysAreAbsentAtTheirDefaults() throws {
+        let plain = try config().json()
+        for key in ["dropout", "earlyStopping", "weightDecay"] { XCTAssertFalse(plain.contains(key), plain) }
+        XCTAssertEqual(try RunConfig.decode(plain, run: "3fa2c1d0").json(), plain)
+        var regularized = config()
+        regularized.training.dropout = 0.5
+        regularized.training.optimizer.weightDecay = 0.01
+        regularized.training.earlyStopping = EarlyStopping(monitor: .valAccuracy, patience: 3, minDelta: 0.001)
+        let text = try regularized.json()
+        XCTAssertTrue(text.contains("\"dropout\":0.5") && text.contains("\"weightDecay\":0.01"), text)
+        XCTAssertTrue(text.contains("\"earlyStopping\":{\"minDelta\":0.001,\"monitor\":\"val_accuracy\",\"patience\":3}"), text)
+        XCTAssertEqual(try RunConfig.decode(text, run: "3fa2c1d0"), regularized)
     }
 
     func testAStoredConfigurationOutOfRangeIsOneSentenceNamingTheField() throws {

@@ -121,7 +121,8 @@ struct Train: ParsableCommand {
         do {
             let store = try self.store.open()
             store.signingKey = signingKey
-            trainer = try Workflow.startRun(store, request, owner: Owner.current, observer: CLITrainingObserver())
+            trainer = try Workflow.startRun(store, request, owner: Owner.current, lease: LeaseSetting.settings(storePath: self.store.path),
+                                            observer: CLITrainingObserver())
         } catch {
             if created {
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: self.store.path + suffix) }

@@ -1,4 +1,5 @@
 import FCFormats
+import FCNet
 import FCTraining
 
 /// The CLI's wording of the libraries' typed errors: the only place that names the
@@ -12,6 +13,8 @@ enum ErrorText {
         switch error {
         case let error as TrainingError: return message(for: error)
         case let error as FileReadError: return message(for: error)
+        case FCNetError.blasUnavailable(let description):
+            return BLAS.loadFailure.map(message(for:)) ?? description
         default: return StoreMessages.text(for: error)
         }
     }
@@ -77,6 +80,17 @@ enum ErrorText {
         case .labels: return "--labels"
         case .validation: return "--validation"
         }
+    }
+
+    /// OpenBLAS that could not be loaded, naming `FCSTORE_OPENBLAS` (which the CLI reads).
+    static func message(for failure: BLAS.LoadFailure) -> String {
+        if let symbol = failure.missingSymbol {
+            return "OpenBLAS was loaded from \(failure.path ?? "the system library") but has no symbol \(symbol); \(failure.installHint)."
+        }
+        if let path = failure.path {
+            return "Could not load OpenBLAS from FCSTORE_OPENBLAS=\(path) (\(failure.reason)); fix or unset the variable."
+        }
+        return "Could not load OpenBLAS (\(failure.reason)); \(failure.installHint) or set FCSTORE_OPENBLAS to the library's path."
     }
 
     static func message(for error: FileReadError) -> String {

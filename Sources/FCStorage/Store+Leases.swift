@@ -41,14 +41,20 @@ extension Store {
     /// `leaseUntil`, with an UPDATE that matches the claim read (owner and expiry), so
     /// of two trainers claiming the same run only one succeeds, and an owner that
     /// renewed meanwhile keeps the run.
+    /// - Parameter lastEpoch: the epoch the caller continues from: when the run has moved
+    ///   past it (another trainer appended epochs meanwhile), nothing is claimed.
     /// - Returns: nil when claimed; otherwise the claim that was kept (nothing changed).
-    /// - Throws: `StoreError.noSuchRun`.
-    public func claimRun(runID: String, newOwner: String, leaseUntil: Date?,
+    /// - Throws: `StoreError.noSuchRun`; `.epochOutOfOrder` (expected: the run's next epoch,
+    ///   given: `lastEpoch + 1`) when the run has moved past `lastEpoch`.
+    public func claimRun(runID: String, newOwner: String, leaseUntil: Date?, lastEpoch: Int? = nil,
                          mayTakeOver: (RunClaim) -> Bool) throws -> RunClaim? {
         try storeErrors {
             try db.writeTransaction {
                 let current = try currentClaim(runID)
                 guard current.owner == newOwner || current.owner == nil || mayTakeOver(current) else { return current }
+                if let lastEpoch, let last = try lastVisibleEpoch(runID: runID), last != lastEpoch {
+                    throw StoreError.epochOutOfOrder(runID: runID, expected: last + 1, given: lastEpoch + 1)
+                }
                 let expiry: SQLValue = leaseUntil.map { .text(StoreTimestamp.string($0)) } ?? .null
                 if hasLeases {
                     try db.execute("""

@@ -63,6 +63,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// A moved validation file was given for a run that has none (`heldOut`: its
     /// validation set is a fraction of the training data).
     case noValidationFile(run: String, heldOut: Bool)
+    /// While a resume from `from` was starting, another trainer continued the run to `now`.
+    case movedOn(run: String, from: Int, now: Int)
     /// A moved label file was given for a run whose training data is not IDX.
     case noLabelsFile(run: String)
     /// A run from a bundle (`via`: through this ancestor) records a data path written
@@ -84,6 +86,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
                 return "Run \(run) is being trained on another host (\(owner)); its lease runs until \(expiry.formatted(.iso8601)), and it can be taken over once that has passed without a renewal."
             }
             return "Run \(run) is being trained by another process (\(owner)); wait for it to finish or stop it first."
+        case let .movedOn(run, from, now):
+            return "Run \(run) moved on from epoch \(from) to \(now) while this resume was starting (another trainer continued it); nothing was written."
         case let .noLabelsFile(run):
             return "Run \(run)'s training data is a CSV file, which has no separate label file."
         case let .nothingToDo(run, epoch, target):

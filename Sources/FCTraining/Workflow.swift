@@ -377,9 +377,15 @@ public enum Workflow {
         let leaseUntil = lease.map { Date().addingTimeInterval($0.duration) }
         if inPlace {
             let host = TakeoverRule.host(of: owner)
-            if let kept = try store.claimRun(runID: run.id, newOwner: owner, leaseUntil: leaseUntil, mayTakeOver: { claim in
-                TakeoverRule.mayTakeOver(claim, owner: owner, host: host, now: Date(), isAlive: isAlive)
-            }) {
+            let kept: RunClaim?
+            do {
+                kept = try store.claimRun(runID: run.id, newOwner: owner, leaseUntil: leaseUntil, lastEpoch: epoch, mayTakeOver: { claim in
+                    TakeoverRule.mayTakeOver(claim, owner: owner, host: host, now: Date(), isAlive: isAlive)
+                })
+            } catch StoreError.epochOutOfOrder(_, let expected, _) {
+                throw TrainingError.movedOn(run: run.shortID, from: epoch, now: expected - 1)
+            }
+            if let kept {
                 throw TrainingError.busy(run: run.shortID, owner: kept.owner ?? "unknown",
                                          leaseExpiresAt: TakeoverRule.host(of: kept.owner ?? "") == host ? nil : kept.leaseExpiresAt)
             }

@@ -38,6 +38,8 @@ enum ErrorText {
             return "\(path) does not exist: it is where run \(run)'s \(file.noun) was recorded. If the file has moved, pass the copy with \(option(file)) FILE."
         case let .dataIsFolder(path, file):
             return "\(path) is a folder; \(option(file)) takes \(file == .labels ? "an IDX label file" : "a CSV or IDX file")."
+        case let .movedOn(run, from, now):
+            return "Run \(run) moved on from epoch \(from) to \(now) while this resume was starting (another trainer continued it); nothing was written. Run 'fcstore resume \(run)' again to continue from epoch \(now)."
         case let .noLabelsFile(run):
             return "Run \(run)'s training data is a CSV file, which has no separate label file; leave out --labels."
         case let .busy(run, owner, expiry?):

@@ -53,12 +53,13 @@ struct Resume: ParsableCommand {
         overrides.batchSize = optimizerOptions.batch
         overrides.name = name
         let signingKey = try SigningKeys.load()
+        let lease = try LeaseSetting.settings(storePath: self.store.path)
         let store = try self.store.openExisting()
         store.signingKey = signingKey
         let plan = try Workflow.resume(
             store, run: ref.run, epoch: ref.selector, epochs: epochs, overrides: overrides,
             fork: fork || name != nil, dataPath: data, labelsPath: labels, validationPath: validation,
-            owner: Owner.current, isAlive: Owner.isAlive, lease: LeaseSetting.settings(storePath: self.store.path),
+            owner: Owner.current, isAlive: Owner.isAlive, lease: lease,
             observer: CLITrainingObserver())
         let from = "\(plan.from.run.shortID)@\(plan.from.epoch)"
         if let recorded = plan.recordedEngine, !plan.engineChanges.isEmpty {

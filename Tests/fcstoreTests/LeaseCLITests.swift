@@ -90,6 +90,13 @@ final class LeaseCLITests: XCTestCase {
         XCTAssertEqual(epochs, Array(0...(epochs.last ?? 0)), "one history, no epoch written twice")
     }
 
+    func testALeaseLengthThatIsNoNumberIsRefused() throws {
+        let result = try CLI.run(["--store", store, "train", "--data", CLI.iris, "--layers", "3", "--epochs", "1"], in: directory,
+                                 environment: ["FCSTORE_LEASE_SECONDS": "soon"])
+        assertError(result, "FCSTORE_LEASE_SECONDS must be a number of seconds between 0 and 86400 (got 'soon').", status: 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: store), "refused before the store was created")
+    }
+
     /// Two resumes on two other hosts once the lease expired: exactly one takes the run.
     func testTwoResumesRacingForAnExpiredLeaseOneWins() throws {
         let lease = 2.0

@@ -54,6 +54,29 @@ final class ResumeAnywhereCLITests: XCTestCase {
         try a.ok(["verify"])
     }
 
+    /// The same with a copied store file in place of a bundle: its recorded paths are gone,
+    /// and the moved copies are named.
+    func testResumeInACopiedStoreWithMovedDataEqualsAnUninterruptedRun() throws {
+        let a = try Workspace(), b = try Workspace()
+        let files = try irisFiles(in: a)
+        let common = ["--validation", files.validation, "--seed", "4", "--batch-size", "8"]
+        _ = try a.train(common + ["--name", "moving"], data: files.train, layers: "6,3", epochs: 5)
+        _ = try a.train(common + ["--name", "straight"], data: files.train, layers: "6,3", epochs: 10)
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: a.store + suffix) {
+            try FileManager.default.copyItem(atPath: a.store + suffix, toPath: b.store + suffix)
+        }
+        let movedTrain = b.path("t.csv"), movedValidation = b.path("v.csv")
+        try FileManager.default.moveItem(atPath: files.train, toPath: movedTrain)
+        try FileManager.default.moveItem(atPath: files.validation, toPath: movedValidation)
+        let short = try XCTUnwrap((try b.show("moving")["id"] as? String)?.prefix(8))
+        assertError(try b.run(["resume", "moving", "--epochs", "10", "--data", movedTrain]),
+                    "\(files.validation) does not exist: it is where run \(short)'s validation file was recorded. If the file has moved, pass the copy with --validation FILE.",
+                    status: 1)
+        try b.ok(["resume", "moving", "--epochs", "10", "--data", movedTrain, "--validation", movedValidation])
+        try b.assertIdentical("moving@10", "straight@10")
+        XCTAssertEqual(try segments(b, "moving").map { $0["validation"] as? String }, [files.validation, movedValidation])
+    }
+
     /// The user's report: trained with --validation, files moved, resumed with --data only.
     func testAMissingFileNamesTheOptionThatSetsIt() throws {
         let workspace = try Workspace()

@@ -24,6 +24,9 @@ static char load_error[512] = "OpenBLAS has not been loaded.";
 static char chosen_coretype[32] = "";
 static int small_blocks = 0;  /* the SkylakeX core: cut few-row NT products into column blocks (fcb_sgemm) */
 static char library_name[256] = "";
+static char override_path[1024] = "";   /* fcb_set_library(): the only candidate when set */
+static int error_kind = FCB_ERROR_NOT_LOADED;
+static char error_detail[256] = "";
 static sgemm_fn p_sgemm;
 static sgemv_fn p_sgemv;
 static set_threads_fn p_set_threads;
@@ -65,6 +68,8 @@ static void *resolve(void *handle, const char *name, int *missing) {
     void *symbol = dlsym(handle, name);
     if (symbol == NULL && *missing == 0) {
         *missing = 1;
+        error_kind = FCB_ERROR_MISSING_SYMBOL;
+        snprintf(error_detail, sizeof error_detail, "%s", name);
         snprintf(load_error, sizeof load_error,
                  "OpenBLAS was loaded from %s but has no symbol %s; " INSTALL_HINT ".",
                  library_name, name);
@@ -74,9 +79,9 @@ static void *resolve(void *handle, const char *name, int *missing) {
 
 static void load_once_body(void) {
     choose_coretype();
-    /* FCSTORE_OPENBLAS, when set, is the only candidate: a wrong path is reported, not
-       silently replaced by the system library. */
-    const char *override = getenv("FCSTORE_OPENBLAS");
+    /* A path given with fcb_set_library() is the only candidate: a wrong path is
+       reported, not silently replaced by the system library. */
+    const char *override = override_path;
     /* Homebrew's openblas is keg-only: not on the default search path. */
     const char *system_names[] = {"libopenblas.so.0", "libopenblas.so", "libopenblas.dylib",
                                   "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
@@ -97,15 +102,12 @@ static void load_once_body(void) {
         }
     }
     if (handle == NULL) {
+        error_kind = FCB_ERROR_CANNOT_OPEN;
+        snprintf(error_detail, sizeof error_detail, "%s", first_error);
         if (candidates == only_override)
-            snprintf(load_error, sizeof load_error,
-                     "Could not load OpenBLAS from FCSTORE_OPENBLAS=%s (%s); fix or unset the variable.",
-                     override, first_error);
+            snprintf(load_error, sizeof load_error, "Could not load OpenBLAS from %s (%s).", override, first_error);
         else
-            snprintf(load_error, sizeof load_error,
-                     "Could not load OpenBLAS (%s); " INSTALL_HINT " or set "
-                     "FCSTORE_OPENBLAS to the library's path.",
-                     first_error);
+            snprintf(load_error, sizeof load_error, "Could not load OpenBLAS (%s); " INSTALL_HINT ".", first_error);
         return;
     }
     int missing = 0;
@@ -124,7 +126,23 @@ static void load_once_body(void) {
     small_blocks = p_corename && strcmp(p_corename(), "SkylakeX") == 0;
     current_threads = max_threads;
     load_error[0] = '\0';
+    error_kind = FCB_ERROR_NONE;
     load_status = 0;
+}
+
+void fcb_set_library(const char *path) {
+    snprintf(override_path, sizeof override_path, "%s", path ? path : "");
+}
+
+const char *fcb_library_override(void) { return override_path; }
+int fcb_error_kind(void) { return error_kind; }
+const char *fcb_error_detail(void) { return error_detail; }
+const char *fcb_install_hint(void) {
+#if defined(__APPLE__)
+    return "install it with 'brew install openblas'";
+#else
+    return "install libopenblas0-pthread";
+#endif
 }
 
 int fcb_load(void) {

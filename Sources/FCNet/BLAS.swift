@@ -17,6 +17,34 @@ public enum BLAS {
         }
     }
 
+    /// Loads the OpenBLAS at `path` instead of the system's: call before the first `load()`
+    /// (later calls change nothing). Nil or empty: the system library. The engine reads no
+    /// environment; the CLI passes `$FCSTORE_OPENBLAS` here.
+    public static func use(library path: String?) {
+        fcb_set_library(path ?? "")
+    }
+
+    /// Why loading failed, as facts: the library path asked for (nil: the system's), the
+    /// loader's reason (`dlerror`) or the missing symbol, and what to install on this system.
+    public struct LoadFailure: Equatable, Sendable {
+        public var path: String?
+        public var missingSymbol: String?
+        public var reason: String
+        public var installHint: String
+    }
+
+    /// Nil once loaded (or before the first attempt).
+    public static var loadFailure: LoadFailure? {
+        let kind = Int(fcb_error_kind())
+        guard kind == Int(FCB_ERROR_CANNOT_OPEN) || kind == Int(FCB_ERROR_MISSING_SYMBOL) else { return nil }
+        let detail = String(cString: fcb_error_detail())
+        let override = String(cString: fcb_library_override())
+        let path = kind == Int(FCB_ERROR_MISSING_SYMBOL) ? library : override
+        return LoadFailure(path: path.isEmpty ? nil : path,
+                           missingSymbol: kind == Int(FCB_ERROR_MISSING_SYMBOL) ? detail : nil,
+                           reason: detail, installHint: String(cString: fcb_install_hint()))
+    }
+
     /// The kernel OpenBLAS uses, e.g. `"SkylakeX"` (`openblas_get_corename`); `""` if not loadable.
     public static var coreName: String { String(cString: fcb_core_name()) }
     /// `openblas_get_config()`, e.g. `"OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64"`.
@@ -29,7 +57,7 @@ public enum BLAS {
     }
     /// The instruction set of the engine's element-wise kernels: `"avx512f"`, `"avx2"` or `"portable"`.
     public static var elementwiseISA: String { String(cString: fck_isa()) }
-    /// The library file that was loaded (`libopenblas.so.0`, or `$FCSTORE_OPENBLAS`).
+    /// The library file that was loaded (`libopenblas.so.0`, or the path given to `use(library:)`).
     public static var library: String { String(cString: fcb_library()) }
 
     /// The most threads one product may use (default: what OpenBLAS starts with,

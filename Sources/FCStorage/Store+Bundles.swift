@@ -90,6 +90,7 @@ extension Store {
                 summary.blobs = Int(db.changes)
                 summary.runIDs = runIDs + order.filter { !runIDs.contains($0) }
                 try exportHeads(order: order, upper: upper)
+                try exportSegments(order: order, upper: upper)
             }
         }
 
@@ -171,8 +172,13 @@ extension Store {
             guard RunStatus(rawValue: run.status) != nil else { throw refuse("run \(run.id.prefix(8)) has an unknown status \"\(run.status)\"") }
         }
 
+        let bundleVersion = Int(try storeErrors { try bundle.scalar("PRAGMA user_version")?.int64 ?? 0 })
         return try storeErrors {
-            try db.writeTransaction { try merge(snapshot, from: bundle, refuse: refuse) }
+            try db.writeTransaction {
+                let summary = try merge(snapshot, from: bundle, refuse: refuse)
+                try mergeSegments(from: bundle, bundleVersion: bundleVersion, runIDs: summary.runsAdded + summary.runsExtended)
+                return summary
+            }
         }
     }
 

@@ -79,10 +79,16 @@ extension Store {
     ///   run's last epoch + 1 (0 for a new run, fork point + 1 for a new fork),
     ///   `.noSuchRun`, `.invalidInput` for malformed tensors or metrics, `.sqlite`.
     @discardableResult
-    public func appendCheckpoint(runID: String, _ input: CheckpointInput) throws -> CheckpointRecord {
+    public func appendCheckpoint(runID: String, _ input: CheckpointInput, context: CommitContext? = nil) throws -> CheckpointRecord {
         let prepared = try prepare(input)
         return try storeErrors {
-            try db.writeTransaction { try insertCheckpoint(runID: runID, input, prepared) }
+            try db.writeTransaction {
+                // The lease is renewed in the epoch's transaction: a trainer that lost the run writes nothing.
+                try beginCommit(runID: runID, context)
+                let record = try insertCheckpoint(runID: runID, input, prepared)
+                try endCommit(runID: runID, epoch: input.epoch, context)
+                return record
+            }
         }
     }
 

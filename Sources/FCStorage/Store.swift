@@ -232,7 +232,9 @@ public final class Store {
     public func setStatus(runID: String, _ status: RunStatus, owner: String? = nil) throws {
         try storeErrors {
             try db.writeTransaction {
-                try db.execute("UPDATE runs SET status = ?, owner = ? WHERE id = ?",
+                // A lease ends with its claim (a new claim sets its own).
+                let lease = hasLeases ? ", lease_expires_at = NULL" : ""
+                try db.execute("UPDATE runs SET status = ?, owner = ?\(lease) WHERE id = ?",
                                [.text(status.rawValue), status == .running ? owner.map(SQLValue.text) ?? .null : .null,
                                 .text(runID)])
                 guard db.changes == 1 else { throw StoreError.noSuchRun(runID) }

@@ -51,6 +51,9 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case invalidRetentionCount(RetentionCount, value: Int, minimum: Int)
     /// A number read from a store or a bundle lies outside what fcstore writes (see `StoreLimits`).
     case outOfRange(field: String, value: String, range: ClosedRange<Int>)
+    /// `owner` no longer holds the run (its lease expired and another trainer took
+    /// it over, or it was released); `current` is who holds it now, if anyone.
+    case leaseLost(runID: String, owner: String, current: String?)
     /// SQLite failed.
     case sqlite(SQLiteError)
 
@@ -106,6 +109,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             return "The \(count.rawValue) must be \(minimum) or more, not \(value)."
         case let .outOfRange(field, value, range):
             return "The store holds \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound): fcstore did not write it. Run 'fcstore verify' to list what else was changed."
+        case let .leaseLost(runID, _, current):
+            return "Run \(runID.prefix(8)) is no longer held by this trainer: its lease expired and \(current.map { "another trainer (\($0))" } ?? "no trainer") holds it now."
         case let .sqlite(error):
             return Self.sentence(for: error)
         }

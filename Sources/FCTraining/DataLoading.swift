@@ -1,4 +1,5 @@
 import FCNet
+import FCStorage
 import Foundation
 
 /// Loads training, validation and prediction data: CSV, or MNIST IDX image and
@@ -12,32 +13,45 @@ public enum DataLoading {
     ///   - labelColumn: a CSV column name or 0-based index; nil for `label`, else the last.
     ///   - classes: the output layer's class count, to refuse labels out of range.
     /// - Throws: `FCNetError.data` naming file, line and column; `TrainingError.invalid`.
+    ///   - file: which of a run's files this is, for errors (`TrainingError.dataMissing`).
     public static func load(
         path: String, labels: String? = nil, labelColumn: String? = nil,
-        task: Dataset.Task = .classification, classes: Int? = nil
+        task: Dataset.Task = .classification, classes: Int? = nil, file: DataFile = .training
     ) throws -> (data: Dataset, source: DataSource) {
-        var (data, source) = try read(path: path, labels: labels, labelColumn: labelColumn, task: task, classes: classes)
+        var (data, source) = try read(path: path, labels: labels, labelColumn: labelColumn, task: task, classes: classes, file: file)
         data.cacheFingerprint()
         source.fingerprint = data.fingerprint
+        if let labels = source.labels { source.labelsFingerprint = labelsFingerprint(labels) }
         return (data, source)
+    }
+
+    /// The SHA-256 of an IDX label file's bytes (nil when unreadable): tells, when an IDX
+    /// data set's fingerprint differs, whether its labels are the file that changed.
+    static func labelsFingerprint(_ path: String) -> String? {
+        guard let bytes = FileManager.default.contents(atPath: path) else { return nil }
+        return SHA256Digest.hex([UInt8](bytes))
+    }
+
+    /// Refuses a path that does not exist or is a folder, naming the file it stands for.
+    static func requireFile(_ path: String, file: DataFile, recordedBy run: String? = nil) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: absolutePath(path), isDirectory: &isDirectory) else {
+            throw TrainingError.dataMissing(path: path, file: file, recordedBy: run)
+        }
+        guard !isDirectory.boolValue else { throw TrainingError.dataIsFolder(path: path, file: file) }
     }
 
     /// As `load`, without the fingerprint (`source.fingerprint` is empty).
     static func read(
-        path: String, labels: String?, labelColumn: String?, task: Dataset.Task, classes: Int?
+        path: String, labels: String?, labelColumn: String?, task: Dataset.Task, classes: Int?, file: DataFile = .training
     ) throws -> (data: Dataset, source: DataSource) {
         let absolute = absolutePath(path)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: absolute, isDirectory: &isDirectory) else {
-            throw TrainingError.dataMissing(path: path)
-        }
-        guard !isDirectory.boolValue else {
-            throw TrainingError.dataIsFolder(path: path)
-        }
+        try requireFile(path, file: file)
         // A pipe or a device would block the first read below.
         try InputFile.checkRegular(absolute)
         if isIDX(absolute) {
             let labelPath = try labels.map(absolutePath) ?? siblingLabels(of: absolute)
+            if let labels { try requireFile(labels, file: .labels) }
             try InputFile.checkRegular(labelPath)
             let data = try IDXLoader.load(images: absolute, labels: labelPath, classes: classes)
             let source = DataSource(kind: .idx, path: absolute, labels: labelPath, labelColumn: nil, task: data.task,
@@ -54,23 +68,47 @@ public enum DataLoading {
     /// Loads a recorded source again and checks that it is the same data.
     /// - Parameter path: another location of the same file (`--data` on resume), or nil.
     /// - Throws: `TrainingError.dataChanged` when the fingerprint differs.
-    public static func reload(_ source: DataSource, from path: String? = nil, run: String, classes: Int? = nil) throws -> Dataset {
-        let data = try reread(source, from: path, classes: classes)
-        try check(data, matches: source, from: path, run: run)
+    public static func reload(_ source: DataSource, from path: String? = nil, labels: String? = nil, run: String,
+                              classes: Int? = nil, file: DataFile = .training) throws -> Dataset {
+        let data = try reread(source, from: path, labels: labels, run: run, classes: classes, file: file)
+        try check(data, matches: source, from: path, labels: labels, run: run, file: file)
         return data
     }
 
-    /// Reads a recorded source again without checking it (see `check(_:matches:from:run:)`).
-    static func reread(_ source: DataSource, from path: String? = nil, classes: Int? = nil) throws -> Dataset {
-        try read(path: path ?? source.path, labels: path == nil ? source.labels : nil,
-                 labelColumn: source.labelColumn, task: source.task, classes: classes).data
+    /// The paths a recorded source is read from: `path` (a moved copy) or the recorded
+    /// path; for IDX images, `labels`, else the recorded label file when the images are
+    /// read from their recorded path, else the label file beside the moved images.
+    static func paths(_ source: DataSource, from path: String?, labels: String?) -> (data: String, labels: String?) {
+        (path ?? source.path, labels ?? (path == nil ? source.labels : nil))
     }
 
-    /// - Throws: `TrainingError.dataChanged` when `data`'s fingerprint is not the recorded one.
-    static func check(_ data: Dataset, matches source: DataSource, from path: String? = nil, run: String) throws {
-        guard data.fingerprint == source.fingerprint else {
-            throw TrainingError.dataChanged(path: path ?? source.path, run: run)
+    /// Reads a recorded source again without checking it (see `check(_:matches:from:run:)`).
+    /// A missing recorded file is refused as recorded by `run` (the user named no path for it).
+    static func reread(_ source: DataSource, from path: String? = nil, labels: String? = nil, run: String,
+                       classes: Int? = nil, file: DataFile = .training) throws -> Dataset {
+        let (dataPath, labelPath) = paths(source, from: path, labels: labels)
+        try requireFile(dataPath, file: file, recordedBy: path == nil ? run : nil)
+        if source.kind == .idx, let labelPath { try requireFile(labelPath, file: .labels, recordedBy: labels == nil ? run : nil) }
+        return try read(path: dataPath, labels: source.kind == .idx ? labelPath : nil,
+                        labelColumn: source.labelColumn, task: source.task, classes: classes, file: file).data
+    }
+
+    /// - Throws: `TrainingError.dataChanged` when `data`'s fingerprint is not the recorded one,
+    ///   naming the label file when it is an IDX data set's labels that differ.
+    static func check(_ data: Dataset, matches source: DataSource, from path: String? = nil, labels: String? = nil,
+                      run: String, file: DataFile = .training) throws {
+        guard data.fingerprint == source.fingerprint else { throw changed(source, from: path, labels: labels, run: run, file: file) }
+    }
+
+    /// Which file differs when `source`'s data read from `path` (and `labels`) has another fingerprint.
+    static func changed(_ source: DataSource, from path: String?, labels: String?, run: String, file: DataFile) -> TrainingError {
+        let (dataPath, labelPath) = paths(source, from: path, labels: labels)
+        if source.kind == .idx, let recorded = source.labelsFingerprint,
+           let labelPath = labelPath ?? (try? siblingLabels(of: absolutePath(dataPath))),
+           labelsFingerprint(absolutePath(labelPath)) != recorded {
+            return .dataChanged(path: labelPath, run: run, file: .labels)
         }
+        return .dataChanged(path: dataPath, run: run, file: file)
     }
 
     /// Loads data for `predict` / `evaluate`: features of the model's input width,

@@ -7,14 +7,26 @@ import Foundation
 /// recipe of the run that owns epoch K, and compares every tensor, the generator
 /// state and the optimizer counters with the stored epoch K, bit for bit.
 /// This is the proof that history is reproducible (same machine, same build).
+///
+/// The epoch is replayed under the engine setting its segment recorded: the OpenBLAS
+/// thread limit is set to the recorded one for the replay. The OpenBLAS core cannot
+/// change inside a process (OpenBLAS picks it when loaded); when it differs, or the
+/// fcstore version does, a mismatch is reported together with the changed setting.
 public enum Replay {
     public struct Result {
         public var checkpoint: String
         /// Empty when the replay reproduced the stored epoch exactly.
         public var differences: [String]
+        /// The settings that differ from the epoch's recorded ones and could not be
+        /// restored for the replay (empty when the replay ran under the recorded setting).
+        public var changedSettings: [EngineChange] = []
+        /// The setting the replay ran with.
+        public var engine: EngineSetting?
     }
 
-    public static func run(_ store: Store, run text: String, epoch selector: EpochSelector) throws -> Result {
+    /// - Parameter host: this machine's name: the data paths a segment recorded on this
+    ///   host are read (else the paths of the run's configuration).
+    public static func run(_ store: Store, run text: String, epoch selector: EpochSelector, host: String? = nil) throws -> Result {
         let (run, stored) = try Workflow.checkpoint(store, run: text, epoch: selector)
         let name = "\(run.shortID)@\(stored.epoch)"
         guard stored.epoch >= 1 else {
@@ -32,7 +44,18 @@ public enum Replay {
         }
 
         let (state, normalizer) = try CheckpointCoding.state(previous, spec: config.spec)
-        let (train, validation) = try Workflow.recordedData(config, data: data, run: owner.shortID, normalizer: normalizer)
+        let segment = try store.segment(runID: run.id, epoch: stored.epoch)
+        let local = segment.flatMap { $0.input.host == host ? $0.input : nil }
+        let (train, validation) = try Workflow.recordedData(
+            config, data: data, movedTo: local?.dataPath, labelsMovedTo: local?.dataPath == nil ? nil : local?.labelsPath,
+            validationMovedTo: local?.validationPath, run: owner.shortID, normalizer: normalizer)
+        // The recorded thread limit, for this replay only.
+        try BLAS.load()
+        let savedThreads = BLAS.maxThreads
+        defer { BLAS.maxThreads = savedThreads }
+        if let threads = segment?.input.blasThreads { BLAS.maxThreads = threads }
+        let engine = EngineSetting.current
+        let recordedEngine = segment.map { EngineSetting($0.input) } ?? EngineSetting(config)
         let trainer = try Trainer(config: config.training, train: train, validation: validation, start: .state(state))
         var replayed: TrainingState?
         try trainer.train(epochs: 1) { replayed = $0 }
@@ -65,8 +88,16 @@ public enum Replay {
                 differences.append("\(metric) differs (\(a) replayed, \(b) stored)")
             }
         }
-        if !differences.isEmpty, let engine = engineDifference(config) { differences.append(engine) }
-        return Result(checkpoint: name, differences: differences)
+        var changed: [EngineChange] = []
+        if !differences.isEmpty, let recordedEngine {
+            changed = recordedEngine.changes(to: engine)
+            if !changed.isEmpty {
+                differences.append("epoch \(stored.epoch) was trained with \(recordedEngine.summary) and this replay ran with \(engine.summary); results are bit for bit only for the same build, kernel and thread setting")
+            }
+        } else if !differences.isEmpty, let text = engineDifference(config) {
+            differences.append(text)
+        }
+        return Result(checkpoint: name, differences: differences, changedSettings: changed, engine: engine)
     }
 
     /// Why bits may differ without any tampering: the epoch was trained by another build,

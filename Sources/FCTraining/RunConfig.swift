@@ -148,6 +148,9 @@ public struct DataSource: Codable, Equatable, Sendable {
     public var task: Dataset.Task
     /// `Dataset.fingerprint` of the rows as loaded (before any split).
     public var fingerprint: String
+    /// For IDX data: the SHA-256 of the label file's bytes (nil for CSV and for runs
+    /// recorded before it existed), to tell which of the two files changed.
+    public var labelsFingerprint: String?
     public var rows: Int
     public var columns: Int
 

@@ -38,6 +38,11 @@ public final class RunTrainer {
     /// the engine's first state is then reported, not written again.
     private var initialRecord: CheckpointRecord?
     public private(set) var lastCommittedEpoch: Int?
+    /// Who holds the run while it trains, and how (nil: no lease, as before leases).
+    private let owner: String?
+    private let lease: LeaseSettings?
+    /// What this process records about its stretch of epochs (`segments`).
+    public let segment: SegmentInput?
 
     /// The epoch in progress: samples trained so far and their mean train loss
     /// (nil before its first batch). Read it from `train`'s `shouldStop`.
@@ -47,8 +52,12 @@ public final class RunTrainer {
     }
 
     init(store: Store, run: RunRecord, config: RunConfig, normalizer: Normalizer, trainer: Trainer,
-         trainingSamples: Int, startEpoch: Int, writesInitialCheckpoint: Bool, initialRecord: CheckpointRecord? = nil) {
+         trainingSamples: Int, startEpoch: Int, writesInitialCheckpoint: Bool, initialRecord: CheckpointRecord? = nil,
+         owner: String? = nil, lease: LeaseSettings? = nil, segment: SegmentInput? = nil) {
         self.initialRecord = initialRecord
+        self.owner = owner
+        self.lease = lease
+        self.segment = segment
         self.store = store
         self.run = run
         self.config = config
@@ -69,41 +78,61 @@ public final class RunTrainer {
     /// - Returns: how training ended; the run's status is set to match.
     /// - Throws: a store error when a checkpoint cannot be committed (a full disk,
     ///   say); the run is then marked interrupted and earlier epochs stay intact.
+    /// - Throws: also `StoreError.leaseLost` when another trainer took the run over
+    ///   (this trainer's lease had expired): nothing more is written, the run's status
+    ///   is left to its new owner.
     public func train(
         shouldStop: () -> Bool = { false },
         committed: (CheckpointRecord, TrainingState) -> Void = { _, _ in }
     ) throws -> Outcome {
         let remaining = max(0, config.epochs - startEpoch)
         let outcome: TrainingOutcome
+        let heartbeat = owner.flatMap { owner in lease.map { LeaseHeartbeat(runID: run.id, owner: owner, settings: $0) } }
+        defer { heartbeat?.stop() }
         do {
-            outcome = try trainer.train(epochs: remaining, shouldStop: shouldStop) { state in
+            outcome = try trainer.train(epochs: remaining, shouldStop: { heartbeat?.lost != nil || shouldStop() }) { state in
                 if let initial = initialRecord, state.epoch == initial.epoch {
                     initialRecord = nil
                     committed(initial, state)
                     return
                 }
-                let record = try store.appendCheckpoint(runID: run.id, CheckpointCoding.input(state, normalizer: normalizer))
+                let context = owner.map { owner in
+                    CommitContext(owner: owner, leaseUntil: lease.map { Date().addingTimeInterval($0.duration) }, segment: segment)
+                }
+                let record = try store.appendCheckpoint(runID: run.id, CheckpointCoding.input(state, normalizer: normalizer),
+                                                        context: context)
                 lastCommittedEpoch = state.epoch
                 committed(record, state)
             }
+        } catch StoreError.leaseLost(let runID, let owner, let current) {
+            throw StoreError.leaseLost(runID: runID, owner: owner, current: current)
         } catch {
-            try? store.setStatus(runID: run.id, .interrupted)
+            try? finish(.interrupted)
             throw error
         }
+        if let lost = heartbeat?.lost { throw lost }
         let last = lastCommittedEpoch ?? startEpoch
         switch outcome {
         case .completed:
-            try store.setStatus(runID: run.id, .completed)
+            try finish(.completed)
             return .completed(lastEpoch: last)
         case .stopped:
-            try store.setStatus(runID: run.id, .interrupted)
+            try finish(.interrupted)
             return .interrupted(lastEpoch: last)
         case .diverged:
-            try store.setStatus(runID: run.id, .diverged)
+            try finish(.diverged)
             return .diverged(lastEpoch: last)
         case let .stoppedEarly(bestEpoch):
             try store.setStatus(runID: run.id, .completed)
             return .stoppedEarly(lastEpoch: last, bestEpoch: bestEpoch)
+        }
+    }
+
+    /// Ends the claim with `status`; with an owner, only while it still holds the run.
+    private func finish(_ status: RunStatus) throws {
+        guard let owner else { return try store.setStatus(runID: run.id, status) }
+        guard try store.release(runID: run.id, owner: owner, status: status) else {
+            throw StoreError.leaseLost(runID: run.id, owner: owner, current: try store.claim(runID: run.id).owner)
         }
     }
 }

@@ -1,3 +1,20 @@
+import Foundation
+
+/// Which of a run's data files an error is about: the training data (CSV or IDX
+/// images), the IDX labels, or the validation file. The CLI names the option that sets each.
+public enum DataFile: String, Equatable, Sendable {
+    case training, labels, validation
+
+    /// "training data", "labels", "validation file".
+    public var noun: String {
+        switch self {
+        case .training: return "training data"
+        case .labels: return "label file"
+        case .validation: return "validation file"
+        }
+    }
+}
+
 /// Errors of the train / resume / import workflow, with the facts (run, epoch, path,
 /// limit). `description` is a library-neutral sentence; the CLI words each case for its
 /// users, naming the flags and commands to use (the library knows none).
@@ -6,9 +23,11 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case unreadableConfig(run: String, field: String? = nil)
     /// An imported run: no training data is recorded to continue from.
     case noData(run: String)
-    /// The data at `path` has another fingerprint than the run's.
-    case dataChanged(path: String, run: String)
-    case busy(run: String, owner: String)
+    /// The data at `path` has another fingerprint than the run's; `file` says which
+    /// of the run's files it stands for.
+    case dataChanged(path: String, run: String, file: DataFile = .training)
+    /// `leaseExpiresAt`: when the owner is on another host, the end of its lease.
+    case busy(run: String, owner: String, leaseExpiresAt: Date? = nil)
     /// The run is at `epoch` already; `target` was asked for.
     case nothingToDo(run: String, epoch: Int, target: Int)
     /// A stored configuration's value is out of its range (`reason` says which): the
@@ -17,10 +36,11 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// A stored checkpoint's optimizer state is out of range or disagrees with its row
     /// (`reason` completes "Checkpoint RUN@EPOCH has ..."): the store may have been changed.
     case storedStateInvalid(run: String, epoch: Int, reason: String)
-    /// The data file (or the model's input file) does not exist.
-    case dataMissing(path: String)
+    /// The data file (or the model's input file) does not exist. `recordedBy`: the run
+    /// whose recorded path this is (the user gave no path for it); nil for a path given.
+    case dataMissing(path: String, file: DataFile = .training, recordedBy: String? = nil)
     /// The data path is a folder.
-    case dataIsFolder(path: String)
+    case dataIsFolder(path: String, file: DataFile = .training)
     /// An IDX image file whose label file was neither given nor found beside it.
     case idxLabelsMissing(file: String)
     /// Replay of epoch 0, which no training produced.
@@ -43,6 +63,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// A moved validation file was given for a run that has none (`heldOut`: its
     /// validation set is a fraction of the training data).
     case noValidationFile(run: String, heldOut: Bool)
+    /// While a resume from `from` was starting, another trainer continued the run to `now`.
+    case movedOn(run: String, from: Int, now: Int)
+    /// A moved label file was given for a run whose training data is not IDX.
+    case noLabelsFile(run: String)
     /// A run from a bundle (`via`: through this ancestor) records a data path written
     /// on another machine: a hint, not opened until the user names the file.
     case recordedPathIsHint(run: String, via: String?, path: String, fingerprint: String, validation: Bool)
@@ -63,20 +87,27 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             return "Run \(run) has a configuration this version of fcstore cannot read\(field.map { " (at \($0))" } ?? "")."
         case let .noData(run):
             return "Run \(run) has no training data recorded (it was imported); start a new run from it instead."
-        case let .dataChanged(path, run):
-            return "\(path) is not the data run \(run) was trained on (its fingerprint differs)."
-        case let .busy(run, owner):
+        case let .dataChanged(path, run, file):
+            return "\(path) is not the \(file.noun) run \(run) was trained on (its fingerprint differs)."
+        case let .busy(run, owner, expiry):
+            if let expiry {
+                return "Run \(run) is being trained on another host (\(owner)); its lease runs until \(expiry.formatted(.iso8601)), and it can be taken over once that has passed without a renewal."
+            }
             return "Run \(run) is being trained by another process (\(owner)); wait for it to finish or stop it first."
+        case let .movedOn(run, from, now):
+            return "Run \(run) moved on from epoch \(from) to \(now) while this resume was starting (another trainer continued it); nothing was written."
+        case let .noLabelsFile(run):
+            return "Run \(run)'s training data is a CSV file, which has no separate label file."
         case let .nothingToDo(run, epoch, target):
             return "Run \(run) is already at epoch \(epoch); asked for \(target), give a target above \(epoch) to train further."
         case let .configOutOfRange(run, reason):
             return "Run \(run)'s stored configuration cannot be used: \(reason). Verify the store to see whether it was changed."
         case let .storedStateInvalid(run, epoch, reason):
             return "Checkpoint \(run)@\(epoch) has \(reason). Verify the store to see whether it was changed."
-        case let .dataMissing(path):
-            return "\(path) does not exist."
-        case let .dataIsFolder(path):
-            return "\(path) is a folder; training data is a CSV or IDX file."
+        case let .dataMissing(path, file, recordedBy):
+            return "\(path) does not exist\(recordedBy.map { " (the \(file.noun) run \($0) recorded)" } ?? "")."
+        case let .dataIsFolder(path, file):
+            return "\(path) is a folder; the \(file.noun) is a \(file == .labels ? "IDX" : "CSV or IDX") file."
         case let .idxLabelsMissing(file):
             return "\(file) is an IDX image file and no label file was given or found beside it."
         case .replayOfInitialState:

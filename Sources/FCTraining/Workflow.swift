@@ -145,7 +145,8 @@ public enum Workflow {
     // MARK: train
 
     /// Creates a run for `request` and returns its trainer, ready to write epoch 0.
-    public static func startRun(_ store: Store, _ request: TrainRequest, owner: String,
+    /// - Parameter lease: how the trainer holds the run (nil: no lease, no heartbeat).
+    public static func startRun(_ store: Store, _ request: TrainRequest, owner: String, lease: LeaseSettings? = nil,
                                 observer: (any TrainingObserver)? = nil) throws -> RunTrainer {
         try BLAS.load()
         var initial: (run: RunRecord, checkpoint: LoadedCheckpoint, config: RunConfig, model: Model)?
@@ -200,7 +201,7 @@ public enum Workflow {
                 throw TrainingError.validationSourcesConflict
             }
             let (data, vsource) = try observingLoading(observer) {
-                try DataLoading.load(path: path, labelColumn: request.labelColumn, task: task, classes: classes)
+                try DataLoading.load(path: path, labelColumn: request.labelColumn, task: task, classes: classes, file: .validation)
             }
             guard data.width == full.width else {
                 throw TrainingError.incompatible("\((path as NSString).lastPathComponent) has \(data.width) feature columns but the training data has \(full.width).")
@@ -258,53 +259,26 @@ public enum Workflow {
         let (run, initialRecord) = try store.createRun(
             name: request.name, config: try config.json(), seed: request.seed, status: .running, owner: owner,
             initialCheckpoint: CheckpointCoding.input(trainer.state, normalizer: normalizer))
+        if let lease { try store.renewLease(runID: run.id, owner: owner, until: Date().addingTimeInterval(lease.duration)) }
+        let validationFile: DataSource? = if case .file(let file)? = validationSource { file } else { nil }
         return RunTrainer(store: store, run: run, config: config, normalizer: normalizer, trainer: trainer,
-                          trainingSamples: train.count, startEpoch: 0, writesInitialCheckpoint: true, initialRecord: initialRecord)
+                          trainingSamples: train.count, startEpoch: 0, writesInitialCheckpoint: true, initialRecord: initialRecord,
+                          owner: owner, lease: lease,
+                          segment: segment(firstEpoch: 0, owner: owner, data: source, labels: source.labels, validation: validationFile))
     }
 
     // MARK: resume
-
-    /// A run's training and validation data as recorded: loaded again from the
-    /// recorded path (or `movedTo`, which must hold the same data), split with the
-    /// run's seed as before, and normalised with the stored normaliser. The
-    /// normalised training set carries its fingerprint, which the trainer checks
-    /// against the checkpoint's.
-    ///
-    /// Without a split, `Dataset.normalize(with:)` normalises in place and computes
-    /// both fingerprints (the file's values and the normalised ones) in the same pass;
-    /// with a split, one thread checks the file's fingerprint while the other splits,
-    /// normalises and fingerprints the training part.
-    /// - Throws: `TrainingError.dataChanged` when a file's fingerprint differs (before
-    ///   any other error of the data).
-    static func recordedData(_ config: RunConfig, data: DataSource, movedTo path: String? = nil, validationMovedTo: String? = nil,
-                             run: String, normalizer: Normalizer) throws -> (train: Dataset, validation: Dataset?) {
-        let classes = data.task == .classification ? max(config.spec.outputSize, 2) : nil
-        var full = try DataLoading.reread(data, from: path, classes: classes)
-        guard case .split(let fraction)? = config.validation else {
-            let original = try full.normalize(with: normalizer)
-            guard original == data.fingerprint else {
-                throw TrainingError.dataChanged(path: path ?? data.path, run: run)
-            }
-            guard case .file(let source)? = config.validation else { return (full, nil) }
-            return (full, try normalizer.applied(to: DataLoading.reload(source, from: validationMovedTo, run: run, classes: classes)))
-        }
-        let (checked, prepared) = Concurrently.run({
-            try DataLoading.check(full, matches: data, from: path, run: run)
-        }, {
-            let (train, validation) = try full.split(validationFraction: fraction, seed: config.training.seed)
-            var normalized = try normalizer.applied(to: train)
-            normalized.cacheFingerprint()
-            return (normalized, try normalizer.applied(to: validation))
-        })
-        try checked.get()
-        return try prepared.get()
-    }
 
     public struct ResumePlan {
         public var trainer: RunTrainer
         /// True when the run itself continues; false when a fork was created.
         public var inPlace: Bool
         public var from: (run: RunRecord, epoch: Int)
+        /// The setting the resumed epoch was trained with, when this process's differs in a
+        /// way that changes bits (empty when the same, or when nothing was recorded): the new
+        /// epochs are then not bit for bit those an uninterrupted run would have given.
+        public var engineChanges: [EngineChange] = []
+        public var recordedEngine: EngineSetting?
     }
 
     /// Continues a run from a checkpoint. The latest checkpoint of a run, without
@@ -314,10 +288,16 @@ public enum Workflow {
     ///   - epochs: the epoch to train to; nil for the run's configured target.
     ///   - dataPath: where the training data is now, if it moved (same fingerprint).
     ///   - validationPath: where the run's validation file is now, if it moved (same fingerprint).
-    ///   - isAlive: tells whether a recorded owner process still runs.
+    ///   - labelsPath: the IDX label file of the training data, if it moved (else the recorded
+    ///     one, or the one beside moved images).
+    ///   - owner: `host:pid:start` of this process; `host` decides which takeover rule applies.
+    ///   - isAlive: tells whether a recorded owner process on this host still runs.
+    ///   - lease: how this trainer holds the run; another host's owner is displaced only
+    ///     once its lease has expired (see `TakeoverRule`).
     public static func resume(
         _ store: Store, run text: String, epoch selector: EpochSelector, epochs: Int?, overrides: Overrides,
-        fork forceFork: Bool, dataPath: String?, validationPath: String? = nil, owner: String, isAlive: (String) -> Bool,
+        fork forceFork: Bool, dataPath: String?, labelsPath: String? = nil, validationPath: String? = nil,
+        owner: String, isAlive: @escaping (String) -> Bool, lease: LeaseSettings? = nil,
         observer: (any TrainingObserver)? = nil
     ) throws -> ResumePlan {
         let run = try store.resolveRun(text)
@@ -335,6 +315,9 @@ public enum Workflow {
         if case .file(let source)? = config.validation { validationFile = source }
         if validationPath != nil, validationFile == nil {
             throw TrainingError.noValidationFile(run: run.shortID, heldOut: config.validation != nil)
+        }
+        if labelsPath != nil, data.kind != .idx {
+            throw TrainingError.noLabelsFile(run: run.shortID)
         }
         // A bundle must not decide which local file resume opens: its paths are hints.
         if let imported = try store.bundleImportedRun(inLineageOf: run.id) {
@@ -391,28 +374,54 @@ public enum Workflow {
         }
         observer?.phaseEnded(.dataBegin)
         let (train, validation) = try observingLoading(observer) {
-            try recordedData(config, data: data, movedTo: dataPath, validationMovedTo: validationPath, run: run.shortID, normalizer: normalizer)
+            try recordedData(config, data: data, movedTo: dataPath, labelsMovedTo: labelsPath, validationMovedTo: validationPath,
+                             run: run.shortID, normalizer: normalizer)
         }
         observer?.phaseEnded(.dataEnd)
         let trainer = try Trainer(config: config.training, train: train, validation: validation, start: .state(state))
         observer?.phaseEnded(.trainerReady)
 
         let targetRun: RunRecord
+        let leaseUntil = lease.map { Date().addingTimeInterval($0.duration) }
         if inPlace {
-            if let current = run.owner, run.status == .running, current != owner, isAlive(current) {
-                throw TrainingError.busy(run: run.shortID, owner: current)
+            let host = TakeoverRule.host(of: owner)
+            let kept: RunClaim?
+            do {
+                kept = try store.claimRun(runID: run.id, newOwner: owner, leaseUntil: leaseUntil, lastEpoch: epoch, mayTakeOver: { claim in
+                    TakeoverRule.mayTakeOver(claim, owner: owner, host: host, now: Date(), isAlive: isAlive)
+                })
+            } catch StoreError.epochOutOfOrder(_, let expected, _) {
+                throw TrainingError.movedOn(run: run.shortID, from: epoch, now: expected - 1)
             }
-            guard try store.claimRun(runID: run.id, expectedOwner: run.owner, newOwner: owner) else {
-                throw TrainingError.busy(run: run.shortID, owner: (try? store.run(id: run.id).owner ?? nil) ?? "unknown")
+            if let kept {
+                throw TrainingError.busy(run: run.shortID, owner: kept.owner ?? "unknown",
+                                         leaseExpiresAt: TakeoverRule.host(of: kept.owner ?? "") == host ? nil : kept.leaseExpiresAt)
             }
             targetRun = try store.run(id: run.id)
         } else {
             targetRun = try store.forkRun(from: run.id, atEpoch: epoch, name: overrides.name,
                                            config: try config.json(), seed: config.training.seed, status: .running, owner: owner)
+            if let leaseUntil { try store.renewLease(runID: targetRun.id, owner: owner, until: leaseUntil) }
         }
         observer?.phaseEnded(.runClaimed)
+        // Where this segment read its data, and the setting the resumed epoch was trained with.
+        let readPath = dataPath ?? data.path
+        let labels: String? = data.kind != .idx ? nil
+            : labelsPath ?? (dataPath == nil ? data.labels : try? DataLoading.siblingLabels(of: DataLoading.absolutePath(readPath)))
+        var validationRead = validationFile
+        if let path = validationPath { validationRead?.path = path }
+        var readData = data
+        readData.path = readPath
+        let segment = segment(firstEpoch: epoch + 1, owner: owner, data: readData, labels: labels, validation: validationRead)
+        let recorded = try store.segment(runID: run.id, epoch: epoch).map { EngineSetting($0.input) } ?? EngineSetting(config)
         let runTrainer = RunTrainer(store: store, run: targetRun, config: config, normalizer: normalizer, trainer: trainer,
-                                    trainingSamples: train.count, startEpoch: epoch, writesInitialCheckpoint: false)
-        return ResumePlan(trainer: runTrainer, inPlace: inPlace, from: (run, epoch))
+                                    trainingSamples: train.count, startEpoch: epoch, writesInitialCheckpoint: false,
+                                    owner: owner, lease: lease, segment: segment)
+        var plan = ResumePlan(trainer: runTrainer, inPlace: inPlace, from: (run, epoch))
+        if let recorded, epoch > 0 {
+            plan.recordedEngine = recorded
+            plan.engineChanges = recorded.changes(to: .current)
+        }
+        return plan
     }
 }

@@ -32,6 +32,8 @@ struct FCStoreCommand: ParsableCommand {
         // process being killed mid-commit: the store keeps its committed epochs either way,
         // but only this way does the user get an error line saying why.
         _ = signal(SIGXFSZ, SIG_IGN)
+        // $FCSTORE_OPENBLAS: the OpenBLAS to load instead of the system's (read here; the engine reads no environment).
+        BLAS.use(library: ProcessInfo.processInfo.environment["FCSTORE_OPENBLAS"])
         let arguments = hoistingStoreOption(Array(CommandLine.arguments.dropFirst()))
         if arguments == ["--version"] || arguments == ["version"] {
             print(versionText)

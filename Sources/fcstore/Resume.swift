@@ -29,6 +29,9 @@ struct Resume: ParsableCommand {
     @Option(help: ArgumentHelp("The training data, if it has moved (it must be the same data).", valueName: "file"))
     var data: String?
 
+    @Option(help: ArgumentHelp("The IDX label file of the training data, if it has moved (default: the recorded one, or the one beside --data).", valueName: "file"))
+    var labels: String?
+
     @Option(help: ArgumentHelp("The validation file, if it has moved (it must be the same data).", valueName: "file"))
     var validation: String?
 
@@ -53,14 +56,35 @@ struct Resume: ParsableCommand {
         regularization.apply(to: &overrides)
         overrides.name = name
         let signingKey = try SigningKeys.load()
+        let lease = try LeaseSetting.settings(storePath: self.store.path)
         let store = try self.store.openExisting()
         store.signingKey = signingKey
         let plan = try Workflow.resume(
             store, run: ref.run, epoch: ref.selector, epochs: epochs, overrides: overrides,
-            fork: fork || name != nil, dataPath: data, validationPath: validation, owner: Owner.current, isAlive: Owner.isAlive,
+            fork: fork || name != nil, dataPath: data, labelsPath: labels, validationPath: validation,
+            owner: Owner.current, isAlive: Owner.isAlive, lease: lease,
             observer: CLITrainingObserver())
         let from = "\(plan.from.run.shortID)@\(plan.from.epoch)"
+        if let recorded = plan.recordedEngine, !plan.engineChanges.isEmpty {
+            Console.err(Self.engineWarning(from: from, recorded: recorded, changes: plan.engineChanges))
+        }
         let verb = plan.inPlace ? "resuming \(from):" : "forking from \(from):"
         try TrainingDriver.run(plan.trainer, verb: verb)
+    }
+
+    /// One line: the setting that changed, and that the new epochs are not bit for bit
+    /// those of an uninterrupted run.
+    static func engineWarning(from: String, recorded: EngineSetting, changes: [EngineChange]) -> String {
+        let what = changes.map { change -> String in
+            switch change {
+            case let .blasThreads(was, now):
+                return "OpenBLAS threads \(was) -> \(now) (set OPENBLAS_NUM_THREADS=\(was) to keep them)"
+            case let .blasCore(was, now):
+                return "OpenBLAS core \(was) -> \(now) (set OPENBLAS_CORETYPE=\(was) to keep it)"
+            case let .version(was, now):
+                return "fcstore \(was) -> \(now)"
+            }
+        }
+        return "warning: \(from) was trained with \(recorded.summary); this resume runs with \(what.joined(separator: ", ")), so bit-exactness against the earlier segments no longer holds."
     }
 }

@@ -34,9 +34,11 @@ struct Show: ParsableCommand {
         var epochs: [EpochJSON]
         /// The early stop the run ended with, or null.
         var earlyStop: EarlyStopJSON?
+        /// Where each train / resume process read its data and the engine setting it ran with.
+        var segments: [SegmentJSON]
 
         enum CodingKeys: String, CodingKey {
-            case id, name, status, seed, parent, lineage, architecture, activations, loss, config, epochs
+            case id, name, status, seed, parent, lineage, architecture, activations, loss, config, epochs, segments
             case earlyStop = "early_stop"
             case createdAt = "created_at"
             case selectedEpoch = "selected_epoch"
@@ -59,6 +61,82 @@ struct Show: ParsableCommand {
             try container.encode(selectedEpoch, forKey: .selectedEpoch)
             try container.encode(epochs, forKey: .epochs)
             if let earlyStop { try container.encode(earlyStop, forKey: .earlyStop) } else { try container.encodeNil(forKey: .earlyStop) }
+            try container.encode(segments, forKey: .segments)
+        }
+    }
+
+    struct SegmentJSON: Encodable {
+        var run: String
+        var firstEpoch: Int
+        var lastEpoch: Int
+        var startedAt: String
+        var host: String
+        var data: String?
+        var labels: String?
+        var validation: String?
+        var dataFingerprint: String?
+        var validationFingerprint: String?
+        var blasCore: String
+        var blasThreads: Int
+        var kernelsISA: String
+        var fcstoreVersion: String
+
+        init(_ record: SegmentRecord) {
+            let s = record.input
+            run = record.runID
+            firstEpoch = s.firstEpoch
+            lastEpoch = record.lastEpoch
+            startedAt = Format.timestamp(s.startedAt)
+            host = s.host
+            data = s.dataPath
+            labels = s.labelsPath
+            validation = s.validationPath
+            dataFingerprint = s.dataFingerprint
+            validationFingerprint = s.validationFingerprint
+            blasCore = s.blasCore
+            blasThreads = s.blasThreads
+            kernelsISA = s.kernelsISA
+            fcstoreVersion = s.fcstoreVersion
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case run, host, data, labels, validation
+            case firstEpoch = "first_epoch", lastEpoch = "last_epoch", startedAt = "started_at"
+            case dataFingerprint = "data_fingerprint", validationFingerprint = "validation_fingerprint"
+            case blasCore = "blas_core", blasThreads = "blas_threads", kernelsISA = "kernels_isa", fcstoreVersion = "fcstore_version"
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(run, forKey: .run)
+            try c.encode(firstEpoch, forKey: .firstEpoch)
+            try c.encode(lastEpoch, forKey: .lastEpoch)
+            try c.encode(startedAt, forKey: .startedAt)
+            try c.encode(host, forKey: .host)
+            try c.encodeOrNull(data, forKey: .data)
+            try c.encodeOrNull(labels, forKey: .labels)
+            try c.encodeOrNull(validation, forKey: .validation)
+            try c.encodeOrNull(dataFingerprint, forKey: .dataFingerprint)
+            try c.encodeOrNull(validationFingerprint, forKey: .validationFingerprint)
+            try c.encode(blasCore, forKey: .blasCore)
+            try c.encode(blasThreads, forKey: .blasThreads)
+            try c.encode(kernelsISA, forKey: .kernelsISA)
+            try c.encode(fcstoreVersion, forKey: .fcstoreVersion)
+        }
+    }
+
+    /// One line per segment: its epochs, host, data paths and engine setting.
+    static func segmentLines(_ segments: [SegmentRecord], runID: String) -> [String] {
+        segments.enumerated().map { index, record in
+            let s = record.input
+            var parts = ["epochs \(s.firstEpoch)-\(record.lastEpoch)"]
+            if record.runID != runID { parts.append("of \(record.runID.prefix(8))") }
+            parts.append("host \(s.host)")
+            if let data = s.dataPath { parts.append("data \(data)") }
+            if let labels = s.labelsPath { parts.append("labels \(labels)") }
+            if let validation = s.validationPath { parts.append("validation \(validation)") }
+            parts.append("OpenBLAS \(s.blasCore), \(Format.count(s.blasThreads, "thread"))  kernels \(s.kernelsISA)")
+            return (index == 0 ? "segments   " : "           ") + parts.joined(separator: "  ")
         }
     }
 
@@ -101,6 +179,7 @@ struct Show: ParsableCommand {
         // row holds placeholders (optimizer, batch size, seed, epochs) that mean nothing.
         let imported = run.status == .imported
         let earlyStop = EarlyStopJSON(run: run, checkpoints: checkpoints, config: config)
+        let segments = try store.segments(runID: run.id)
         if output.json {
             try Console.json(ShowJSON(
                 id: run.id, name: run.name, status: run.status.rawValue, createdAt: Format.timestamp(run.createdAt),
@@ -110,7 +189,7 @@ struct Show: ParsableCommand {
                 epochs: checkpoints.map {
                     EpochJSON(epoch: $0.epoch, createdAt: Format.timestamp($0.createdAt), digest: $0.digestHex,
                               inherited: $0.inherited, pruned: $0.pruned, metrics: $0.metrics)
-                }, earlyStop: earlyStop))
+                }, earlyStop: earlyStop, segments: segments.map(SegmentJSON.init)))
             return
         }
 
@@ -143,6 +222,7 @@ struct Show: ParsableCommand {
         case nil: lines.append("validation none")
         }
         if let core = config.blasCore { lines.append("blas       \(core), \(Format.count(config.blasThreads ?? 0, "thread"))") }
+        lines.append(contentsOf: Self.segmentLines(segments, runID: run.id))
         lines.append("selected   epoch \(checkpoint.epoch)  digest \(checkpoint.digestHex.prefix(16))")
         Console.out(lines: lines)
         Console.out()

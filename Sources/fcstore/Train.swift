@@ -124,12 +124,14 @@ struct Train: ParsableCommand {
         // The first train creates the store; if the run cannot even start (bad data,
         // say), take the new empty store back rather than leave a stray file.
         let signingKey = try SigningKeys.load()
+        let lease = try LeaseSetting.settings(storePath: self.store.path)
         let created = !FileManager.default.fileExists(atPath: self.store.path)
         let trainer: RunTrainer
         do {
             let store = try self.store.open()
             store.signingKey = signingKey
-            trainer = try Workflow.startRun(store, request, owner: Owner.current, observer: CLITrainingObserver())
+            trainer = try Workflow.startRun(store, request, owner: Owner.current, lease: lease,
+                                            observer: CLITrainingObserver())
         } catch {
             if created {
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: self.store.path + suffix) }

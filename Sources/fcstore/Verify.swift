@@ -41,6 +41,13 @@ struct Verify: ParsableCommand {
         var checkpoint: String
         var identical: Bool
         var differences: [String]
+        /// The engine settings that differ from the epoch's recorded ones and could not be
+        /// restored for the replay (`OpenBLAS core SkylakeX recorded, Haswell now`).
+        var changedSettings: [String]
+        enum CodingKeys: String, CodingKey {
+            case checkpoint, identical, differences
+            case changedSettings = "changed_settings"
+        }
     }
 
     func validate() throws {
@@ -59,8 +66,10 @@ struct Verify: ParsableCommand {
         let findings = try store.verify(runID: runID, trustedKeys: keys).map(\.description)
         var replayResult: ReplayJSON?
         if let replay {
-            let result = try Replay.run(store, run: replay.run, epoch: replay.selector)
-            replayResult = ReplayJSON(checkpoint: result.checkpoint, identical: result.differences.isEmpty, differences: result.differences)
+            let result = try Replay.run(store, run: replay.run, epoch: replay.selector, host: Owner.hostName)
+            replayResult = ReplayJSON(checkpoint: result.checkpoint, identical: result.differences.isEmpty,
+                                      differences: result.differences,
+                                      changedSettings: result.changedSettings.map(\.description))
         }
         let ok = findings.isEmpty && (replayResult?.identical ?? true)
         if output.json {

@@ -9,8 +9,10 @@ func contentDump(_ path: String) throws -> String {
     var lines: [String] = []
     for (table, order) in [("runs", "id"), ("checkpoints", "run_id, epoch"), ("tensors", "checkpoint_id, layer, role"),
                            ("metrics", "checkpoint_id, name"), ("blobs", "hash")] {
-        // checkpoints.origin_run_id (schema version 4) is left out: a store upgraded from version 1 gains it, NULL.
-        let columns = table == "checkpoints" ? "id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at" : "*"
+        // checkpoints.origin_run_id (schema version 4) and runs.lease_expires_at (version 5) are left out: a store
+        // upgraded from version 1 gains them, NULL.
+        let columns = table == "checkpoints" ? "id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at"
+            : table == "runs" ? "id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner, digest" : "*"
         let statement = try db.prepare("SELECT \(columns) FROM \(table) ORDER BY \(order)")
         try statement.forEachRow { row in
             lines.append(table + ": " + (0..<row.columnCount).map { index -> String in
@@ -203,7 +205,7 @@ final class BundleTests: StoreTestCase {
 
         let mislabelled = try altered(current, "mislabelled.fcbundle") { try $0.execute("PRAGMA user_version = 1") }
         try assertRefused(mislabelled, into: try Store(path: path("other.db")),
-                          reasonContains: "its table checkpoints has the columns (id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at, origin_run_id)")
+                          reasonContains: "its table runs has the columns (id, name, created_at, status, config, seed, parent_run_id, parent_epoch, owner, digest, lease_expires_at)")
     }
 
     func testHostileBundlesAreRefusedAndLeaveTheStoreUnchanged() throws {

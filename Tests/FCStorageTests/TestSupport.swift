@@ -84,12 +84,13 @@ extension TensorValue {
 
 /// Turns a store or bundle of the latest schema into what version 1
 /// wrote: migration 0002's index dropped, 0003's views replaced by 0001's,
-/// 0004's tables and column dropped, and only migration 1 recorded.
+/// 0004's and 0005's tables and columns dropped, and only migration 1 recorded.
 func downgradeToVersion1SQL() throws -> String {
     let initial = try XCTUnwrap(Migrations.embedded.first?.sql)
     let views = try XCTUnwrap(initial.range(of: "CREATE VIEW run_checkpoints"))
     return """
         DROP INDEX metrics_val_loss;
+        DROP TABLE segments; ALTER TABLE runs DROP COLUMN lease_expires_at;
         DROP TABLE run_heads; DROP TABLE prunes; ALTER TABLE checkpoints DROP COLUMN origin_run_id;
         DROP VIEW run_summary; DROP VIEW checkpoint_tensors; DROP VIEW blob_usage;
         DROP VIEW epoch_summary; DROP VIEW epoch_metrics; DROP VIEW run_checkpoints;

@@ -16,6 +16,20 @@
 extern "C" {
 #endif
 
+/** The library to load instead of the system's (libopenblas.so.0 ...): when set to a
+ *  non-empty path before the first fcb_load(), it is the only candidate. The seam
+ *  reads no environment variable for it; the caller passes the path. */
+void fcb_set_library(const char *path);
+/** The path given to fcb_set_library(), or "". */
+const char *fcb_library_override(void);
+
+enum { FCB_ERROR_NONE = 0, FCB_ERROR_NOT_LOADED = 1, FCB_ERROR_CANNOT_OPEN = 2, FCB_ERROR_MISSING_SYMBOL = 3 };
+/** Why fcb_load() failed (FCB_ERROR_*), and its detail: dlerror()'s text, or the missing symbol. */
+int fcb_error_kind(void);
+const char *fcb_error_detail(void);
+/** What to install where OpenBLAS is missing, for this system ("install libopenblas0-pthread"). */
+const char *fcb_install_hint(void);
+
 /** Loads OpenBLAS once (thread-safe). Returns 0 on success, -1 if the
  *  library or one of its symbols is missing (see fcb_error()). */
 int fcb_load(void);

@@ -1,4 +1,5 @@
 import FCFormats
+import FCNet
 import FCTraining
 
 /// The CLI's wording of the libraries' typed errors: the only place that names the
@@ -12,6 +13,8 @@ enum ErrorText {
         switch error {
         case let error as TrainingError: return message(for: error)
         case let error as FileReadError: return message(for: error)
+        case FCNetError.blasUnavailable(let description):
+            return BLAS.loadFailure.map(message(for:)) ?? description
         default: return StoreMessages.text(for: error)
         }
     }
@@ -20,18 +23,27 @@ enum ErrorText {
         switch error {
         case let .noData(run):
             return "Run \(run) has no training data recorded (it was imported); train a new run from it with 'fcstore train --init \(run) --data FILE'."
-        case let .dataChanged(path, run):
-            return "\(path) is not the data run \(run) was trained on (its fingerprint differs); pass the original file with --data, or start a new run with 'fcstore train --init \(run)'."
+        case let .dataChanged(path, run, file):
+            let what = file == .training ? "data" : file.noun
+            return "\(path) is not the \(what) run \(run) was trained on (its fingerprint differs); pass the original file with \(option(file)), or start a new run with 'fcstore train --init \(run)'."
         case let .nothingToDo(run, epoch, target):
             return "Run \(run) is already at epoch \(epoch); pass --epochs with a number above \(epoch) to train further (asked for \(target))."
         case let .configOutOfRange(run, reason):
             return "Run \(run)'s stored configuration cannot be used: \(reason). \(verifyHint)"
         case let .storedStateInvalid(run, epoch, reason):
             return "Checkpoint \(run)@\(epoch) has \(reason). \(verifyHint)"
-        case let .dataMissing(path):
-            return "\(path) does not exist; check the path given with --data."
-        case let .dataIsFolder(path):
-            return "\(path) is a folder; --data takes a CSV or IDX file."
+        case let .dataMissing(path, file, recordedBy: nil):
+            return "\(path) does not exist; check the path given with \(option(file))."
+        case let .dataMissing(path, file, recordedBy: run?):
+            return "\(path) does not exist: it is where run \(run)'s \(file.noun) was recorded. If the file has moved, pass the copy with \(option(file)) FILE."
+        case let .dataIsFolder(path, file):
+            return "\(path) is a folder; \(option(file)) takes \(file == .labels ? "an IDX label file" : "a CSV or IDX file")."
+        case let .movedOn(run, from, now):
+            return "Run \(run) moved on from epoch \(from) to \(now) while this resume was starting (another trainer continued it); nothing was written. Run 'fcstore resume \(run)' again to continue from epoch \(now)."
+        case let .noLabelsFile(run):
+            return "Run \(run)'s training data is a CSV file, which has no separate label file; leave out --labels."
+        case let .busy(run, owner, expiry?):
+            return "Run \(run) is being trained on another host (\(owner)); its lease runs until \(Format.timestamp(expiry)). 'fcstore resume \(run)' takes it over once the lease has expired without a renewal."
         case let .idxLabelsMissing(file):
             return "\(file) is an IDX image file; pass its label file with --labels."
         case .replayOfInitialState:
@@ -67,6 +79,26 @@ enum ErrorText {
         case .unreadableConfig, .busy, .invalid, .incompatible:
             return error.description
         }
+    }
+
+    /// The option that names each of a run's data files.
+    static func option(_ file: DataFile) -> String {
+        switch file {
+        case .training: return "--data"
+        case .labels: return "--labels"
+        case .validation: return "--validation"
+        }
+    }
+
+    /// OpenBLAS that could not be loaded, naming `FCSTORE_OPENBLAS` (which the CLI reads).
+    static func message(for failure: BLAS.LoadFailure) -> String {
+        if let symbol = failure.missingSymbol {
+            return "OpenBLAS was loaded from \(failure.path ?? "the system library") but has no symbol \(symbol); \(failure.installHint)."
+        }
+        if let path = failure.path {
+            return "Could not load OpenBLAS from FCSTORE_OPENBLAS=\(path) (\(failure.reason)); fix or unset the variable."
+        }
+        return "Could not load OpenBLAS (\(failure.reason)); \(failure.installHint) or set FCSTORE_OPENBLAS to the library's path."
     }
 
     static func message(for error: FileReadError) -> String {

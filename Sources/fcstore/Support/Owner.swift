@@ -22,7 +22,12 @@ enum Owner {
         return start == 0 || actual == start
     }
 
-    private static var hostName: String { ProcessInfo.processInfo.hostName }
+    /// This machine's name in owners and segments: `$FCSTORE_HOST` when set (tests stand
+    /// in for a second machine with it), else the system's host name.
+    static var hostName: String {
+        if let host = ProcessInfo.processInfo.environment["FCSTORE_HOST"], !host.isEmpty { return host }
+        return ProcessInfo.processInfo.hostName
+    }
 
     /// Field 22 of /proc/PID/stat (after the parenthesised command name).
     private static func startTime(of pid: Int32) -> UInt64? {

@@ -1,0 +1,123 @@
+import FCTestSupport
+import Foundation
+import XCTest
+
+/// Issue #17's lease: a run is claimed by one trainer; on another host a pid cannot
+/// tell whether the owner lives, so the claim expires unless renewed (every epoch and
+/// by a heartbeat). FCSTORE_HOST makes a process another machine; FCSTORE_LEASE_SECONDS
+/// shortens the lease.
+final class LeaseCLITests: XCTestCase {
+    private var directory: URL!
+    private var store: String { directory.appendingPathComponent("fcstore.db").path }
+
+    override func setUpWithError() throws { directory = try CLI.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
+
+    private func start(_ arguments: [String], host: String? = nil, lease: Double) throws -> RunningProcess {
+        var environment = ["FCSTORE_LEASE_SECONDS": "\(lease)"]
+        if let host { environment["FCSTORE_HOST"] = host }
+        return try CLI.start(["--store", store] + arguments, in: directory, environment: environment)
+    }
+
+    private func runCLI(_ arguments: [String], host: String? = nil, lease: Double) throws -> ProcessResult {
+        try start(arguments, host: host, lease: lease).wait()
+    }
+
+    /// Starts a long training and waits for its second committed epoch.
+    private func startTraining(lease: Double) throws -> (process: RunningProcess, run: String) {
+        let data = try Reliability.digits(rows: 300, in: directory)
+        let training = try start(["train", "--data", data, "--layers", "64,10", "--batch-size", "1", "--epochs", "100000"], lease: lease)
+        XCTAssertTrue(waitFor(60, every: 0.005) { Reliability.committedEpochs(training.process.isRunning ? training.stderrSoFar : "").count >= 2 })
+        let line = try XCTUnwrap(training.stderrSoFar.split(separator: "\n").first { $0.hasPrefix("training run ") })
+        return (training, String(line.split(separator: " ")[2]))
+    }
+
+    func testAKilledOwnerOnAnotherHostIsRefusedUntilItsLeaseExpires() throws {
+        let lease = 8.0
+        let (training, runID) = try startTraining(lease: lease)
+        kill(training.process.processIdentifier, SIGKILL)
+        let killedAt = Date()
+        _ = training.wait()
+        let epochs = try XCTUnwrap(try Reliability.listedEpochs(store, run: runID, in: directory))
+        let target = String((epochs.last ?? 0) + 2)
+
+        let refused = try runCLI(["resume", runID, "--epochs", target], host: "elsewhere", lease: lease)
+        XCTAssertLessThan(Date().timeIntervalSince(killedAt), lease - 2, "the refusal came while the lease was still valid")
+        Reliability.assertRefused(refused, "resume on another host while the lease is valid")
+        XCTAssertTrue(refused.stderr.contains("is being trained on another host ("), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("its lease runs until "), refused.stderr)
+        XCTAssertEqual(try Reliability.listedEpochs(store, run: runID, in: directory), epochs, "a refused resume adds no epoch")
+
+        Thread.sleep(until: killedAt.addingTimeInterval(lease + 0.5))
+        let taken = try runCLI(["resume", runID, "--epochs", target], host: "elsewhere", lease: lease)
+        XCTAssertEqual(taken.status, 0, taken.stderr)
+        XCTAssertTrue(taken.stderr.contains("resuming \(runID)@\(epochs.last ?? 0)"), taken.stderr)
+        XCTAssertEqual(try Reliability.listedEpochs(store, run: runID, in: directory), Array(0...((epochs.last ?? 0) + 2)))
+        XCTAssertEqual(try Reliability.run(["--store", store, "verify"], in: directory).status, 0)
+        let shown = try Reliability.run(["--store", store, "show", runID, "--json"], in: directory)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["status"] as? String, "completed")
+        let hosts = try XCTUnwrap(object["segments"] as? [[String: Any]]).map { $0["host"] as? String }
+        XCTAssertEqual(hosts.last, "elsewhere")
+    }
+
+    /// An owner that was paused past its lease and taken over does not write again: its
+    /// next renewal fails and it stops with one error line naming its last committed epoch.
+    func testAnOwnerThatLostItsLeaseStopsWithOneLine() throws {
+        let lease = 2.0
+        let (training, runID) = try startTraining(lease: lease)
+        kill(training.process.processIdentifier, SIGSTOP)
+        let stoppedAt = Date()
+        let committed = Reliability.committedEpochs(training.stderrSoFar).last ?? 0
+        Thread.sleep(until: stoppedAt.addingTimeInterval(lease + 0.5))
+        let taker = try start(["resume", runID], host: "elsewhere", lease: lease)
+        XCTAssertTrue(waitFor(60, every: 0.005) { Reliability.committedEpochs(taker.stderrSoFar).count >= 1 }, taker.stderrSoFar)
+        kill(training.process.processIdentifier, SIGCONT)
+        let loser = training.wait()
+        XCTAssertEqual(loser.status, 1, loser.stderr)
+        let errors = loser.stderrLines.filter { $0.hasPrefix("error:") }
+        XCTAssertEqual(errors.count, 1, loser.stderr)
+        let last = Reliability.committedEpochs(loser.stderr).last ?? 0
+        XCTAssertGreaterThanOrEqual(last, committed)
+        let line = try XCTUnwrap(errors.first)
+        XCTAssertTrue(line.hasPrefix("error: Run \(runID) is no longer held by this trainer: its lease expired and another trainer (elsewhere:"), line)
+        XCTAssertTrue(line.hasSuffix(") holds it now. Training of run \(runID) stopped; epochs up to \(last) are committed."), line)
+        kill(taker.process.processIdentifier, SIGINT)
+        let interrupted = taker.wait()
+        XCTAssertEqual(interrupted.status, 130, interrupted.stderr)
+        XCTAssertEqual(try Reliability.run(["--store", store, "verify"], in: directory).status, 0)
+        let epochs = try XCTUnwrap(try Reliability.listedEpochs(store, run: runID, in: directory))
+        XCTAssertEqual(epochs, Array(0...(epochs.last ?? 0)), "one history, no epoch written twice")
+    }
+
+    func testALeaseLengthThatIsNoNumberIsRefused() throws {
+        let result = try CLI.run(["--store", store, "train", "--data", CLI.iris, "--layers", "3", "--epochs", "1"], in: directory,
+                                 environment: ["FCSTORE_LEASE_SECONDS": "soon"])
+        assertError(result, "FCSTORE_LEASE_SECONDS must be a number of seconds between 0 and 86400 (got 'soon').", status: 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: store), "refused before the store was created")
+    }
+
+    /// Two resumes on two other hosts once the lease expired: exactly one takes the run.
+    func testTwoResumesRacingForAnExpiredLeaseOneWins() throws {
+        let lease = 2.0
+        let (training, runID) = try startTraining(lease: lease)
+        kill(training.process.processIdentifier, SIGKILL)
+        let killedAt = Date()
+        _ = training.wait()
+        let last = try XCTUnwrap(try Reliability.listedEpochs(store, run: runID, in: directory)?.last)
+        Thread.sleep(until: killedAt.addingTimeInterval(lease + 0.5))
+        let target = String(last + 40)
+        let a = try start(["resume", runID, "--epochs", target], host: "host-a", lease: 30)
+        let b = try start(["resume", runID, "--epochs", target], host: "host-b", lease: 30)
+        let results = [a.wait(), b.wait()]
+        let winners = results.filter { $0.status == 0 }, losers = results.filter { $0.status != 0 }
+        XCTAssertEqual(winners.count, 1, results.map(\.stderr).joined(separator: "\n---\n"))
+        XCTAssertEqual(losers.count, 1)
+        if let loser = losers.first {
+            Reliability.assertRefused(loser, "the second resume")
+            XCTAssertTrue(loser.stderr.contains("is being trained on another host (host-"), loser.stderr)
+        }
+        XCTAssertEqual(try Reliability.listedEpochs(store, run: runID, in: directory), Array(0...(last + 40)))
+        XCTAssertEqual(try Reliability.run(["--store", store, "verify"], in: directory).status, 0)
+    }
+}

@@ -90,6 +90,7 @@ extension Store {
                 summary.blobs = Int(db.changes)
                 summary.runIDs = runIDs + order.filter { !runIDs.contains($0) }
                 try exportHeads(order: order, upper: upper)
+                try exportRunMeta()
             }
         }
 
@@ -171,8 +172,17 @@ extension Store {
             guard RunStatus(rawValue: run.status) != nil else { throw refuse("run \(run.id.prefix(8)) has an unknown status \"\(run.status)\"") }
         }
 
+        let meta = try storeErrors {
+            try bundle.readTransaction {
+                try BundleRunMeta(bundle, version: Int(try bundle.scalar("PRAGMA user_version")?.int64 ?? 0), refuse: refuse)
+            }
+        }
         return try storeErrors {
-            try db.writeTransaction { try merge(snapshot, from: bundle, refuse: refuse) }
+            try db.writeTransaction {
+                let summary = try merge(snapshot, from: bundle, refuse: refuse)
+                try mergeRunMeta(meta, summary: summary)
+                return summary
+            }
         }
     }
 

@@ -227,15 +227,16 @@ public final class Store {
     }
 
     /// Sets a run's status and owner (`UPDATE runs SET status, owner`). The
-    /// owner is stored when `status` is `.running` and cleared otherwise.
+    /// owner is stored when `status` is `.running` and cleared otherwise. A
+    /// changed status appends an event (see `change(_:of:to:)`).
     /// - Throws: `StoreError.noSuchRun`.
     public func setStatus(runID: String, _ status: RunStatus, owner: String? = nil) throws {
         try storeErrors {
             try db.writeTransaction {
-                try db.execute("UPDATE runs SET status = ?, owner = ? WHERE id = ?",
-                               [.text(status.rawValue), status == .running ? owner.map(SQLValue.text) ?? .null : .null,
-                                .text(runID)])
-                guard db.changes == 1 else { throw StoreError.noSuchRun(runID) }
+                // The status through the one writer of mutable fields, which records the event.
+                try change(.status, of: runID, to: status.rawValue)
+                try db.execute("UPDATE runs SET owner = ? WHERE id = ?",
+                               [status == .running ? owner.map(SQLValue.text) ?? .null : .null, .text(runID)])
             }
         }
     }
@@ -251,7 +252,8 @@ public final class Store {
             try db.writeTransaction {
                 let current = try requireRun(runID)
                 guard current.owner == expectedOwner else { return false }
-                try db.execute("UPDATE runs SET status = 'running', owner = ? WHERE id = ?", [.text(newOwner), .text(runID)])
+                try change(.status, of: runID, to: RunStatus.running.rawValue)
+                try db.execute("UPDATE runs SET owner = ? WHERE id = ?", [.text(newOwner), .text(runID)])
                 return true
             }
         }

@@ -78,7 +78,7 @@ public enum RunMetadata {
         let allowed = key.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "_-./:".unicodeScalars.contains(scalar))
         }
-        return allowed ? nil : "may hold only letters A-Z a-z, digits and _ - . / :"
+        return allowed ? nil : "may hold only ASCII letters, digits, '_', '-', '.', '/' and ':'"
     }
 
     /// What is wrong with a tag value, as a clause, or nil.

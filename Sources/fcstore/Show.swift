@@ -16,6 +16,9 @@ struct Show: ParsableCommand {
     @Argument(help: ArgumentHelp("A run, RUN@EPOCH or RUN@best.", valueName: "ref"))
     var ref: CheckpointRef
 
+    @Flag(help: "List the changes of the run's name, status, tags and note (instead of the epochs).")
+    var history = false
+
     struct ShowJSON: Encodable {
         var id: String
         var name: String?
@@ -32,9 +35,12 @@ struct Show: ParsableCommand {
         var config: JSONValue
         var selectedEpoch: Int
         var epochs: [EpochJSON]
+        var tags: [String: String]
+        var note: String?
+        var history: [EventJSON]
 
         enum CodingKeys: String, CodingKey {
-            case id, name, status, seed, parent, lineage, architecture, activations, loss, config, epochs
+            case id, name, status, seed, parent, lineage, architecture, activations, loss, config, epochs, tags, note, history
             case createdAt = "created_at"
             case selectedEpoch = "selected_epoch"
         }
@@ -55,6 +61,35 @@ struct Show: ParsableCommand {
             try container.encode(config, forKey: .config)
             try container.encode(selectedEpoch, forKey: .selectedEpoch)
             try container.encode(epochs, forKey: .epochs)
+            try container.encode(tags, forKey: .tags)
+            try container.encodeOrNull(note, forKey: .note)
+            try container.encode(history, forKey: .history)
+        }
+    }
+
+    /// One row of the events table: `show --json`'s `history[]`.
+    struct EventJSON: Encodable {
+        var time: String
+        var host: String
+        var user: String
+        var field: String
+        var old: String?
+        var new: String?
+
+        init(_ event: RunEvent) {
+            (time, host, user, field, old, new) = (event.changedAt, event.host, event.user, event.field, event.oldValue, event.newValue)
+        }
+
+        enum CodingKeys: String, CodingKey { case time, host, user, field, old, new }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(time, forKey: .time)
+            try container.encode(host, forKey: .host)
+            try container.encode(user, forKey: .user)
+            try container.encode(field, forKey: .field)
+            try container.encodeOrNull(old, forKey: .old)
+            try container.encodeOrNull(new, forKey: .new)
         }
     }
 
@@ -96,6 +131,9 @@ struct Show: ParsableCommand {
         // A model file imported as a run has no training configuration: the store's
         // row holds placeholders (optimizer, batch size, seed, epochs) that mean nothing.
         let imported = run.status == .imported
+        let tags = try store.tags(runID: run.id)
+        let note = try store.note(runID: run.id)
+        let events = output.json || history ? try store.events(runID: run.id) : []
         if output.json {
             try Console.json(ShowJSON(
                 id: run.id, name: run.name, status: run.status.rawValue, createdAt: Format.timestamp(run.createdAt),
@@ -105,7 +143,7 @@ struct Show: ParsableCommand {
                 epochs: checkpoints.map {
                     EpochJSON(epoch: $0.epoch, createdAt: Format.timestamp($0.createdAt), digest: $0.digestHex,
                               inherited: $0.inherited, pruned: $0.pruned, metrics: $0.metrics)
-                }))
+                }, tags: tags, note: note, history: events.map(EventJSON.init)))
             return
         }
 
@@ -113,6 +151,13 @@ struct Show: ParsableCommand {
         lines.append("run        \(run.id)\(run.name.map { "  (\($0))" } ?? "")")
         lines.append("status     \(run.status.rawValue)")
         lines.append("created    \(Format.timestamp(run.createdAt))")
+        if !tags.isEmpty { lines.append("tags       " + tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "  ")) }
+        if let note {
+            // Each line of the note on a line of its own (each escaped by Console).
+            for (index, line) in note.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                lines.append((index == 0 ? "note       " : "           ") + line)
+            }
+        }
         if lineage.isEmpty {
             lines.append("lineage    root run")
         } else {
@@ -141,6 +186,10 @@ struct Show: ParsableCommand {
         lines.append("selected   epoch \(checkpoint.epoch)  digest \(checkpoint.digestHex.prefix(16))")
         Console.out(lines: lines)
         Console.out()
+        if history {
+            Console.out(lines: Self.historyTable(events))
+            return
+        }
 
         var table = TextTable("EPOCH", "TRAIN LOSS", "TRAIN ACC", "VAL LOSS", "VAL ACC", "LR", "TIME", "NOTE")
         for summary in checkpoints {
@@ -157,6 +206,19 @@ struct Show: ParsableCommand {
             ])
         }
         Console.out(lines: table.lines)
+    }
+
+    /// `show --history`: one row per event, oldest first; long values cut at 60 characters.
+    static func historyTable(_ events: [RunEvent]) -> [String] {
+        guard !events.isEmpty else { return ["No changes recorded."] }
+        func cell(_ value: String?) -> String {
+            guard let value else { return "-" }
+            let scalars = value.unicodeScalars
+            return scalars.count <= 60 ? value : String(String.UnicodeScalarView(scalars.prefix(59))) + "…"
+        }
+        var table = TextTable("TIME", "HOST", "USER", "FIELD", "OLD", "NEW")
+        for event in events { table.add([event.changedAt, event.host, event.user, event.field, cell(event.oldValue), cell(event.newValue)]) }
+        return table.lines
     }
 
     /// One line: the features (by name or position), the label column and the task.

@@ -5,7 +5,7 @@ import Foundation
 
 struct Runs: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List runs: id, name, parent, status, epochs, best validation loss, created (and tags, notes).",
+        abstract: "List runs: id, name, parent, status, epochs, best validation loss, created.",
         discussion: """
             --where 'KEY OP VALUE' keeps the runs whose KEY satisfies it (repeatable: all must hold); OP is \
             one of = != < <= > >=, quoted for the shell: --where 'learning_rate<0.05'. KEY is a run field \

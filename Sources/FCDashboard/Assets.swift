@@ -22,7 +22,7 @@ enum Assets {
         table.kv th { text-align: left; padding-right: 16px; vertical-align: top; font-weight: 600; }
         .status.running { color: #1f77b4; } .status.completed { color: #2ca02c; }
         .status.failed, .status.diverged, .error { color: #d62728; } .ok { color: #2ca02c; }
-        .fork { color: #777; font-size: 12px; } .pruned { color: #d62728; }
+        .fork { color: #777; font-size: 12px; } .tag { background: #eef; border-radius: 3px; padding: 0 4px; font-size: 12px; } .note { white-space: pre-wrap; } .pruned { color: #d62728; }
         section.charts { display: flex; flex-wrap: wrap; gap: 12px; margin: 12px 0; }
         svg.chart { background: #fff; border: 1px solid #ddd; }
         form.filter { margin: 8px 0; } form.metrics label { margin-right: 10px; white-space: nowrap; }

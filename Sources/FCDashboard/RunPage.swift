@@ -36,6 +36,11 @@ struct RunPage {
         html += "</p>\n<section class=\"facts\"><table class=\"kv\">\n"
         html += row("status", "<span class=\"status \(HTML.escape(run.status.rawValue))\">\(HTML.escape(run.status.rawValue))</span>")
         html += row("created", HTML.escape(Self.timestamp(run.createdAt)))
+        let tags = try store.tags(runID: run.id)
+        if !tags.isEmpty {
+            html += row("tags", tags.sorted { $0.key < $1.key }.map { "<span class=\"tag\">\(HTML.escape($0.key))=\(HTML.escape($0.value))</span>" }.joined(separator: " "))
+        }
+        if let note = try store.note(runID: run.id) { html += row("note", "<span class=\"note\">\(HTML.escape(note))</span>") }
         html += row("seed", HTML.escape(String(run.seed)))
         html += row("lineage", try lineage())
         let forks = try store.forks(of: run.id)

@@ -64,7 +64,8 @@ struct RunsPage {
         if !status.isEmpty { rows = rows.filter { $0.summary.run.status.rawValue == status } }
         if !filter.isEmpty {
             rows = rows.filter { row in
-                [row.summary.run.name ?? "", row.summary.run.id, row.summary.run.status.rawValue, row.architecture, row.optimizer]
+                ([row.summary.run.name ?? "", row.summary.run.id, row.summary.run.status.rawValue, row.architecture, row.optimizer]
+                    + row.summary.tags.map { "\($0.key)=\($0.value)" })
                     .contains { $0.lowercased().contains(filter) }
             }
         }
@@ -96,7 +97,7 @@ struct RunsPage {
         var html = ""
         html.reserveCapacity(600 * rows.count + 4096)
         html += "<h1>Runs</h1>\n<form class=\"filter\" method=\"get\" action=\"/\">"
-        html += "<input type=\"search\" name=\"q\" id=\"filter\" placeholder=\"filter: name, id, network, optimizer\" value=\"\(HTML.escape(query["q"] ?? ""))\"> "
+        html += "<input type=\"search\" name=\"q\" id=\"filter\" placeholder=\"filter: name, id, network, optimizer, tag\" value=\"\(HTML.escape(query["q"] ?? ""))\"> "
         html += "<select name=\"status\" id=\"status\"><option value=\"\">any status</option>"
         for candidate in RunStatus.allCases.map(\.rawValue) {
             html += "<option\(candidate == status ? " selected" : "")>\(HTML.escape(candidate))</option>"
@@ -127,6 +128,9 @@ struct RunsPage {
             if run.name != nil { html += " <span class=\"id\">\(HTML.escape(run.shortID))</span>" }
             if let parent = run.parent {
                 html += " <span class=\"fork\">fork of <a href=\"/runs/\(HTML.escape(parent.runID))\">\(HTML.escape(String(parent.runID.prefix(8))))@\(parent.epoch)</a></span>"
+            }
+            for (key, value) in row.summary.tags.sorted(by: { $0.key < $1.key }) {
+                html += " <span class=\"tag\">\(HTML.escape(key))=\(HTML.escape(value))</span>"
             }
             html += "</td><td class=\"status \(HTML.escape(run.status.rawValue))\">\(HTML.escape(run.status.rawValue))</td>"
             html += "<td class=\"num\">\(row.summary.lastEpoch.map(String.init) ?? "-")</td>"

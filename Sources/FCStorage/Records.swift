@@ -147,6 +147,9 @@ public struct RunSummary: Equatable, Sendable {
     /// after its fork point), if any; the earliest such epoch.
     public var bestValidationLoss: Double?
     public var bestValidationEpoch: Int?
+    /// The run's tags and note (schema version 6; empty before).
+    public var tags: [String: String] = [:]
+    public var note: String?
 }
 
 /// A checkpoint in a listing (no tensors).

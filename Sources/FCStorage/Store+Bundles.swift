@@ -91,6 +91,7 @@ extension Store {
                 summary.runIDs = runIDs + order.filter { !runIDs.contains($0) }
                 try exportHeads(order: order, upper: upper)
                 try exportSegments(order: order, upper: upper)
+                try exportRunMeta()
             }
         }
 
@@ -173,10 +174,16 @@ extension Store {
         }
 
         let bundleVersion = Int(try storeErrors { try bundle.scalar("PRAGMA user_version")?.int64 ?? 0 })
+        let meta = try storeErrors {
+            try bundle.readTransaction {
+                try BundleRunMeta(bundle, version: bundleVersion, refuse: refuse)
+            }
+        }
         return try storeErrors {
             try db.writeTransaction {
                 let summary = try merge(snapshot, from: bundle, refuse: refuse)
                 try mergeSegments(from: bundle, bundleVersion: bundleVersion, runIDs: summary.runsAdded + summary.runsExtended)
+                try mergeRunMeta(meta, summary: summary)
                 return summary
             }
         }

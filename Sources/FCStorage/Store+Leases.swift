@@ -56,6 +56,7 @@ extension Store {
                     throw StoreError.epochOutOfOrder(runID: runID, expected: last + 1, given: lastEpoch + 1)
                 }
                 let expiry: SQLValue = leaseUntil.map { .text(StoreTimestamp.string($0)) } ?? .null
+                let oldStatus = try currentValue(.status, of: runID)
                 if hasLeases {
                     try db.execute("""
                         UPDATE runs SET status = 'running', owner = ?, lease_expires_at = ?
@@ -65,7 +66,9 @@ extension Store {
                     try db.execute("UPDATE runs SET status = 'running', owner = ? WHERE id = ? AND coalesce(owner, '') = ?",
                                    [.text(newOwner), .text(runID), .text(current.owner ?? "")])
                 }
-                return db.changes == 1 ? nil : try currentClaim(runID)
+                guard db.changes == 1 else { return try currentClaim(runID) }
+                try recordEvent(.status, of: runID, from: oldStatus, to: RunStatus.running.rawValue)
+                return nil
             }
         }
     }
@@ -97,9 +100,12 @@ extension Store {
         try storeErrors {
             try db.writeTransaction {
                 let lease = hasLeases ? ", lease_expires_at = NULL" : ""
+                let oldStatus = try currentValue(.status, of: runID)
                 try db.execute("UPDATE runs SET status = ?, owner = NULL\(lease) WHERE id = ? AND owner = ?",
                                [.text(status.rawValue), .text(runID), .text(owner)])
-                return db.changes == 1
+                guard db.changes == 1 else { return false }
+                try recordEvent(.status, of: runID, from: oldStatus, to: status.rawValue)
+                return true
             }
         }
     }

@@ -49,6 +49,13 @@ extension Store {
                 if latestMetrics {
                     for (index, metrics) in try metrics(at: lastRows) { summaries[index].latestMetrics = metrics }
                 }
+                let (tags, notes) = try allTagsAndNotes()
+                if !tags.isEmpty || !notes.isEmpty {
+                    for index in summaries.indices {
+                        summaries[index].tags = tags[summaries[index].run.id] ?? [:]
+                        summaries[index].note = notes[summaries[index].run.id]
+                    }
+                }
                 return summaries
             }
         }

@@ -227,17 +227,18 @@ public final class Store {
     }
 
     /// Sets a run's status and owner (`UPDATE runs SET status, owner`). The
-    /// owner is stored when `status` is `.running` and cleared otherwise.
+    /// owner is stored when `status` is `.running` and cleared otherwise. A
+    /// changed status appends an event (see `change(_:of:to:)`).
     /// - Throws: `StoreError.noSuchRun`.
     public func setStatus(runID: String, _ status: RunStatus, owner: String? = nil) throws {
         try storeErrors {
             try db.writeTransaction {
-                // A lease ends with its claim (a new claim sets its own).
+                // The status through the one writer of mutable fields, which records the event;
+                // a lease ends with its claim (a new claim sets its own).
+                try change(.status, of: runID, to: status.rawValue)
                 let lease = hasLeases ? ", lease_expires_at = NULL" : ""
-                try db.execute("UPDATE runs SET status = ?, owner = ?\(lease) WHERE id = ?",
-                               [.text(status.rawValue), status == .running ? owner.map(SQLValue.text) ?? .null : .null,
-                                .text(runID)])
-                guard db.changes == 1 else { throw StoreError.noSuchRun(runID) }
+                try db.execute("UPDATE runs SET owner = ?\(lease) WHERE id = ?",
+                               [status == .running ? owner.map(SQLValue.text) ?? .null : .null, .text(runID)])
             }
         }
     }
@@ -253,7 +254,8 @@ public final class Store {
             try db.writeTransaction {
                 let current = try requireRun(runID)
                 guard current.owner == expectedOwner else { return false }
-                try db.execute("UPDATE runs SET status = 'running', owner = ? WHERE id = ?", [.text(newOwner), .text(runID)])
+                try change(.status, of: runID, to: RunStatus.running.rawValue)
+                try db.execute("UPDATE runs SET owner = ? WHERE id = ?", [.text(newOwner), .text(runID)])
                 return true
             }
         }

@@ -22,6 +22,7 @@ struct FCStoreCommand: ParsableCommand {
         subcommands: [
             Train.self, Runs.self, Show.self, Resume.self, Diff.self, Predict.self, Evaluate.self, Plot.self,
             Export.self, Import.self, Verify.self, Prune.self, Remove.self, GC.self, UI.self, Key.self,
+            Tag.self, Note.self, Rename.self,
         ]
     )
 

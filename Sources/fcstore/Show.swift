@@ -16,6 +16,9 @@ struct Show: ParsableCommand {
     @Argument(help: ArgumentHelp("A run, RUN@EPOCH or RUN@best.", valueName: "ref"))
     var ref: CheckpointRef
 
+    @Flag(help: "List the changes of the run's name, status, tags and note (instead of the epochs).")
+    var history = false
+
     struct ShowJSON: Encodable {
         var id: String
         var name: String?
@@ -36,9 +39,13 @@ struct Show: ParsableCommand {
         var earlyStop: EarlyStopJSON?
         /// Where each train / resume process read its data and the engine setting it ran with.
         var segments: [SegmentJSON]
+        var tags: [String: String]
+        var note: String?
+        var history: [EventJSON]
 
         enum CodingKeys: String, CodingKey {
             case id, name, status, seed, parent, lineage, architecture, activations, loss, config, epochs, segments
+            case tags, note, history
             case earlyStop = "early_stop"
             case createdAt = "created_at"
             case selectedEpoch = "selected_epoch"
@@ -62,6 +69,9 @@ struct Show: ParsableCommand {
             try container.encode(epochs, forKey: .epochs)
             if let earlyStop { try container.encode(earlyStop, forKey: .earlyStop) } else { try container.encodeNil(forKey: .earlyStop) }
             try container.encode(segments, forKey: .segments)
+            try container.encode(tags, forKey: .tags)
+            try container.encodeOrNull(note, forKey: .note)
+            try container.encode(history, forKey: .history)
         }
     }
 
@@ -140,6 +150,32 @@ struct Show: ParsableCommand {
         }
     }
 
+    /// One row of the events table: `show --json`'s `history[]`.
+    struct EventJSON: Encodable {
+        var time: String
+        var host: String
+        var user: String
+        var field: String
+        var old: String?
+        var new: String?
+
+        init(_ event: RunEvent) {
+            (time, host, user, field, old, new) = (event.changedAt, event.host, event.user, event.field, event.oldValue, event.newValue)
+        }
+
+        enum CodingKeys: String, CodingKey { case time, host, user, field, old, new }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(time, forKey: .time)
+            try container.encode(host, forKey: .host)
+            try container.encode(user, forKey: .user)
+            try container.encode(field, forKey: .field)
+            try container.encodeOrNull(old, forKey: .old)
+            try container.encodeOrNull(new, forKey: .new)
+        }
+    }
+
     struct EpochJSON: Encodable {
         var epoch: Int
         var createdAt: String
@@ -180,6 +216,9 @@ struct Show: ParsableCommand {
         let imported = run.status == .imported
         let earlyStop = EarlyStopJSON(run: run, checkpoints: checkpoints, config: config)
         let segments = try store.segments(runID: run.id)
+        let tags = try store.tags(runID: run.id)
+        let note = try store.note(runID: run.id)
+        let events = output.json || history ? try store.events(runID: run.id) : []
         if output.json {
             try Console.json(ShowJSON(
                 id: run.id, name: run.name, status: run.status.rawValue, createdAt: Format.timestamp(run.createdAt),
@@ -189,7 +228,8 @@ struct Show: ParsableCommand {
                 epochs: checkpoints.map {
                     EpochJSON(epoch: $0.epoch, createdAt: Format.timestamp($0.createdAt), digest: $0.digestHex,
                               inherited: $0.inherited, pruned: $0.pruned, metrics: $0.metrics)
-                }, earlyStop: earlyStop, segments: segments.map(SegmentJSON.init)))
+                }, earlyStop: earlyStop, segments: segments.map(SegmentJSON.init),
+                tags: tags, note: note, history: events.map(EventJSON.init)))
             return
         }
 
@@ -197,6 +237,13 @@ struct Show: ParsableCommand {
         lines.append("run        \(run.id)\(run.name.map { "  (\($0))" } ?? "")")
         lines.append("status     \(run.status.rawValue)" + (earlyStop.map { "  (\($0.text))" } ?? ""))
         lines.append("created    \(Format.timestamp(run.createdAt))")
+        if !tags.isEmpty { lines.append("tags       " + tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "  ")) }
+        if let note {
+            // Each line of the note on a line of its own (each escaped by Console).
+            for (index, line) in note.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                lines.append((index == 0 ? "note       " : "           ") + line)
+            }
+        }
         if lineage.isEmpty {
             lines.append("lineage    root run")
         } else {
@@ -226,6 +273,10 @@ struct Show: ParsableCommand {
         lines.append("selected   epoch \(checkpoint.epoch)  digest \(checkpoint.digestHex.prefix(16))")
         Console.out(lines: lines)
         Console.out()
+        if history {
+            Console.out(lines: Self.historyTable(events))
+            return
+        }
 
         var table = TextTable("EPOCH", "TRAIN LOSS", "TRAIN ACC", "VAL LOSS", "VAL ACC", "LR", "TIME", "NOTE")
         for summary in checkpoints {
@@ -242,6 +293,19 @@ struct Show: ParsableCommand {
             ])
         }
         Console.out(lines: table.lines)
+    }
+
+    /// `show --history`: one row per event, oldest first; long values cut at 60 characters.
+    static func historyTable(_ events: [RunEvent]) -> [String] {
+        guard !events.isEmpty else { return ["No changes recorded."] }
+        func cell(_ value: String?) -> String {
+            guard let value else { return "-" }
+            let scalars = value.unicodeScalars
+            return scalars.count <= 60 ? value : String(String.UnicodeScalarView(scalars.prefix(59))) + "…"
+        }
+        var table = TextTable("TIME", "HOST", "USER", "FIELD", "OLD", "NEW")
+        for event in events { table.add([event.changedAt, event.host, event.user, event.field, cell(event.oldValue), cell(event.newValue)]) }
+        return table.lines
     }
 
     /// One line: the features (by name or position), the label column and the task.

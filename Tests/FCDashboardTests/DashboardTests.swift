@@ -86,6 +86,19 @@ final class DashboardTests: XCTestCase {
         XCTAssertTrue(runs.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         XCTAssertFalse(runs.contains("<script>alert"))
         XCTAssertTrue(runs.contains("data-run=\"\(run)\""))
+        // Tags and notes: shown on both pages, escaped; the text filter finds a tag.
+        do {
+            let store = try Store(path: path)
+            try store.setTags(runID: run, set: ["team": "<i>x</i>"])
+            try store.setNote(runID: run, "a <b>bold</b> note")
+        }
+        let tagged = try page(Dashboard(path: path).respond(path: "/", query: "q=team%3D%3Ci"))
+        XCTAssertTrue(tagged.contains("<span class=\"tag\">team=&lt;i&gt;x&lt;/i&gt;</span>"), tagged)
+        XCTAssertTrue(tagged.contains("1 of 1 runs"), tagged)
+        XCTAssertTrue(try page(Dashboard(path: path).respond(path: "/", query: "q=nomatch")).contains("0 of 1 runs"))
+        let noted = try page(Dashboard(path: path).respond(path: "/runs/\(run)"))
+        XCTAssertTrue(noted.contains("<span class=\"note\">a &lt;b&gt;bold&lt;/b&gt; note</span>"), noted)
+        XCTAssertFalse(noted.contains("<i>x</i>") || noted.contains("<b>bold"))
         let runPage = try page(dashboard.respond(path: "/runs/\(run)", query: "metric=%3Cb%3Eodd%3C%2Fb%3E&log=1"))
         XCTAssertFalse(runPage.contains("<b>odd"))
         XCTAssertTrue(runPage.contains("&lt;b&gt;odd&lt;/b&gt; (log scale)"), "the chosen metric's panel, escaped")

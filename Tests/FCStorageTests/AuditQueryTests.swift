@@ -59,6 +59,9 @@ final class AuditQueryTests: StoreTestCase {
             try store.appendCheckpoint(runID: fork.id, checkpointInput(epoch: epoch, generator: &generator,
                                                                        metrics: ["val_loss": 3]))
         }
+        try store.setStatus(runID: root.id, .completed)
+        try store.rename(runID: root.id, to: "digits-2")
+        try store.setTags(runID: root.id, set: ["team": "vision"])
         let db = try raw(path)
         var answers: [String: [[String]]] = [:]
         let queries = try Self.readmeQueries()
@@ -92,6 +95,11 @@ final class AuditQueryTests: StoreTestCase {
         XCTAssertEqual(try answer("AS linked").map { [$0[0], $0[2]] },
                        [["0", "NULL"], ["1", "1"], ["2", "1"], ["3", "1"], ["4", "1"]])
         XCTAssertEqual(try answer("schema_migrations").count, Migrations.latestVersion)
+        // The events trail of the root, in order; the tag lookup.
+        XCTAssertEqual(try answer("FROM events").map { Array($0.prefix(3)) },
+                       [["status", "running", "completed"], ["name", "digits", "digits-2"], ["tag.team", "NULL", "vision"]])
+        XCTAssertEqual(try answer("FROM events").map { [$0[4], $0[5]] }, Array(repeating: [EventActor.current.host, EventActor.current.user], count: 3))
+        XCTAssertEqual(try answer("JOIN run_tags"), [[String(root.id.prefix(8)), "digits-2", "vision"]])
     }
 
     /// The README states the naming rule; every hash column of every view follows it.

@@ -48,6 +48,7 @@ final class HistoryTests: StoreTestCase {
         do {
             let db = try raw(path)
             try db.execute("""
+                \(dropVersion6SQL)
                 DROP TABLE segments; ALTER TABLE runs DROP COLUMN lease_expires_at;
                 DROP TABLE run_heads; DROP TABLE prunes; ALTER TABLE checkpoints DROP COLUMN origin_run_id;
                 DELETE FROM schema_migrations WHERE version >= 4; PRAGMA user_version = 3

@@ -84,11 +84,12 @@ extension TensorValue {
 
 /// Turns a store or bundle of the latest schema into what version 1
 /// wrote: migration 0002's index dropped, 0003's views replaced by 0001's,
-/// 0004's and 0005's tables and columns dropped, and only migration 1 recorded.
+/// 0004's and 0005's tables and columns dropped, 0006's tables dropped, and only migration 1 recorded.
 func downgradeToVersion1SQL() throws -> String {
     let initial = try XCTUnwrap(Migrations.embedded.first?.sql)
     let views = try XCTUnwrap(initial.range(of: "CREATE VIEW run_checkpoints"))
     return """
+        \(dropVersion6SQL)
         DROP INDEX metrics_val_loss;
         DROP TABLE segments; ALTER TABLE runs DROP COLUMN lease_expires_at;
         DROP TABLE run_heads; DROP TABLE prunes; ALTER TABLE checkpoints DROP COLUMN origin_run_id;
@@ -98,3 +99,6 @@ func downgradeToVersion1SQL() throws -> String {
         DELETE FROM schema_migrations WHERE version > 1; PRAGMA user_version = 1;
         """
 }
+
+/// Drops what migration 0006 creates (tags, notes, events), for tests that make older stores.
+let dropVersion6SQL = "DROP TABLE events; DROP TABLE run_notes; DROP TABLE run_tags;"

@@ -20,8 +20,8 @@ final class CLIParsingTests: XCTestCase {
 
     func testUnknownOptionSuggestionEndsInOneQuestionMark() throws {
         let workspace = try Workspace()
-        assertError(try workspace.run(["runs", "--sort"]),
-                    "Unknown option '--sort'. Did you mean '--store'? Run 'fcstore runs --help' for usage.", status: 64)
+        assertError(try workspace.run(["runs", "--storee"]),
+                    "Unknown option '--storee'. Did you mean '--store'? Run 'fcstore runs --help' for usage.", status: 64)
     }
 
     func testABadReferenceRepeatsTheSyntax() throws {

@@ -26,7 +26,7 @@ final class MessagesCLITests: XCTestCase {
             XCTAssertTrue(result.stdout.contains("  --layers <sizes>        Hidden and output layer sizes, e.g. 32,10; the input\n"), result.stdout)
         }
         let show = try workspace.run(["show", "--help"])
-        XCTAssertTrue(show.stdout.contains("\nUSAGE: fcstore show [--store <path>] [--json] <ref>\n"), show.stdout)
+        XCTAssertTrue(show.stdout.contains("\nUSAGE: fcstore show [--store <path>] [--json] <ref> [--history]\n"), show.stdout)
     }
 
     func testVersion() throws {
@@ -198,6 +198,11 @@ final class MessagesCLITests: XCTestCase {
           ui                      Serve a read-only dashboard of the store in the
                                   browser.
           key                     Manage the Ed25519 key that signs run heads.
+          tag                     Set or remove a run's tags (key=value); without any,
+                                  list them.
+          note                    Set a run's note (replacing the previous one);
+                                  without text, print it.
+          rename                  Give a run a new name.
 
           See 'fcstore help <subcommand>' for detailed help.
 

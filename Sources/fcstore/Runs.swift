@@ -125,8 +125,9 @@ struct Runs: ParsableCommand {
     func run() throws {
         let store = try self.store.openExisting()
         let querying = !conditions.isEmpty || !sort.isEmpty || columns != nil
-        // The text listing does not show the latest metrics: it does not read them.
-        var summaries = try store.runs(latestMetrics: output.json || querying)
+        // The latest metrics are read only when shown (runs --json) or asked for by a key.
+        let keys = conditions.compactMap { try? RunCondition(parsing: $0).key } + sort.map { RunSortKey(parsing: $0).key } + (columnKeys ?? [])
+        var summaries = try store.runs(latestMetrics: (output.json && columns == nil) || keys.contains(where: RunFields.mayNeedLatestMetrics))
         if querying {
             var fields = RunFields(store: store, summaries: summaries)
             let selected: [Int]

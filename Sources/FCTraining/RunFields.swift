@@ -63,6 +63,12 @@ public struct RunFields {
         self.summaries = summaries
     }
 
+    /// Whether resolving `key` may need the latest metrics (`Store.runs(latestMetrics: true)`):
+    /// false for run fields, tags and configuration fields by name or `config.` path.
+    public static func mayNeedLatestMetrics(_ key: String) -> Bool {
+        !(runKeys.contains(key) || key.hasPrefix("tag.") || configKeys[key] != nil || key.hasPrefix("config."))
+    }
+
     /// The field `key` names.
     /// - Throws: `RunQueryError.unknownKey` with the valid keys.
     public mutating func field(_ key: String) throws -> Field {
@@ -119,10 +125,12 @@ public struct RunFields {
     /// scalars joined with ","), parsed once.
     private mutating func flattenedConfigs() -> [[String: RunValue]] {
         if let configs { return configs }
+        // Every run has mostly the same keys: each one's snake_case path is made once.
+        var paths: [String: String] = [:]
         let parsed = summaries.map { summary -> [String: RunValue] in
             var result: [String: RunValue] = [:]
             guard let object = try? JSONSerialization.jsonObject(with: Data(summary.run.config.utf8)) else { return result }
-            Self.flatten(object, path: "", into: &result)
+            Self.flatten(object, path: "", into: &result, paths: &paths)
             if let sizes = result["training.spec.layer_sizes"], let input = result["training.spec.input_size"] {
                 result["architecture"] = .text(input.text + "-" + sizes.text.replacingOccurrences(of: ",", with: "-"))
             }
@@ -137,9 +145,19 @@ public struct RunFields {
         return parsed
     }
 
-    private static func flatten(_ value: Any, path: String, into result: inout [String: RunValue]) {
+    private static func flatten(_ value: Any, path: String, into result: inout [String: RunValue], paths: inout [String: String]) {
         if let object = value as? [String: Any] {
-            for (key, member) in object { flatten(member, path: path.isEmpty ? snakeCase(key) : path + "." + snakeCase(key), into: &result) }
+            for (key, member) in object {
+                let joined = path + "\u{0}" + key
+                let child: String
+                if let known = paths[joined] {
+                    child = known
+                } else {
+                    child = path.isEmpty ? snakeCase(key) : path + "." + snakeCase(key)
+                    paths[joined] = child
+                }
+                flatten(member, path: child, into: &result, paths: &paths)
+            }
         } else if let array = value as? [Any] {
             let items = array.compactMap(scalar)
             if items.count == array.count, !path.isEmpty { result[path] = .text(items.map(\.text).joined(separator: ",")) }

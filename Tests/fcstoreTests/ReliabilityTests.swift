@@ -171,7 +171,7 @@ final class ReliabilityTests: XCTestCase {
     /// error line naming the limit, exit 1, earlier epochs intact and loadable.
     func testDiskLimitDuringCheckpointKeepsEarlierEpochs() throws {
         let data = try Reliability.digits(rows: 200, in: directory)
-        let wrapper = ["/bin/sh", "-c", "ulimit -f 6000; exec \"$0\" \"$@\""]
+        let wrapper = ["/bin/sh", "-c", "ulimit -f 8000; exec \"$0\" \"$@\""]
         let outcome = try Reliability.run(["--store", store, "train", "--data", data, "--layers", "256,10", "--epochs", "60"],
                                           in: directory, wrapper: wrapper)
         let committed = Reliability.committedEpochs(outcome.stderr)

@@ -33,6 +33,11 @@ struct Resume: ParsableCommand {
     @Option(help: ArgumentHelp("A name for the new run, when a fork is created.", valueName: "name"))
     var name: String?
 
+    @Option(help: ArgumentHelp(
+        "After each committed epoch, push the run to this store in the background (as 'fcstore push DEST RUN').",
+        valueName: "dest"))
+    var push: String?
+
     @Flag(help: "Create a new run even when continuing the latest checkpoint.")
     var fork = false
 
@@ -50,6 +55,9 @@ struct Resume: ParsableCommand {
         overrides.batchSize = optimizerOptions.batch
         overrides.name = name
         let signingKey = try SigningKeys.load()
+        if let push, StoreLocation.sameFile(self.store.path, push) {
+            throw CLIError("--push \(StoreLocation.redacted(push)) is the store itself; push to another store.")
+        }
         let store = try self.store.openExisting()
         store.signingKey = signingKey
         let plan = try Workflow.resume(
@@ -58,6 +66,7 @@ struct Resume: ParsableCommand {
             observer: CLITrainingObserver())
         let from = "\(plan.from.run.shortID)@\(plan.from.epoch)"
         let verb = plan.inPlace ? "resuming \(from):" : "forking from \(from):"
-        try TrainingDriver.run(plan.trainer, verb: verb)
+        let pusher = push.map { BackgroundPush(location: $0, localOptions: self.store, runID: plan.trainer.run.id) }
+        try TrainingDriver.run(plan.trainer, verb: verb, push: pusher)
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 struct Push: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "push",
-        abstract: "Copy runs to another store, sending only what it lacks.",
+        abstract: "Copy runs to another store (only what it lacks).",
         discussion: """
             DEST is another store, named as --store names one (a file, created when missing). \
             Without RUN every run is copied; with RUN, that run and the ancestors' epochs it \
@@ -42,7 +42,7 @@ struct Push: ParsableCommand {
 struct Pull: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pull",
-        abstract: "Copy runs from another store, receiving only what this one lacks.",
+        abstract: "Copy runs from another store (only what this lacks).",
         discussion: """
             SOURCE is another store, named as --store names one. Without RUN every run is \
             copied; with RUN (as SOURCE names it), that run and the ancestors' epochs it \

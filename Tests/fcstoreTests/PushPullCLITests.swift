@@ -99,6 +99,23 @@ final class PushPullCLITests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0, "the other run was not copied")
     }
 
+    func testBytesThatDoNotMatchTheirHashNeverBecomeVisible() throws {
+        let workspace = try Workspace()
+        let id = try workspace.train(epochs: 3)
+        try SQLite.flipBlobByte(in: workspace.store, where: "t.layer = 2 AND t.role = 'weight'")
+        let hash = try SQLite.execute("""
+            SELECT lower(hex(t.hash)) FROM tensors AS t JOIN checkpoints AS c ON c.id = t.checkpoint_id
+            WHERE c.epoch = 3 AND t.layer = 2 AND t.role = 'weight';
+            """, on: workspace.store).trimmingCharacters(in: .whitespacesAndNewlines)
+        let dest = workspace.path("c.db")
+        assertError(try workspace.run(["push", dest]),
+                    "The source's bytes for tensor \(hash.prefix(12)) do not match their SHA-256; they were not copied. Check the source with 'fcstore verify'.")
+        // The epochs before are there, whole; epoch 3 is not, nor are its bad bytes.
+        XCTAssertEqual(try digests(workspace, dest, id).keys.sorted(), [0, 1, 2])
+        XCTAssertEqual(try SQLite.execute("SELECT count(*) FROM blobs WHERE lower(hex(hash)) = '\(hash)';", on: dest), "0\n")
+        try workspace.ok(["--store", dest, "verify"])
+    }
+
     func testARunBringsTheAncestorsItsLineageNeeds() throws {
         let workspace = try Workspace()
         let parent = try workspace.train(["--name", "base"], epochs: 4)

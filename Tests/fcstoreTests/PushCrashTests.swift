@@ -13,13 +13,22 @@ final class PushCrashTests: XCTestCase {
         let run = try store.createRun(name: "big", config: #"{"layers":[256,1024,1024,10]}"#, seed: 1, status: .completed)
         var random = SplitMix64(seed: 18)
         let sizes = [256, 1024, 1024, 10]
+        // Random values once; each epoch changes a few of them, so every tensor's bytes differ.
+        let base = (1..<sizes.count).map { layer in
+            (weight: (0..<(sizes[layer] * sizes[layer - 1])).map { _ in Float(random.next() >> 40) / Float(1 << 24) },
+             bias: (0..<sizes[layer]).map { _ in Float(random.next() >> 40) / Float(1 << 24) })
+        }
         for epoch in 0...epochs {
             var tensors: [CheckpointTensor] = []
             for layer in 1..<sizes.count {
-                func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(random.next() >> 40) / Float(1 << 24) } }
+                var weight = base[layer - 1].weight, bias = base[layer - 1].bias
+                for index in 0..<8 {
+                    weight[index] = Float(epoch * 8 + index)
+                    bias[index] = Float(epoch * 8 + index)
+                }
                 tensors.append(CheckpointTensor(layer: layer, role: "weight",
-                                                value: try TensorValue(shape: [sizes[layer], sizes[layer - 1]], values: values(sizes[layer] * sizes[layer - 1]))))
-                tensors.append(CheckpointTensor(layer: layer, role: "bias", value: try TensorValue(shape: [sizes[layer]], values: values(sizes[layer]))))
+                                                value: try TensorValue(shape: [sizes[layer], sizes[layer - 1]], values: weight)))
+                tensors.append(CheckpointTensor(layer: layer, role: "bias", value: try TensorValue(shape: [sizes[layer]], values: bias)))
             }
             try store.appendCheckpoint(runID: run.id, CheckpointInput(
                 epoch: epoch, tensors: tensors, metrics: ["train_loss": 1 / Double(epoch + 1)],
@@ -85,5 +94,29 @@ final class PushCrashTests: XCTestCase {
         try workspace.ok(["--store", dest, "verify"])
         let again = try workspace.json(["--store", source, "push", dest])
         XCTAssertEqual(again["blobs_sent"] as? Int, 0)
+    }
+
+    /// On a terminal, a push that takes a while shows a live line with bytes, rate and ETA;
+    /// piped, only the summary line.
+    func testALongPushShowsBytesAndETAOnATerminalOnly() throws {
+        let script = "/usr/bin/script"
+        guard FileManager.default.isExecutableFile(atPath: script) else {
+            throw XCTSkip("util-linux script is not installed; the terminal form is not tested.")
+        }
+        let workspace = try Workspace()
+        let source = workspace.path("source.db")
+        _ = try Self.makeRun(at: source, epochs: 15)
+        let piped = try workspace.ok(["--store", source, "push", workspace.path("piped.db")])
+        XCTAssertFalse(piped.stderr.contains("\r"), piped.stderr)
+        XCTAssertEqual(piped.stderrLines.count, 1, piped.stderr)
+
+        let command = [CLI.binary.path, "--store", source, "push", workspace.path("terminal.db")].map { "'\($0)'" }.joined(separator: " ")
+        let result = try Subprocess.run(URL(fileURLWithPath: script), ["-qfec", command, "/dev/null"], in: workspace.directory,
+                                        environment: ["PATH": "/usr/bin:/bin", "TERM": "xterm", "HOME": workspace.directory.path])
+        XCTAssertEqual(result.status, 0, result.stdout)
+        let live = try NSRegularExpression(pattern: #"\r\u001B\[2Kpushing \[[= ]{24}\] [0-9.]+ (B|KiB|MiB) of [0-9.]+ MiB  [0-9.]+ (B|KiB|MiB)/s  ETA [0-9.ms-]+  [0-9]+/16 epochs"#)
+        let text = result.stdout
+        XCTAssertGreaterThan(live.numberOfMatches(in: text, range: NSRange(text.startIndex..., in: text)), 0, text)
+        XCTAssertTrue(text.contains("pushed to \(workspace.path("terminal.db")): 1 run added"), text)
     }
 }

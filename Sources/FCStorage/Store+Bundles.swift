@@ -274,104 +274,23 @@ extension Store {
         }
     }
 
-    /// Plans the merge (refusing conflicts before any write), then writes it.
-    /// Runs inside the caller's write transaction.
+    /// Plans the merge (`MergePlan`: refusing conflicts before any write), then
+    /// applies it. Runs inside the caller's write transaction.
     private func merge(_ snapshot: StoreSnapshot, from bundle: Database, refuse: (String) -> StoreError) throws -> ImportSummary {
-        var summary = ImportSummary()
-        // Parents before children.
-        var ordered: [StoreSnapshot.Run] = []
-        var placed: Set<String> = []
-        var pending = snapshot.runOrder.compactMap { snapshot.runs[$0] }
-        while !pending.isEmpty {
-            let ready = pending.filter { run in run.parent.map { placed.contains($0.runID) || snapshot.runs[$0.runID] == nil } ?? true }
-            guard !ready.isEmpty else { throw refuse("its runs' parents form a cycle") }
-            ordered += ready
-            ready.forEach { placed.insert($0.id) }
-            pending.removeAll { placed.contains($0.id) }
+        let plan: MergePlan
+        do {
+            plan = try MergePlan.make(source: snapshot, target: try mergeTarget(for: snapshot))
+        } catch let refusal as MergeRefusal {
+            throw refuse(refusal.bundleReason)
         }
+        return try apply(plan, snapshot, from: bundle, refuse: refuse)
+    }
 
-        struct NewRun { var run: StoreSnapshot.Run; var name: String? }
-        var newRuns: [NewRun] = []
-        var toAdd: [StoreSnapshot.Checkpoint] = []
-        var takenNames = Set<String>()
-        let localDigests = try db.prepare("SELECT epoch, digest FROM checkpoints WHERE run_id = ?")
-        for run in ordered {
-            let own = (snapshot.checkpoints[run.id] ?? [:]).values.sorted { $0.epoch < $1.epoch }
-            if let local = try db.scalar("SELECT digest FROM runs WHERE id = ?", [.text(run.id)]) {
-                guard local.bytes == run.digest else {
-                    throw refuse("its run \(run.id.prefix(8)) has the same id as a run in this store but a different configuration, seed, creation time or parent")
-                }
-                var digests: [Int: [UInt8]] = [:]
-                try localDigests.bind([.text(run.id)])
-                try localDigests.forEachRow { digests[try $0.int(at: 0, in: StoreLimits.epochs, field: "checkpoints.epoch")] = $0.bytes(at: 1) }
-                var added = 0
-                for checkpoint in own {
-                    if let digest = digests[checkpoint.epoch] {
-                        guard digest == checkpoint.digest else {
-                            throw refuse("its checkpoint \(run.id.prefix(8))@\(checkpoint.epoch) differs from the one in this store (another digest): the histories diverged")
-                        }
-                        summary.checkpointsSkipped += 1
-                    } else {
-                        toAdd.append(checkpoint)
-                        added += 1
-                    }
-                }
-                if added > 0 {
-                    let current = try requireRun(run.id)
-                    if current.status == .running, let owner = current.owner {
-                        throw refuse("its run \(run.id.prefix(8)) has later epochs, but that run is being trained here (\(owner)); import again when it stops")
-                    }
-                    summary.runsExtended.append(run.id)
-                } else {
-                    summary.runsSkipped.append(run.id)
-                }
-            } else {
-                guard try db.scalar("SELECT json_valid(?)", [.text(run.config)])?.int64 == 1 else {
-                    throw refuse("its run \(run.id.prefix(8)) has a configuration that is not JSON")
-                }
-                var name = run.name.flatMap { $0.isEmpty ? nil : $0 }
-                if let given = name {
-                    // A name that breaks the rules (a hostile bundle can plant an id-shaped
-                    // name, a newline, an '@') is replaced before anything else.
-                    let flaw = RunName.flaw(given)
-                    let wanted = flaw == nil ? given : RunName.replacement(for: given, runID: run.id)
-                    var candidate = wanted, suffix = 1
-                    func taken(_ name: String) throws -> Bool {
-                        try takenNames.contains(name) || db.scalar("SELECT 1 FROM runs WHERE name = ?", [.text(name)]) != nil
-                    }
-                    while try taken(candidate) {
-                        suffix += 1
-                        candidate = "\(wanted)-\(suffix)"
-                    }
-                    if candidate != given {
-                        summary.renamed.append(.init(runID: run.id, bundleName: given, newName: candidate,
-                                                     reason: flaw ?? "belongs to another run here"))
-                    }
-                    name = candidate
-                    takenNames.insert(candidate)
-                }
-                newRuns.append(NewRun(run: run, name: name))
-                toAdd += own
-                summary.runsAdded.append(run.id)
-            }
-        }
-        // Appended epochs must continue the local history: the bundle's chain is
-        // verified and every epoch both hold has the same digest, so an epoch is
-        // added only right after one that is here (or is being added).
-        for checkpoint in toAdd where checkpoint.epoch > 0 {
-            let run = snapshot.runs[checkpoint.runID]!
-            let previousEpoch = checkpoint.epoch - 1
-            if let parent = run.parent, previousEpoch == parent.epoch { continue }
-            let previousAdded = toAdd.contains { $0.runID == checkpoint.runID && $0.epoch == previousEpoch }
-            let previousHere = try db.scalar("SELECT 1 FROM checkpoints WHERE run_id = ? AND epoch = ?",
-                                             [.text(checkpoint.runID), .integer(Int64(previousEpoch))]) != nil
-            guard previousAdded || previousHere else {
-                throw refuse("its checkpoint \(checkpoint.runID.prefix(8))@\(checkpoint.epoch) does not continue this store's history of that run")
-            }
-        }
-
-        // Writing.
-        for new in newRuns {
+    /// Writes a bundle's merge plan: runs, then checkpoints with their tensors,
+    /// metrics and the blobs this store lacks (streamed and re-hashed), then heads.
+    private func apply(_ plan: MergePlan, _ snapshot: StoreSnapshot, from bundle: Database,
+                       refuse: (String) -> StoreError) throws -> ImportSummary {
+        for new in plan.newRuns {
             let run = new.run
             let status = run.status == RunStatus.running.rawValue ? RunStatus.interrupted.rawValue : run.status
             let insert = Schema.insert(into: "runs", Schema.Runs.row(
@@ -381,10 +300,10 @@ extension Store {
         }
         let insertTensor = try db.prepare("INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, ?, ?)")
         let insertMetric = try db.prepare("INSERT INTO metrics (checkpoint_id, name, value) VALUES (?, ?, ?)")
-        let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")
         let insertBlob = try db.prepare("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))")
+        let missing = Set(plan.missingBlobs.map(\.hash))
         var copied = Set<[UInt8]>()
-        for checkpoint in toAdd.sorted(by: { ($0.runID, $0.epoch) < ($1.runID, $1.epoch) }) {
+        for checkpoint in plan.checkpoints.sorted(by: { ($0.runID, $0.epoch) < ($1.runID, $1.epoch) }) {
             let insert = Schema.insert(into: "checkpoints", Schema.Checkpoints.row(
                 runID: checkpoint.runID, epoch: checkpoint.epoch, createdAt: checkpoint.createdAt, digest: checkpoint.digest,
                 parentDigest: checkpoint.parentDigest, optimizerState: checkpoint.optimizerState, rngState: checkpoint.rngState,
@@ -395,30 +314,19 @@ extension Store {
                 try insertTensor.bind([.integer(checkpointID), .integer(Int64(tensor.layer)), .text(tensor.role),
                                        .text(tensor.shapeText), .text(tensor.dtype), .blob(tensor.hash)])
                 try insertTensor.step()
-                guard !checkpoint.isPruned, !copied.contains(tensor.hash) else { continue }
-                copied.insert(tensor.hash)
-                try findBlob.bind([.blob(tensor.hash)])
-                let present = try findBlob.step()
-                try findBlob.reset()
-                if present {
-                    summary.blobsSkipped += 1
-                    continue
-                }
-                guard let source = snapshot.blobs[tensor.hash] else { throw refuse("the bytes of a tensor are missing") }
+                guard !checkpoint.isPruned, missing.contains(tensor.hash), copied.insert(tensor.hash).inserted,
+                      let source = snapshot.blobs[tensor.hash] else { continue }
                 try insertBlob.bind([.blob(tensor.hash), .integer(source.size)])
                 try insertBlob.step()
                 try copyBlob(from: bundle, rowid: source.id, to: db.lastInsertRowID, expecting: tensor.hash, refuse: refuse)
-                summary.blobsAdded += 1
-                summary.bytesAdded += source.size
             }
             for (name, value) in checkpoint.metrics {
                 try insertMetric.bind([.integer(checkpointID), .text(name), value])
                 try insertMetric.step()
             }
-            summary.checkpointsAdded += 1
         }
-        try mergeHeads(snapshot, added: Set(summary.runsAdded), extended: summary.runsExtended)
-        return summary
+        try mergeHeads(snapshot, added: Set(plan.summary.runsAdded), extended: plan.summary.runsExtended)
+        return plan.summary
     }
 
     /// Streams one blob from the bundle into a zeroblob of this store, re-hashing it on the way.

@@ -21,7 +21,7 @@ struct FCStoreCommand: ParsableCommand {
         version: FCStoreVersion.current,
         subcommands: [
             Train.self, Runs.self, Show.self, Resume.self, Diff.self, Predict.self, Evaluate.self, Plot.self,
-            Export.self, Import.self, Verify.self, Prune.self, Remove.self, GC.self, UI.self, Key.self,
+            Export.self, Import.self, Push.self, Pull.self, Verify.self, Prune.self, Remove.self, GC.self, UI.self, Key.self,
             Tag.self, Note.self, Rename.self,
         ]
     )

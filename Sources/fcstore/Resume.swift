@@ -38,6 +38,11 @@ struct Resume: ParsableCommand {
     @Option(help: ArgumentHelp("A name for the new run, when a fork is created.", valueName: "name"))
     var name: String?
 
+    @Option(help: ArgumentHelp(
+        "After each committed epoch, push the run to this store in the background (as 'fcstore push DEST RUN').",
+        valueName: "dest"))
+    var push: String?
+
     @Flag(help: "Create a new run even when continuing the latest checkpoint.")
     var fork = false
 
@@ -57,6 +62,9 @@ struct Resume: ParsableCommand {
         overrides.name = name
         let signingKey = try SigningKeys.load()
         let lease = try LeaseSetting.settings(storePath: self.store.path)
+        if let push, StoreLocation.sameFile(self.store.path, push) {
+            throw CLIError("--push \(StoreLocation.redacted(push)) is the store itself; push to another store.")
+        }
         let store = try self.store.openExisting()
         store.signingKey = signingKey
         let plan = try Workflow.resume(
@@ -69,7 +77,8 @@ struct Resume: ParsableCommand {
             Console.err(Self.engineWarning(from: from, recorded: recorded, changes: plan.engineChanges))
         }
         let verb = plan.inPlace ? "resuming \(from):" : "forking from \(from):"
-        try TrainingDriver.run(plan.trainer, verb: verb)
+        let pusher = push.map { BackgroundPush(location: $0, localOptions: self.store, runID: plan.trainer.run.id) }
+        try TrainingDriver.run(plan.trainer, verb: verb, push: pusher)
     }
 
     /// One line: the setting that changed, and that the new epochs are not bit for bit

@@ -66,6 +66,11 @@ struct Train: ParsableCommand {
         "Input normalisation (default standard, or the --init model's own).", valueName: "kind"))
     var normalize: Normalizer.Kind?
 
+    @Option(help: ArgumentHelp(
+        "After each committed epoch, push the run to this store in the background (as 'fcstore push DEST RUN').",
+        valueName: "dest"))
+    var push: String?
+
     @Option(name: .customLong("init"), help: ArgumentHelp(
         "Start from this checkpoint's weights instead of random ones; the architecture comes from it.", valueName: "ref"))
     var initFrom: CheckpointRef?
@@ -125,6 +130,9 @@ struct Train: ParsableCommand {
         // say), take the new empty store back rather than leave a stray file.
         let signingKey = try SigningKeys.load()
         let lease = try LeaseSetting.settings(storePath: self.store.path)
+        if let push, StoreLocation.sameFile(self.store.path, push) {
+            throw CLIError("--push \(StoreLocation.redacted(push)) is the store itself; push to another store.")
+        }
         let created = !FileManager.default.fileExists(atPath: self.store.path)
         let trainer: RunTrainer
         do {
@@ -138,6 +146,7 @@ struct Train: ParsableCommand {
             }
             throw error
         }
-        try TrainingDriver.run(trainer, verb: "training")
+        let pusher = push.map { BackgroundPush(location: $0, localOptions: store, runID: trainer.run.id) }
+        try TrainingDriver.run(trainer, verb: "training", push: pusher)
     }
 }

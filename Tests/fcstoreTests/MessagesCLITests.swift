@@ -189,6 +189,8 @@ final class MessagesCLITests: XCTestCase {
           export                  Write a checkpoint as a model file, or whole runs as
                                   a bundle.
           import                  Read a model file or a bundle into the store.
+          push                    Copy runs to another store (only what it lacks).
+          pull                    Copy runs from another store (only what this lacks).
           verify                  Check the integrity of the whole store or of one run.
           prune                   Release the tensors of old epochs of a run (metrics
                                   and digests stay).

@@ -5,6 +5,14 @@ import FCStorage
 /// Every other error reads as the library describes it.
 enum StoreMessages {
     static func text(for error: Error) -> String {
+        if let error = error as? TransferError {
+            switch error {
+            case .corruptBlob, .corruptCheckpoint, .corruptRun:
+                return "\(error.description) Check the source with 'fcstore verify'."
+            case .refused, .sourceChanged:
+                return error.description
+            }
+        }
         guard let error = error as? StoreError else { return String(describing: error) }
         switch error {
         case let .hasForks(runID, forks):

@@ -6,7 +6,8 @@ import Foundation
 /// on stderr, SIGINT / SIGTERM turned into a clean stop, the run id last on
 /// stdout, and an exit status that says how training ended.
 enum TrainingDriver {
-    static func run(_ trainer: RunTrainer, verb: String) throws {
+    /// - Parameter push: `--push DEST`'s background pusher, started here; its line ends stderr.
+    static func run(_ trainer: RunTrainer, verb: String, push: BackgroundPush? = nil) throws {
         Interruption.install()
         let progress = ProgressReporter(totalEpochs: trainer.config.epochs, startEpoch: trainer.startEpoch,
                                         samplesPerEpoch: trainer.trainingSamples)
@@ -14,6 +15,7 @@ enum TrainingDriver {
         Console.err("\(verb) run \(run.shortID)\(run.name.map { " (\($0))" } ?? "") to epoch \(trainer.config.epochs) on \(Format.count(trainer.trainingSamples, "sample")), \(Format.count(trainer.batchesPerEpoch, "batch", plural: "batches")) per epoch")
         var batchesSeen = 0
         var epoch = trainer.startEpoch + 1
+        push?.start()
         progress.epochStarted()
         let outcome: RunTrainer.Outcome
         do {
@@ -30,23 +32,31 @@ enum TrainingDriver {
                 },
                 committed: { record, state in
                     progress.epochCommitted(epoch: record.epoch, metrics: state.metrics)
+                    push?.epochCommitted()
+                    if let push, let failure = push.newFailure() {
+                        Console.err("push to \(push.shown) failed: \(failure); training goes on, and the push is retried after each epoch")
+                    }
                     batchesSeen = 0
                     epoch = record.epoch + 1
                     progress.epochStarted()
                 })
         } catch {
             progress.finish()
+            if let push { Console.err(push.finish(localEpoch: trainer.lastCommittedEpoch)) }
             let committed = trainer.lastCommittedEpoch.map { "epochs up to \($0) are committed" } ?? "no epoch was committed"
             throw CLIError("\(ErrorText.message(for: error)) Training of run \(run.shortID) stopped; \(committed).")
         }
         progress.finish()
+        let pushLine = push?.finish(localEpoch: trainer.lastCommittedEpoch)
         switch outcome {
         case .completed(let last):
             Console.err("run \(run.shortID) completed: epoch \(last) committed")
+            if let pushLine { Console.err(pushLine) }
             Console.out(run.id)
         case .interrupted(let last):
             let signal = Interruption.caughtSignal ?? SIGINT
             Console.err("interrupted: run \(run.shortID) stopped after epoch \(last), the last committed epoch; continue with 'fcstore resume \(run.shortID)'")
+            if let pushLine { Console.err(pushLine) }
             Console.out(run.id)
             exit(ExitStatus.interrupted(by: signal))
         case let .stoppedEarly(last, best):
@@ -55,6 +65,7 @@ enum TrainingDriver {
             Console.out(run.id)
         case .diverged(let last):
             Console.err("diverged: the loss of run \(run.shortID) became NaN or infinite after epoch \(last); epoch \(last), the last finite one, is kept. Try a smaller --learning-rate.")
+            if let pushLine { Console.err(pushLine) }
             Console.out(run.id)
             exit(ExitStatus.diverged)
         }

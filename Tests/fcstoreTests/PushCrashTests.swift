@@ -112,7 +112,9 @@ final class PushCrashTests: XCTestCase {
 
         let command = [CLI.binary.path, "--store", source, "push", workspace.path("terminal.db")].map { "'\($0)'" }.joined(separator: " ")
         let result = try Subprocess.run(URL(fileURLWithPath: script), ["-qfec", command, "/dev/null"], in: workspace.directory,
-                                        environment: ["PATH": "/usr/bin:/bin", "TERM": "xterm", "HOME": workspace.directory.path])
+                                        environment: ["PATH": "/usr/bin:/bin", "TERM": "xterm", "HOME": workspace.directory.path,
+                                                      // The live line appears after 0.5 s; a fast machine pushes this run in less.
+                                                      "FCSTORE_PROGRESS_DELAY": "0"])
         XCTAssertEqual(result.status, 0, result.stdout)
         let live = try NSRegularExpression(pattern: #"\r\u001B\[2Kpushing \[[= ]{24}\] [0-9.]+ (B|KiB|MiB) of [0-9.]+ MiB  [0-9.]+ (B|KiB|MiB)/s  ETA [0-9.ms-]+  [0-9]+/16 epochs"#)
         let text = result.stdout

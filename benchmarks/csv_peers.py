@@ -104,7 +104,7 @@ def main():
                 out = subprocess.run([args.fcstore_bench, "csv", args.file, "--repeats", str(args.repeats), "--json"],
                                      check=True, capture_output=True, text=True).stdout
                 result = json.loads(out)
-                samples[system] += result["parse_seconds"]
+                samples[system] += result["load_seconds"]
                 fingerprint += result["fingerprint_seconds"]
             else:
                 out = subprocess.run([sys.executable, __file__, "--one", system, "--file", args.file, "--repeats", str(args.repeats)],

@@ -123,6 +123,34 @@ final class CSVFastPathTests: XCTestCase {
                               strategies: [.chunks(1), .chunks(5), .general], settings: [(.automatic, .classification, nil)])
     }
 
+    /// Decimals of 16 significant digits whose correctly rounded Double is exactly halfway
+    /// between two Floats: Float(strtod(x)) then rounds to even, where a direct strtof, or a
+    /// Double off by one unit in the last place, would round the other way. 1,000 of them,
+    /// found from random Floats, as features and regression labels.
+    func testDecimalsThatRoundToAFloatMidpointKeepStrtodsDoubleRounding() throws {
+        var random = SplitMix64(seed: 24)
+        var cells: [String] = []
+        while cells.count < 1000 {
+            let f = Float(bitPattern: UInt32(truncatingIfNeeded: random.next() % 0x7E00_0000) + 0x0080_0000)
+            let midpoint = (Double(f) + Double(f.nextUp)) / 2
+            let text = String(format: "%.15e", midpoint)
+            guard strtod(text, nil) == midpoint else { continue }
+            cells.append(random.next() % 2 == 0 ? text : text.replacingOccurrences(of: ".", with: "").replacingOccurrences(of: "e", with: "e-15+"))
+        }
+        // "1.234e5" and "1234e-15+5" (a 16-digit mantissa and an exponent, written as strtod
+        // reads it: e-15+5 is not a number, so the second form is built as digits e(k-15)).
+        cells = cells.map { cell in
+            guard let range = cell.range(of: "e-15+") else { return cell }
+            let exponent = Int(cell[range.upperBound...]) ?? 0
+            return cell[..<range.lowerBound] + "e\(exponent - 15)"
+        }
+        let text = "x,y\n" + stride(from: 0, to: cells.count, by: 2).map { "\(cells[$0]),\(cells[$0 + 1])" }.joined(separator: "\n") + "\n"
+        assertSameAsReference(Array(text.utf8), "float midpoints", strategies: [.automatic, .chunks(3)],
+                              settings: [(.automatic, .regression, nil), (.none, .regression, nil)])
+        let d = try CSVLoader(task: .regression).parse(text)
+        XCTAssertEqual(d.features.count + d.labels.count, 1000)
+    }
+
     /// Every refusal of the parser, alone and at rows in different chunks of a longer file,
     /// and two refusals in one file (the first is reported).
     func testEveryErrorIsTheReferencesError() {

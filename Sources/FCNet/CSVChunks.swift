@@ -83,9 +83,12 @@ enum CSVChunks {
                 capacity[c] = min(lines, (bytes + 1) / (2 * layout.columns))
                 return true
             }
-            var first = [Int](repeating: 0, count: count + 1)
-            for c in 0..<count { first[c + 1] = first[c] + capacity[c] }
+            // The first row of each chunk in the matrix.
+            var starts = [Int](repeating: 0, count: count + 1)
+            for c in 0..<count { starts[c + 1] = starts[c] + capacity[c] }
+            let first = starts
             let rowCapacity = first[count]
+            guard rowCapacity > 0 else { return ([], [], (body, line)) }
 
             _ = outcomes.initialize(repeating: Outcome())
             var labels = [Float](repeating: 0, count: 0)

@@ -28,15 +28,31 @@ public struct CSVLoader: Sendable {
         case none
     }
 
+    /// How the records after the header are parsed. Every strategy gives the same data set,
+    /// or the same error, for any bytes; only the speed differs.
+    public enum Strategy: Equatable, Sendable {
+        /// The fast path (`CSVChunks`) in chunks on two threads, one chunk below 1 MiB.
+        case automatic
+        /// The fast path in this many chunks (at least 1), whatever the size: for tests and
+        /// fuzzing, to place chunk boundaries in small files.
+        case chunks(Int)
+        /// The general reader alone, record by record on one thread (the parser before the
+        /// fast path): the reference the others are checked against.
+        case general
+    }
+
     public var label: LabelColumn
     public var task: Dataset.Task
     /// When set, class labels must be below it (the output layer's class count).
     public var classes: Int?
+    public var strategy: Strategy
 
-    public init(label: LabelColumn = .automatic, task: Dataset.Task = .classification, classes: Int? = nil) {
+    public init(label: LabelColumn = .automatic, task: Dataset.Task = .classification, classes: Int? = nil,
+                strategy: Strategy = .automatic) {
         self.label = label
         self.task = task
         self.classes = classes
+        self.strategy = strategy
     }
 
     /// Reads and parses the file at `path`; messages name the file by its last path component.
@@ -73,20 +89,58 @@ public struct CSVLoader: Sendable {
         }
         let labelIndex = try self.labelIndex(in: names, file: file, line: header.line)
         let width = labelIndex == nil ? names.count : names.count - 1
-        var features: [Float] = []
-        var labels: [Float] = []
-        features.reserveCapacity(bytes.count / 2)
-        var scratch = [CChar](repeating: 0, count: 64)
         let observer = LoadingProgress.observer
         observer?(.init(file: file, bytesRead: reader.i, totalBytes: bytes.count, rows: 0, finished: false))
+        // The fast path takes records from the header on, in parallel, until one it leaves to
+        // the general reader (a quoted field, anything it refuses); the reader goes on from there.
+        var features: [Float] = [], labels: [Float] = []
+        var rest: (offset: Int, line: Int)? = (reader.i, reader.line)
+        let chunks: Int? = switch strategy {
+        case .automatic: bytes.count - reader.i < CSVChunks.parallelBytes ? 1 : CSVChunks.chunksPerBody
+        case let .chunks(n): max(n, 1)
+        case .general: nil
+        }
+        if let chunks {
+            let layout = CSVChunks.Layout(columns: names.count, labelIndex: labelIndex, classLabels: task == .classification,
+                                          classes: classes)
+            (features, labels, rest) = CSVChunks.parse(bytes, body: reader.i, line: reader.line, layout: layout, chunks: chunks,
+                                                       file: file, observer: observer)
+        } else {
+            features.reserveCapacity(bytes.count / 2)
+        }
+        if let rest {
+            reader.i = rest.offset
+            reader.line = rest.line
+            try records(&reader, columns: names.count, labelIndex: labelIndex, features: &features, labels: &labels, observer: observer)
+        }
+        guard !labels.isEmpty else {
+            throw fail(reader.line, nil, "the file has a header but no data rows.")
+        }
+        observer?(.init(file: file, bytesRead: bytes.count, totalBytes: bytes.count, rows: labels.count, finished: true))
+        var featureNames = names
+        if let labelIndex { featureNames.remove(at: labelIndex) }
+        // Both paths refuse values that are not finite, so the features are not scanned again.
+        return try Dataset(finiteFeatures: features, labels: labels, width: width, task: task, featureNames: featureNames, source: file)
+    }
+
+    /// The general path: the records from `reader`'s position to the end, each checked and
+    /// appended to `features` and `labels` (the parser as it was before the fast path).
+    /// - Throws: `FCNetError.data` for the first record, then field, that is refused.
+    func records(_ reader: inout Reader, columns: Int, labelIndex: Int?, features: inout [Float], labels: inout [Float],
+                 observer: ((LoadingProgress.Report) -> Void)?) throws {
+        let file = reader.file
+        func fail(_ line: Int, _ column: Int?, _ message: String) -> FCNetError {
+            .data(file: file, line: line, column: column, message: message)
+        }
+        var scratch = [CChar](repeating: 0, count: 64)
         while let record = try reader.nextRecord() {
             if let observer, labels.count % LoadingProgress.interval == 0, !labels.isEmpty {
-                observer(.init(file: file, bytesRead: reader.i, totalBytes: bytes.count, rows: labels.count, finished: false))
+                observer(.init(file: file, bytesRead: reader.i, totalBytes: reader.bytes.count, rows: labels.count, finished: false))
             }
-            guard record.fields.count == names.count else {
+            guard record.fields.count == columns else {
                 throw fail(
-                    record.line, min(record.fields.count, names.count) + 1,
-                    "the row has \(record.fields.count) \(record.fields.count == 1 ? "field" : "fields") but the header has \(names.count).")
+                    record.line, min(record.fields.count, columns) + 1,
+                    "the row has \(record.fields.count) \(record.fields.count == 1 ? "field" : "fields") but the header has \(columns).")
             }
             for (c, field) in record.fields.enumerated() {
                 let column = c + 1
@@ -115,13 +169,6 @@ public struct CSVLoader: Sendable {
             }
             if labelIndex == nil { labels.append(0) }
         }
-        guard !labels.isEmpty else {
-            throw fail(reader.line, nil, "the file has a header but no data rows.")
-        }
-        observer?(.init(file: file, bytesRead: bytes.count, totalBytes: bytes.count, rows: labels.count, finished: true))
-        var featureNames = names
-        if let labelIndex { featureNames.remove(at: labelIndex) }
-        return try Dataset(features: features, labels: labels, width: width, task: task, featureNames: featureNames, source: file)
     }
 
     /// The 0-based index of the label column among the header's `names`, or nil for `.none`.
@@ -173,110 +220,5 @@ public struct CSVLoader: Sendable {
         var reader = Reader(bytes: head, file: (path as NSString).lastPathComponent)
         guard let record = try? reader.nextRecord() else { return nil }
         return record.fields.map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespaces) }
-    }
-
-    /// Parses a whole field as a number with strtod (C locale), allowing surrounding blanks.
-    static func number(_ field: ArraySlice<UInt8>, _ scratch: inout [CChar]) -> Double? {
-        var lo = field.startIndex, hi = field.endIndex
-        while lo < hi, field[lo] == 0x20 || field[lo] == 0x09 { lo += 1 }
-        while hi > lo, field[hi - 1] == 0x20 || field[hi - 1] == 0x09 { hi -= 1 }
-        let n = hi - lo
-        guard n > 0 else { return nil }
-        if scratch.count < n + 1 { scratch = [CChar](repeating: 0, count: n + 1) }
-        return scratch.withUnsafeMutableBufferPointer { s -> Double? in
-            for i in 0..<n { s[i] = CChar(bitPattern: field[lo + i]) }
-            s[n] = 0
-            let start = s.baseAddress!
-            var end: UnsafeMutablePointer<CChar>? = start
-            let v = strtod(start, &end)
-            guard let end, end - start == n else { return nil }
-            return v
-        }
-    }
-
-    /// Splits bytes into records of fields, tracking 1-based line numbers.
-    struct Reader {
-        let bytes: [UInt8]
-        let file: String
-        var i = 0
-        /// The line the reader is on.
-        var line = 1
-
-        init(bytes: [UInt8], file: String) {
-            self.bytes = bytes
-            self.file = file
-            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
-        }
-
-        struct Record {
-            let line: Int
-            let fields: [ArraySlice<UInt8>]
-        }
-
-        /// The next non-blank record, or nil at the end.
-        mutating func nextRecord() throws -> Record? {
-            while i < bytes.count {
-                // Blank line?
-                if bytes[i] == 0x0A { i += 1; line += 1; continue }
-                if bytes[i] == 0x0D {
-                    i += 1
-                    if i < bytes.count && bytes[i] == 0x0A { i += 1 }
-                    line += 1
-                    continue
-                }
-                return try record()
-            }
-            return nil
-        }
-
-        private mutating func record() throws -> Record {
-            let startLine = line
-            let start = i
-            var fields: [ArraySlice<UInt8>] = []
-            func tooLong() -> FCNetError {
-                FCNetError.data(file: file, line: startLine, column: nil,
-                                message: "the line is longer than \(InputFile.describe(CSVLoader.maximumLineBytes)), the limit for one CSV line.")
-            }
-            while true {
-                guard i - start <= CSVLoader.maximumLineBytes else { throw tooLong() }
-                let column = fields.count + 1
-                if i < bytes.count && bytes[i] == 0x22 {
-                    // Quoted field: "" is a quote; may span lines.
-                    let quoteLine = line
-                    i += 1
-                    var value: [UInt8] = []
-                    var closed = false
-                    while i < bytes.count {
-                        let b = bytes[i]
-                        if b == 0x22 {
-                            if i + 1 < bytes.count && bytes[i + 1] == 0x22 { value.append(0x22); i += 2; continue }
-                            i += 1; closed = true; break
-                        }
-                        if b == 0x0A { line += 1 }
-                        value.append(b); i += 1
-                        if value.count > CSVLoader.maximumLineBytes { throw tooLong() }
-                    }
-                    guard closed else {
-                        throw FCNetError.data(file: file, line: quoteLine, column: column, message: "a quoted field is not closed; add the closing quote.")
-                    }
-                    guard i >= bytes.count || bytes[i] == 0x2C || bytes[i] == 0x0A || bytes[i] == 0x0D else {
-                        throw FCNetError.data(file: file, line: line, column: column, message: "unexpected text after a closing quote; quote the whole field.")
-                    }
-                    fields.append(value[...])
-                } else {
-                    let fieldStart = i
-                    while i < bytes.count && bytes[i] != 0x2C && bytes[i] != 0x0A && bytes[i] != 0x0D { i += 1 }
-                    guard i - start <= CSVLoader.maximumLineBytes else { throw tooLong() }
-                    fields.append(bytes[fieldStart..<i])
-                }
-                if i < bytes.count && bytes[i] == 0x2C { i += 1; continue }
-                // End of record.
-                if i < bytes.count {
-                    if bytes[i] == 0x0D { i += 1; if i < bytes.count && bytes[i] == 0x0A { i += 1 } } else { i += 1 }
-                    line += 1
-                }
-                return Record(line: startLine, fields: fields)
-            }
-        }
     }
 }

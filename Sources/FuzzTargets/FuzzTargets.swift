@@ -29,9 +29,9 @@ enum FuzzTarget: String, CaseIterable {
     func run(_ bytes: [UInt8]) {
         switch self {
         case .csv:
-            _ = try? CSVLoader().parse(bytes, file: "fuzz.csv")
-            _ = try? CSVLoader(label: .none, task: .regression).parse(bytes, file: "fuzz.csv")
-            _ = try? CSVLoader(label: .index(0), task: .classification, classes: 3).parse(bytes, file: "fuzz.csv")
+            CSVDifferential.check(bytes, CSVLoader())
+            CSVDifferential.check(bytes, CSVLoader(label: .none, task: .regression))
+            CSVDifferential.check(bytes, CSVLoader(label: .index(0), task: .classification, classes: 3))
         case .safetensors:
             _ = try? Safetensors.decode(bytes)
         case .npz:
@@ -42,6 +42,27 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? JSONModel.decode(bytes)
         case .bundle:
             BundleFuzzing.run(bytes)
+        }
+    }
+}
+
+/// The CSV parser's fast path in several chunkings against its general reader: the same
+/// data set bit for bit, or the same error. A difference is a finding (a trap).
+enum CSVDifferential {
+    static func check(_ bytes: [UInt8], _ loader: CSVLoader) {
+        func parse(_ strategy: CSVLoader.Strategy) -> String {
+            var loader = loader
+            loader.strategy = strategy
+            do {
+                let d = try loader.parse(bytes, file: "fuzz.csv")
+                return "\(d.count)x\(d.width) \(d.featureNames) \(d.features.map(\.bitPattern)) \(d.labels.map(\.bitPattern)) \(d.fingerprint)"
+            } catch {
+                return "error: \(error)"
+            }
+        }
+        let general = parse(.general)
+        for strategy in [CSVLoader.Strategy.automatic, .chunks(2), .chunks(5)] where parse(strategy) != general {
+            fatalError("csv: the \(strategy) parse differs from the general reader's")
         }
     }
 }

@@ -43,8 +43,10 @@ public final class PostgresConnection {
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = PQerrorMessage(connection).map { String(cString: $0) } ?? "unknown error"
             PQfinish(connection)
-            throw PostgresError(sqlState: .unableToConnect,
-                                message: ConnectionURI.scrub(PostgresError.oneLine(message), uri: uri), sql: nil)
+            var error = PostgresError(sqlState: .unableToConnect,
+                                      message: ConnectionURI.scrub(PostgresError.oneLine(message), uri: uri), sql: nil)
+            error.store = displayURI
+            throw error
         }
         handle = connection
         fcstore_pq_silence_notices(connection)
@@ -54,6 +56,9 @@ public final class PostgresConnection {
 
     /// The server's version number, e.g. 150018 (`PQserverVersion`).
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
+
+    /// Whether the open transaction has failed (only ROLLBACK is accepted).
+    public var isInFailedTransaction: Bool { PQtransactionStatus(handle) == PQTRANS_INERROR }
 
     /// Whether a transaction is open (idle in, or failed in, a transaction block).
     public var isInTransaction: Bool {
@@ -72,8 +77,10 @@ public final class PostgresConnection {
         let state = field(UInt8(ascii: "C")).map(SQLState.init(rawValue:)) ?? (connectionLost ? .connectionFailure : .clientError)
         let message = field(UInt8(ascii: "M"))
             ?? PostgresError.oneLine(PQerrorMessage(handle).map { String(cString: $0) } ?? "unknown error")
-        return PostgresError(sqlState: state, message: ConnectionURI.scrub(message, uri: uri),
-                             detail: field(UInt8(ascii: "D")), sql: sql)
+        var error = PostgresError(sqlState: state, message: ConnectionURI.scrub(message, uri: uri),
+                                  detail: field(UInt8(ascii: "D")), sql: sql)
+        error.store = displayURI
+        return error
     }
 
     /// Checks a result: rows or a completed command; throws otherwise.

@@ -10,6 +10,8 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public let detail: String?
     /// The statement text, or the libpq call when no statement was involved.
     public let sql: String?
+    /// The database's URI without its password, when a connection produced the error.
+    public internal(set) var store: String?
 
     public init(sqlState: SQLState, message: String, detail: String? = nil, sql: String?) {
         self.sqlState = sqlState

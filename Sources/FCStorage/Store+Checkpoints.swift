@@ -140,28 +140,20 @@ extension Store {
         let insert = Schema.insert(into: "checkpoints", Schema.Checkpoints.row(
             runID: runID, epoch: input.epoch, createdAt: createdAt, digest: digest, parentDigest: parentDigest,
             optimizerState: input.optimizerState, rngState: input.rngState))
-        try db.execute(insert.sql, insert.arguments)
-        let checkpointID = db.lastInsertRowID
+        guard let checkpointID = try db.scalar(insert.sql + " RETURNING id", insert.arguments)?.int64 else {
+            throw StoreError.invalidInput("The checkpoint row was not written.")
+        }
 
-        let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")
-        // The bytes are streamed into a zeroblob with sqlite3_blob_write: no
-        // record-sized copy. The lookup above makes a plain INSERT safe.
-        let insertBlob = try db.prepare("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))")
+        // Blobs go in once per hash (Connection.insertBlob: SQLite streams into a
+        // zeroblob, PostgreSQL sends the bytes as a binary parameter), no record-sized copy.
         let insertTensor = try db.prepare("""
             INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, 'f32', ?)
             """)
         for (index, (tensor, hash)) in zip(input.tensors, hashes).enumerated() {
             if index == input.tensors.count / 2, let faultInjection { try faultInjection() }
-            try findBlob.bind([.blob(hash)])
-            if try !findBlob.step() {
-                try insertBlob.bind([.blob(hash), .integer(Int64(tensor.value.byteCount))])
-                try insertBlob.step()
-                let blobID = db.lastInsertRowID
-                try TensorHashing.withLittleEndianBytes(of: tensor.value) { bytes in
-                    try db.writeBlob(table: "blobs", column: "data", rowid: blobID, from: bytes)
-                }
+            try TensorHashing.withLittleEndianBytes(of: tensor.value) { bytes in
+                try db.insertBlob(hash: hash, bytes: bytes)
             }
-            try findBlob.reset()
             try insertTensor.bind([.integer(checkpointID), .integer(Int64(tensor.layer)), .text(tensor.role),
                                    .text(ShapeText.encode(tensor.value.shape)), .blob(hash)])
             try insertTensor.step()
@@ -331,8 +323,7 @@ extension Store {
                     let blobID = row.int64(at: 4)
                     var complete = true
                     var values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                        complete = try db.readBlob(table: "blobs", column: "data", rowid: blobID,
-                                                   into: UnsafeMutableRawBufferPointer(buffer))
+                        complete = try db.readBlob(id: blobID, into: UnsafeMutableRawBufferPointer(buffer))
                         initialized = count
                     }
                     guard complete else {

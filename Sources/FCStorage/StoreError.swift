@@ -1,4 +1,5 @@
 import FCSQLite
+import FCPostgres
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -53,6 +54,10 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case outOfRange(field: String, value: String, range: ClosedRange<Int>)
     /// SQLite failed.
     case sqlite(SQLiteError)
+    /// PostgreSQL failed (or could not be reached); the error names the store by its URI without the password.
+    case postgres(PostgresError)
+    /// The operation exists only for SQLite files (bundles, VACUUM); `operation` names it.
+    case sqliteOnly(operation: String, store: String)
 
     public var description: String {
         switch self {
@@ -108,6 +113,10 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             return "The store holds \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound): fcstore did not write it. Run 'fcstore verify' to list what else was changed."
         case let .sqlite(error):
             return Self.sentence(for: error)
+        case let .postgres(error):
+            return Self.sentence(for: error, store: error.store ?? "")
+        case let .sqliteOnly(operation, store):
+            return "\(operation.prefix(1).uppercased() + operation.dropFirst()) works on SQLite store files only; \(store) is a PostgreSQL store."
         }
     }
 
@@ -153,6 +162,32 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+extension StoreError {
+    /// A PostgreSQL failure as a sentence naming the store (its URI without the
+    /// password) and saying what to do, with the server's SQLSTATE and message.
+    static func sentence(for error: PostgresError, store: String) -> String {
+        let detail = "(\(error))"
+        switch error.sqlState.class {
+        case "08" where error.sql == nil:
+            return "Could not connect to the PostgreSQL store \(store): \(error.message)"
+        case "08", "57":
+            return "The connection to the PostgreSQL store \(store) was lost; try again. \(detail)"
+        case "28":
+            return "The PostgreSQL store \(store) refused the login; check the user and password. \(detail)"
+        case "3D":
+            return "The PostgreSQL database of \(store) does not exist; create it first (createdb). \(detail)"
+        case "42" where error.sqlState == .insufficientPrivilege:
+            return "The PostgreSQL store \(store) refused access (insufficient privilege for this command). \(detail)"
+        case "42":
+            return "The PostgreSQL store \(store) has a schema fcstore did not create (\(error.message)); use another database. \(detail)"
+        case "53":
+            return "The PostgreSQL server of \(store) is out of resources (disk, memory or connections); try again later. \(detail)"
+        default:
+            return "PostgreSQL failed on the store \(store); try again. \(detail)"
+        }
+    }
+}
+
 /// Which count of `Store.prune` a `StoreError.invalidRetentionCount` is about.
 public enum RetentionCount: String, Sendable {
     case keepLast = "number of last epochs to keep"
@@ -180,11 +215,14 @@ extension StoreError {
     #endif
 }
 
-/// Runs `body`, turning SQLite errors into `StoreError.sqlite`.
+/// Runs `body`, turning SQLite and PostgreSQL errors into `StoreError.sqlite` and `.postgres`.
 func storeErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as SQLiteError {
         throw StoreError.sqlite(error)
+    } catch let error as PostgresError {
+        throw StoreError.postgres(error)
     }
 }
+

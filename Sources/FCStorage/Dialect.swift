@@ -163,7 +163,7 @@ extension Connection {
             var offset = 0
             while offset < total {
                 let count = min(chunkSize, total - offset)
-                let chunk = try connection.execute("SELECT substring(data FROM $2 FOR $3) FROM blobs WHERE id = $1",
+                let chunk = try connection.execute("SELECT substring(data FROM $2::integer FOR $3::integer) FROM blobs WHERE id = $1",
                                                    [.int8(id), .int8(Int64(offset + 1)), .int8(Int64(count))])
                 guard chunk.rowCount == 1 else { break }
                 try body(chunk.bytes(0, 0))

@@ -34,6 +34,15 @@ public final class Store {
     /// Whether the store is a PostgreSQL database (else a SQLite file).
     public var isPostgres: Bool { db.isPostgres }
 
+    /// Whether `location` names a PostgreSQL store (`postgresql://` or `postgres://`);
+    /// anything else is a SQLite file's path.
+    public static func isPostgresURI(_ location: String) -> Bool { ConnectionURI.isPostgres(location) }
+
+    /// `location` as it may be shown: a URI without its password, a path as it is.
+    public static func displayLocation(_ location: String) -> String {
+        ConnectionURI.isPostgres(location) ? ConnectionURI.redacted(location) : location
+    }
+
     /// Called while a checkpoint is being written, after half its tensor rows;
     /// tests throw from it to prove a failed checkpoint leaves no trace.
     var faultInjection: (() throws -> Void)?

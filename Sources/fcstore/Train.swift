@@ -116,7 +116,7 @@ struct Train: ParsableCommand {
         // The first train creates the store; if the run cannot even start (bad data,
         // say), take the new empty store back rather than leave a stray file.
         let signingKey = try SigningKeys.load()
-        let created = !FileManager.default.fileExists(atPath: self.store.path)
+        let created = !self.store.isPostgres && !FileManager.default.fileExists(atPath: self.store.path)
         let trainer: RunTrainer
         do {
             let store = try self.store.open()

@@ -32,7 +32,7 @@ struct UI: ParsableCommand {
     }
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: store.path) else {
+        guard store.isPostgres || FileManager.default.fileExists(atPath: store.path) else {
             throw CLIError("No store at \(store.path); train a run first, or pass --store PATH (or set FCSTORE_DB).")
         }
         let dashboard = try Dashboard(path: store.path)

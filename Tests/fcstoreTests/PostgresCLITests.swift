@@ -118,6 +118,31 @@ final class PostgresCLITests: XCTestCase {
         XCTAssertEqual(bundle.stderr.split(separator: "\n").count, 1, bundle.stderr)
         XCTAssertTrue(bundle.stderr.contains("works on SQLite store files only"), bundle.stderr)
         XCTAssertFalse(bundle.stderr.contains(password), bundle.stderr)
+
+        // A run moved from the SQLite store to a new PostgreSQL one keeps its digests and verifies there.
+        let moved = try newDatabase()
+        try workspace.ok(sqlite + ["export", "fork", "--format", "bundle", "--output", workspace.path("fork.fcbundle")])
+        try workspace.ok(["--store", moved, "import", workspace.path("fork.fcbundle")])
+        XCTAssertEqual(try workspace.ok(["--store", moved, "verify"]).stdout, "ok: the store verified (tensor hashes, digest chains, run heads)\n")
+        let original = try XCTUnwrap(try workspace.json(sqlite + ["show", "fork"])["epochs"] as? [[String: Any]])
+        let copied = try XCTUnwrap(try workspace.json(["--store", moved, "show", "fork"])["epochs"] as? [[String: Any]])
+        XCTAssertEqual(original.count, 5)
+        XCTAssertEqual(original.map { $0["digest"] as? String }, copied.map { $0["digest"] as? String })
+    }
+
+    /// A trigger planted on a store table (it could rewrite what is written) stops every write, as on SQLite.
+    func testAPlantedTriggerStopsWrites() throws {
+        let workspace = try Workspace()
+        let uri = try newDatabase()
+        try workspace.ok(["--store", uri, "train", "--data", CLI.iris, "--layers", "3", "--epochs", "1", "--name", "iris"])
+        try PostgresConnection(uri: uri).execute("""
+            CREATE FUNCTION sneaky() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+            CREATE TRIGGER sneaky BEFORE INSERT ON checkpoints FOR EACH ROW EXECUTE FUNCTION sneaky();
+            """)
+        let refused = try workspace.run(["--store", uri, "resume", "iris", "--epochs", "2"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("The store has a trigger sneaky that fcstore's schema does not define"), refused.stderr)
+        XCTAssertEqual(try XCTUnwrap(try workspace.json(["--store", uri, "runs"])["runs"] as? [[String: Any]]).first?["last_epoch"] as? Int, 1)
     }
 
     /// Wrong password, unreachable host, a database of another application:

@@ -101,7 +101,7 @@ extension Store {
             return try bundle.readTransaction { try Verifier(db: Connection(sqlite: bundle)).verify(runID: nil, sqliteChecks: true) }
         }
         if let first = findings.first {
-            throw StoreError.invalidInput("The runs cannot be exported: verification found \(findings.count) problem(s), first \(first). Run 'fcstore verify'.")
+            throw StoreError.exportFailsVerification(count: findings.count, first: "\(first)")
         }
         // link (without overwrite) fails atomically with EEXIST, so a file created meanwhile is never replaced.
         do {

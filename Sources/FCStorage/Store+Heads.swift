@@ -77,7 +77,7 @@ extension Store {
     func refusePlantedTriggers() throws {
         let planted = try db.triggerNames().filter { !Store.schemaTriggers.contains($0) }
         guard let first = planted.first else { return }
-        throw StoreError.invalidInput("The store has a trigger \(shownUntrusted(first)) that fcstore's schema does not define; it could change what is written, so nothing was. Run 'fcstore verify' and restore the store from a copy you trust.")
+        throw StoreError.plantedTrigger(name: shownUntrusted(first))
     }
 
     /// Marks `runID`'s head removed (`fcstore rm`); the row stays so that verify

@@ -364,9 +364,9 @@ class StoreTests: StoreTestCase {
         XCTAssertEqual(try store.resolveRun("def00000-0000-4000-8000-000000000003").name, "cafe")
         XCTAssertEqual(try store.resolveRun("cafe").id, "def00000-0000-4000-8000-000000000003")
         XCTAssertEqual(storeError { try store.resolveRun("3fa") }?.description,
-                       "No run matches \"3fa\". Run 'fcstore runs' to list runs.")
+                       "No run matches \"3fa\".")
         XCTAssertEqual(storeError { try store.resolveRun("nobody") }?.description,
-                       "No run matches \"nobody\". Run 'fcstore runs' to list runs.")
+                       "No run matches \"nobody\".")
         XCTAssertEqual(storeError { try store.resolveRun("abc0") }?.description,
                        "\"abc0\" matches 2 runs: abc01234 (first), abc05678 (second). Give more characters of the id.")
         XCTAssertNotNil(storeError { try store.resolveRun("") })

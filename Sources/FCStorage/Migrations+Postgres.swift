@@ -46,6 +46,8 @@ struct PostgresMigrator {
         try refuseForeign(state, path: path)
         if state.version > 0 { try verifyApplied(db, path: path) }
         if readOnly {
+            // A read-only open cannot write by accident: the server refuses every write of the session.
+            try db.execute("SET default_transaction_read_only = on")
             guard state.version == Int64(latestVersion) || state.version >= Int64(Migrator.oldestReadableVersion) else {
                 throw StoreError.needsMigration(path: path, version: Int(state.version), latest: latestVersion)
             }

@@ -91,10 +91,10 @@ final class TwinSuiteTests: XCTestCase {
         for file in try FileManager.default.contentsOfDirectory(atPath: folder.path) where file.hasSuffix(".swift") {
             let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
             guard let twin = text.range(of: "\nfinal class Postgres") else { continue }
-            twins += 1
             let base = text[..<twin.lowerBound], overrides = text[twin.lowerBound...]
             let tests = base.components(separatedBy: "\n    func test").dropFirst().compactMap { $0.split(separator: "(").first.map { "test" + $0 } }
-            XCTAssertFalse(tests.isEmpty, file)
+            guard !tests.isEmpty else { continue }  // a PostgreSQL-only suite, not a twin
+            twins += 1
             for test in tests {
                 XCTAssertTrue(overrides.contains("override func \(test)("), "\(file): the PostgreSQL twin does not run \(test)")
             }

@@ -28,6 +28,11 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
         .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
             name: "CLibCrypto",
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
@@ -62,9 +67,12 @@ let package = Package(
         // The SQLite seam: connection, statements (argument-count and single-statement
         // checks, a statement cache), one blob API, named result codes.
         .target(name: "FCSQLite", dependencies: ["CSQLite"]),
+        // The PostgreSQL seam over libpq: connection by URI, binary parameters and
+        // results, prepared-statement cache, SQLSTATE errors, password redaction.
+        .target(name: "FCPostgres", dependencies: ["CLibPQ"]),
         .target(
             name: "FCStorage",
-            dependencies: ["FCCore", "FCSQLite", "CSQLite", "CLibCrypto"],
+            dependencies: ["FCCore", "FCSQLite", "CSQLite", "FCPostgres", "CLibCrypto"],
             plugins: ["EmbedMigrations"]
         ),
         // Joins engine, formats and store: run configuration, checkpoint encoding, train,
@@ -104,9 +112,10 @@ let package = Package(
         .testTarget(name: "FCCoreTests", dependencies: ["FCCore"]),
         .testTarget(name: "FCNetTests", dependencies: ["FCCore", "FCNet", "FCTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FCSQLiteTests", dependencies: ["FCSQLite", "CSQLite"]),
-        .testTarget(name: "FCStorageTests", dependencies: ["FCCore", "FCFormats", "FCStorage", "FCSQLite", "CSQLite", "FCTestSupport"]),
+        .testTarget(name: "FCPostgresTests", dependencies: ["FCPostgres"]),
+        .testTarget(name: "FCStorageTests", dependencies: ["FCCore", "FCFormats", "FCStorage", "FCSQLite", "CSQLite", "FCPostgres", "FCTestSupport"]),
         .testTarget(name: "FCTrainingTests", dependencies: ["FCCore", "FCNet", "FCFormats", "FCStorage", "FCTraining"]),
-        .testTarget(name: "fcstoreTests", dependencies: ["FCCore", "FCFormats", "FCStorage", "FCSQLite", "FCTestSupport"]),
+        .testTarget(name: "fcstoreTests", dependencies: ["FCCore", "FCFormats", "FCStorage", "FCSQLite", "FCPostgres", "FCTestSupport"]),
         .testTarget(name: "FCDashboardTests", dependencies: ["FCDashboard", "FCCore", "FCFormats", "FCStorage", "FCTraining", "FCNet"]),
     ]
 )

@@ -31,9 +31,14 @@ public final class Dashboard: @unchecked Sendable {
     /// The runs page's columns from each configuration, by run id.
     private var facts: [String: RunFacts] = [:]
 
+    /// How a store error reads on a page: the CLI passes its own wording (flags and
+    /// commands named), as its error lines have; by default the library's description.
+    let errorText: @Sendable (Error) -> String
+
     /// Opens the store read-only (a missing file, a folder, a newer schema and the like throw here).
-    public init(path: String) throws {
+    public init(path: String, errorText: @escaping @Sendable (Error) -> String = { String(describing: $0) }) throws {
         self.path = path
+        self.errorText = errorText
         idle = [try Store(path: path, readOnly: true)]
     }
 
@@ -128,9 +133,9 @@ public final class Dashboard: @unchecked Sendable {
         } catch let error as StoreError {
             switch error {
             case .noSuchRun, .ambiguousRun, .noSuchCheckpoint, .noCheckpoints, .noSuchMetric, .pruned:
-                return .failure(status: 404, message: error.description)
+                return .failure(status: 404, message: errorText(error))
             default:
-                return .failure(status: 500, message: error.description)
+                return .failure(status: 500, message: errorText(error))
             }
         } catch {
             return .failure(status: 500, message: String(describing: error))

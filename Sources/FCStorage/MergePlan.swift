@@ -244,7 +244,7 @@ extension Store {
                     }
                 }
                 target.runs[id] = local
-            } else if try db.scalar("SELECT json_valid(?)", [.text(run.config)])?.int64 != 1 {
+            } else if try !db.isValidJSON(run.config) {
                 target.invalidConfigs.insert(id)
             }
         }

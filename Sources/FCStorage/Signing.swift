@@ -90,7 +90,7 @@ public struct PublicKey: Hashable, Sendable {
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             let word = String(trimmed.prefix { !$0.isWhitespace })
             guard let key = PublicKey(text: word) else {
-                throw StoreError.invalidInput("Line \(index + 1) of \(path) is not a public key (expected ed25519: and 64 hex digits, as 'fcstore key new' prints).")
+                throw StoreError.invalidPublicKey(path: path, line: index + 1)
             }
             keys.insert(key)
         }
@@ -171,7 +171,7 @@ public final class SigningKey: @unchecked Sendable {
     public static func read(path: String) throws -> SigningKey {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw StoreError.invalidInput("The signing key \(path) cannot be read (\(String(cString: strerror(errno)))); create one with 'fcstore key new'.")
+            throw StoreError.unreadableSigningKey(path: path, reason: String(cString: strerror(errno)))
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw StoreError.invalidInput("The signing key \(path) is not a regular file.") }
         guard info.st_mode & 0o077 == 0 else {
@@ -195,12 +195,12 @@ public final class SigningKey: @unchecked Sendable {
         if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
                                                                       attributes: [.posixPermissions: 0o700]) }
         for file in [path, path + ".pub"] where FileManager.default.fileExists(atPath: file) {
-            throw StoreError.invalidInput("\(file) already exists; choose another file with --output.")
+            throw StoreError.fileExists(path: file)
         }
         for (file, text, mode) in [(path, pem, mode_t(0o600)), (path + ".pub", publicKey.text + " fcstore\n", mode_t(0o644))] {
             let descriptor = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
             guard descriptor >= 0 else {
-                if errno == EEXIST { throw StoreError.invalidInput("\(file) already exists; choose another file with --output.") }
+                if errno == EEXIST { throw StoreError.fileExists(path: file) }
                 throw FileSystem.error("create \(file)")
             }
             defer { close(descriptor) }

@@ -30,7 +30,7 @@ extension Store {
         for id in runIDs {
             try select.bind([.text(id)])
             var records: [SegmentRecord] = []
-            try select.forEachRow { records.append(try Store.segmentRecord($0)) }
+            try select.forEachRow { records.append(try Store.segmentRecord(Statement(.sqlite($0)))) }
             for record in records {
                 try upsertSegment(runID: id, record.input, lastEpoch: record.lastEpoch)
             }

@@ -25,6 +25,8 @@ extension Store {
     ///   `overwrite` is false or the runs fail verification, `.sqlite`.
     public func exportBundle(runIDs: [String], to path: String, overwrite: Bool = false) throws -> BundleSummary {
         guard !runIDs.isEmpty else { throw StoreError.invalidInput("Name at least one run to export.") }
+        // The bundle is written with ATTACH from this store's own connection.
+        guard !db.isPostgres else { throw StoreError.sqliteOnly(operation: "bundle export", store: self.path) }
         if !overwrite, FileManager.default.fileExists(atPath: path) || (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil {
             throw StoreError.invalidInput("\(path) already exists. Choose another file, or allow overwriting it.")
         }
@@ -98,10 +100,10 @@ extension Store {
         // Check what was written (it is what an importer will check), then publish it.
         let findings = try storeErrors { () -> [Finding] in
             let bundle = try Database(path: temporary, readOnly: true, busyTimeoutMilliseconds: 0)
-            return try bundle.readTransaction { try Verifier(db: bundle).verify(runID: nil, sqliteChecks: true) }
+            return try bundle.readTransaction { try Verifier(db: Connection(sqlite: bundle)).verify(runID: nil, sqliteChecks: true) }
         }
         if let first = findings.first {
-            throw StoreError.invalidInput("The runs cannot be exported: verification found \(findings.count) problem(s), first \(first). Run 'fcstore verify'.")
+            throw StoreError.exportFailsVerification(count: findings.count, first: "\(first)")
         }
         // link (without overwrite) fails atomically with EEXIST, so a file created meanwhile is never replaced.
         do {
@@ -150,11 +152,11 @@ extension Store {
         let snapshot: StoreSnapshot
         do {
             snapshot = try bundle.readTransaction {
-                let findings = try Verifier(db: bundle).verify(runID: nil, sqliteChecks: false)
+                let findings = try Verifier(db: Connection(sqlite: bundle)).verify(runID: nil, sqliteChecks: false)
                 var foreignKeyProblems = 0
                 try bundle.prepare("PRAGMA foreign_key_check").forEachRow { _ in foreignKeyProblems += 1 }
                 if foreignKeyProblems > 0 { throw refuse("\(foreignKeyProblems) of its rows refer to missing rows") }
-                let snapshot = try StoreSnapshot(bundle)
+                let snapshot = try StoreSnapshot(Connection(sqlite: bundle))
                 // A run that could not be loaded after import is named first (an all-pruned
                 // run also breaks the prune invariants that verification reports).
                 for id in snapshot.runOrder {
@@ -300,7 +302,6 @@ extension Store {
         }
         let insertTensor = try db.prepare("INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, ?, ?)")
         let insertMetric = try db.prepare("INSERT INTO metrics (checkpoint_id, name, value) VALUES (?, ?, ?)")
-        let insertBlob = try db.prepare("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))")
         let missing = Set(plan.missingBlobs.map(\.hash))
         var copied = Set<[UInt8]>()
         for checkpoint in plan.checkpoints.sorted(by: { ($0.runID, $0.epoch) < ($1.runID, $1.epoch) }) {
@@ -308,17 +309,16 @@ extension Store {
                 runID: checkpoint.runID, epoch: checkpoint.epoch, createdAt: checkpoint.createdAt, digest: checkpoint.digest,
                 parentDigest: checkpoint.parentDigest, optimizerState: checkpoint.optimizerState, rngState: checkpoint.rngState,
                 prunedAt: checkpoint.prunedAt.map(SQLValue.text) ?? .null, originRunID: checkpoint.originRunID.map(SQLValue.text) ?? .null))
-            try db.execute(insert.sql, insert.arguments)
-            let checkpointID = db.lastInsertRowID
+            guard let checkpointID = try db.scalar(insert.sql + " RETURNING id", insert.arguments)?.int64 else {
+                throw refuse("a checkpoint row was not written")
+            }
             for tensor in checkpoint.tensors {
                 try insertTensor.bind([.integer(checkpointID), .integer(Int64(tensor.layer)), .text(tensor.role),
                                        .text(tensor.shapeText), .text(tensor.dtype), .blob(tensor.hash)])
                 try insertTensor.step()
                 guard !checkpoint.isPruned, missing.contains(tensor.hash), copied.insert(tensor.hash).inserted,
                       let source = snapshot.blobs[tensor.hash] else { continue }
-                try insertBlob.bind([.blob(tensor.hash), .integer(source.size)])
-                try insertBlob.step()
-                try copyBlob(from: bundle, rowid: source.id, to: db.lastInsertRowID, expecting: tensor.hash, refuse: refuse)
+                try copyBlob(from: bundle, rowid: source.id, size: source.size, expecting: tensor.hash, refuse: refuse)
             }
             for (name, value) in checkpoint.metrics {
                 try insertMetric.bind([.integer(checkpointID), .text(name), value])
@@ -329,11 +329,23 @@ extension Store {
         return plan.summary
     }
 
-    /// Streams one blob from the bundle into a zeroblob of this store, re-hashing it on the way.
-    private func copyBlob(from bundle: Database, rowid sourceID: Int64, to targetID: Int64, expecting hash: [UInt8],
+    /// Copies one blob from the bundle into this store, re-hashing it on the way:
+    /// SQLite streams it into a zeroblob; PostgreSQL reads it whole (at most 1 GB,
+    /// `TensorValue.maximumBytes`) and sends it as one binary parameter.
+    private func copyBlob(from bundle: Database, rowid sourceID: Int64, size: Int64, expecting hash: [UInt8],
                           refuse: (String) -> StoreError) throws {
-        let target = try db.openBlob(table: "blobs", column: "data", rowid: targetID, writable: true)
         var hasher = SHA256Hasher()
+        guard let store = db.sqlite else {
+            guard size >= 0, size <= Int64(TensorValue.maximumBytes) else { throw refuse("a blob is larger than a tensor can be") }
+            var bytes = [UInt8](repeating: 0, count: Int(size))
+            let complete = try bytes.withUnsafeMutableBytes { try bundle.readBlob(table: "blobs", column: "data", rowid: sourceID, into: $0) }
+            hasher.update(bytes)
+            guard complete, hasher.finalize() == hash else { throw refuse("a blob changed while it was imported") }
+            try bytes.withUnsafeBytes { try db.insertBlob(hash: hash, bytes: $0) }
+            return
+        }
+        try store.execute("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))", [.blob(hash), .integer(size)])
+        let target = try store.openBlob(table: "blobs", column: "data", rowid: store.lastInsertRowID, writable: true)
         var offset = 0
         let total = try bundle.streamBlob(table: "blobs", column: "data", rowid: sourceID) { chunk in
             hasher.update(chunk)

@@ -146,28 +146,20 @@ extension Store {
         let insert = Schema.insert(into: "checkpoints", Schema.Checkpoints.row(
             runID: runID, epoch: input.epoch, createdAt: createdAt, digest: digest, parentDigest: parentDigest,
             optimizerState: input.optimizerState, rngState: input.rngState))
-        try db.execute(insert.sql, insert.arguments)
-        let checkpointID = db.lastInsertRowID
+        guard let checkpointID = try db.scalar(insert.sql + " RETURNING id", insert.arguments)?.int64 else {
+            throw StoreError.invalidInput("The checkpoint row was not written.")
+        }
 
-        let findBlob = try db.prepare("SELECT 1 FROM blobs WHERE hash = ?")
-        // The bytes are streamed into a zeroblob with sqlite3_blob_write: no
-        // record-sized copy. The lookup above makes a plain INSERT safe.
-        let insertBlob = try db.prepare("INSERT INTO blobs (hash, size, data) VALUES (?1, ?2, zeroblob(?2))")
+        // Blobs go in once per hash (Connection.insertBlob: SQLite streams into a
+        // zeroblob, PostgreSQL sends the bytes as a binary parameter), no record-sized copy.
         let insertTensor = try db.prepare("""
             INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash) VALUES (?, ?, ?, ?, 'f32', ?)
             """)
         for (index, (tensor, hash)) in zip(input.tensors, hashes).enumerated() {
             if index == input.tensors.count / 2, let faultInjection { try faultInjection() }
-            try findBlob.bind([.blob(hash)])
-            if try !findBlob.step() {
-                try insertBlob.bind([.blob(hash), .integer(Int64(tensor.value.byteCount))])
-                try insertBlob.step()
-                let blobID = db.lastInsertRowID
-                try TensorHashing.withLittleEndianBytes(of: tensor.value) { bytes in
-                    try db.writeBlob(table: "blobs", column: "data", rowid: blobID, from: bytes)
-                }
+            try TensorHashing.withLittleEndianBytes(of: tensor.value) { bytes in
+                try db.insertBlob(hash: hash, bytes: bytes)
             }
-            try findBlob.reset()
             try insertTensor.bind([.integer(checkpointID), .integer(Int64(tensor.layer)), .text(tensor.role),
                                    .text(ShapeText.encode(tensor.value.shape)), .blob(hash)])
             try insertTensor.step()
@@ -289,56 +281,60 @@ extension Store {
                 let owner = location.ownerRunID
                 let header = try db.prepare("""
                     SELECT created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
-                           \(hasHeads ? "origin_run_id" : "NULL") FROM checkpoints WHERE id = ?
+                           \(hasHeads ? "origin_run_id" : "NULL AS origin_run_id") FROM checkpoints WHERE id = ?
                     """)
                 try header.bind([.integer(location.id)])
                 guard try header.step() else { throw StoreError.noSuchCheckpoint(runID: runID, epoch: epoch) }
-                guard header.isNull(at: 5) else {
+                guard header.isNull(at: header.column("pruned_at")) else {
                     throw StoreError.pruned(runID: runID, epoch: epoch, kept: try keptEpochs(runID: runID))
                 }
                 var checkpoint = LoadedCheckpoint(
-                    runID: runID, ownerRunID: owner, epoch: epoch, createdAt: StoreTimestamp.date(header.string(at: 0)),
-                    digest: header.bytes(at: 1), parentDigest: header.optionalBytes(at: 2), tensors: [], metrics: [:],
-                    optimizerState: header.string(at: 3), rngState: header.bytes(at: 4))
-                var check = LoadCheck(runs: [], createdAtText: header.string(at: 0),
-                                      boundRunID: header.optionalString(at: 6) ?? owner, shapes: [])
+                    runID: runID, ownerRunID: owner, epoch: epoch, createdAt: StoreTimestamp.date(header.string(at: header.column("created_at"))),
+                    digest: header.bytes(at: header.column("digest")), parentDigest: header.optionalBytes(at: header.column("parent_digest")),
+                    tensors: [], metrics: [:], optimizerState: header.string(at: header.column("optimizer_state")),
+                    rngState: header.bytes(at: header.column("rng_state")))
+                var check = LoadCheck(runs: [], createdAtText: header.string(at: header.column("created_at")),
+                                      boundRunID: header.optionalString(at: header.column("origin_run_id")) ?? owner, shapes: [])
                 for id in Set([runID, owner]) {
                     try db.withCachedStatement("SELECT id, created_at, config, seed, parent_run_id, parent_epoch, digest FROM runs WHERE id = ?") { run in
                         try run.bind([.text(id)])
                         guard try run.step() else { throw StoreError.noSuchRun(id) }
-                        let parent = run.optionalString(at: 4).flatMap { parentID in
-                            run.optionalInt(at: 5).map { CheckpointLocation(runID: parentID, epoch: $0) }
+                        let parent = run.optionalString(at: run.column("parent_run_id")).flatMap { parentID in
+                            run.optionalInt(at: run.column("parent_epoch")).map { CheckpointLocation(runID: parentID, epoch: $0) }
                         }
-                        check.runs.append((id, RunDigest.compute(id: id, createdAt: run.string(at: 1), config: run.string(at: 2),
-                                                                 seed: UInt64(bitPattern: run.int64(at: 3)), parent: parent) == run.bytes(at: 6)))
+                        check.runs.append((id, RunDigest.compute(id: id, createdAt: run.string(at: run.column("created_at")),
+                                                                 config: run.string(at: run.column("config")),
+                                                                 seed: UInt64(bitPattern: run.int64(at: run.column("seed"))),
+                                                                 parent: parent) == run.bytes(at: run.column("digest"))))
                     }
                 }
 
                 var hashes: [[UInt8]] = []
                 let tensors = try db.prepare("""
-                    SELECT t.layer, t.role, t.shape, t.hash, b.id, b.size
+                    SELECT t.layer AS layer, t.role AS role, t.shape AS shape, t.hash AS hash, b.id AS blob_id, b.size AS size
                     FROM tensors AS t LEFT JOIN blobs AS b ON b.hash = t.hash
                     WHERE t.checkpoint_id = ? ORDER BY t.layer, t.role
                     """)
                 try tensors.bind([.integer(location.id)])
                 try tensors.forEachRow { row in
-                    let layer = try row.int(at: 0, in: StoreLimits.layers, field: "tensors.layer"), role = row.string(at: 1)
+                    let layer = try row.int(at: row.column("layer"), in: StoreLimits.layers, field: "tensors.layer")
+                    let role = row.string(at: row.column("role")), shapeText = row.string(at: row.column("shape"))
+                    let blobColumn = row.column("blob_id"), size = row.int(at: row.column("size"))
                     let label = "layer \(layer) \(role)"
-                    guard let shape = ShapeText.decode(row.string(at: 2)), let count = TensorValue.elementCount(shape),
+                    guard let shape = ShapeText.decode(shapeText), let count = TensorValue.elementCount(shape),
                           count <= TensorValue.maximumBytes / 4 else {
-                        throw StoreError.corrupt(runID: owner, epoch: epoch, detail: "\(label) has an invalid shape \(row.string(at: 2))")
+                        throw StoreError.corrupt(runID: owner, epoch: epoch, detail: "\(label) has an invalid shape \(shapeText)")
                     }
-                    guard !row.isNull(at: 4) else {
+                    guard !row.isNull(at: blobColumn) else {
                         throw StoreError.corrupt(runID: owner, epoch: epoch, detail: "the bytes of \(label) are missing")
                     }
-                    guard row.int(at: 5) == count * 4 else {
-                        throw StoreError.corrupt(runID: owner, epoch: epoch, detail: "\(label) has \(row.int(at: 5)) bytes, not the \(count * 4) its shape \(shape) needs")
+                    guard size == count * 4 else {
+                        throw StoreError.corrupt(runID: owner, epoch: epoch, detail: "\(label) has \(size) bytes, not the \(count * 4) its shape \(shape) needs")
                     }
-                    let blobID = row.int64(at: 4)
+                    let blobID = row.int64(at: blobColumn)
                     var complete = true
                     var values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                        complete = try db.readBlob(table: "blobs", column: "data", rowid: blobID,
-                                                   into: UnsafeMutableRawBufferPointer(buffer))
+                        complete = try db.readBlob(id: blobID, into: UnsafeMutableRawBufferPointer(buffer))
                         initialized = count
                     }
                     guard complete else {
@@ -351,14 +347,15 @@ extension Store {
                     #endif
                     let value = try TensorValue(shape: shape, values: values)
                     checkpoint.tensors.append(CheckpointTensor(layer: layer, role: role, value: value))
-                    hashes.append(row.bytes(at: 3))
+                    hashes.append(row.bytes(at: row.column("hash")))
                     check.shapes.append(shape)
                 }
 
                 let metrics = try db.prepare("SELECT name, value FROM metrics WHERE checkpoint_id = ?")
                 try metrics.bind([.integer(location.id)])
                 try metrics.forEachRow { row in
-                    checkpoint.metrics[row.string(at: 0)] = row.isNull(at: 1) ? .nan : row.double(at: 1)
+                    let value = row.column("value")
+                    checkpoint.metrics[row.string(at: row.column("name"))] = row.isNull(at: value) ? .nan : row.double(at: value)
                 }
                 return (checkpoint, hashes, check)
             }

@@ -39,18 +39,29 @@ extension Store {
         } else if let provided, let key = PublicKey(raw: provided.publicKey), key.isValidSignature(provided.signature, of: message) {
             signature = provided
         }
+        let fields: [SQLValue] = [.blob(head.runDigest), head.epoch.map { .integer(Int64($0)) } ?? .null,
+                                  head.digest.map(SQLValue.blob) ?? .null, .text(StoreTimestamp.now()),
+                                  signature.map { .blob($0.publicKey) } ?? .null, signature.map { .blob($0.signature) } ?? .null]
         try db.execute("""
-            INSERT INTO run_heads (run_id, run_digest, epoch, digest, updated_at, public_key, signature)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-            ON CONFLICT (run_id) DO UPDATE SET run_digest = ?2, epoch = ?3, digest = ?4, updated_at = ?5,
-                removed_at = NULL, public_key = ?6, signature = ?7
-            """, [.text(runID), .blob(head.runDigest), head.epoch.map { .integer(Int64($0)) } ?? .null,
-                  head.digest.map(SQLValue.blob) ?? .null, .text(StoreTimestamp.now()),
-                  signature.map { .blob($0.publicKey) } ?? .null, signature.map { .blob($0.signature) } ?? .null])
+            UPDATE run_heads SET run_digest = ?, epoch = ?, digest = ?, updated_at = ?, removed_at = NULL,
+                public_key = ?, signature = ? WHERE run_id = ?
+            """, fields + [.text(runID)])
+        guard db.changes == 0 else { return }
+        // A new head takes the next number, 1, 2, 3... without gaps (an identity
+        // column would skip numbers after a rollback). PostgreSQL: one numbering
+        // writer at a time, until the transaction ends.
+        if db.isPostgres { try db.execute("SELECT pg_advisory_xact_lock(?)", [.integer(Store.headNumberingLock)]) }
+        try db.execute("""
+            INSERT INTO run_heads (seq, run_id, run_digest, epoch, digest, updated_at, public_key, signature)
+            VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM run_heads), ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(runID)] + fields)
     }
 
-    /// The triggers fcstore's own migrations create (none so far), found once per
-    /// process by applying them to a scratch database.
+    /// The advisory lock (PostgreSQL) held while a new run head is numbered.
+    static let headNumberingLock: Int64 = 0x4643_5354_0001
+
+    /// The triggers fcstore's own migrations create (none so far, on either backend), found
+    /// once per process by applying the SQLite migrations to a scratch database.
     static let schemaTriggers: Set<String> = {
         guard let scratch = try? Database(path: ":memory:", readOnly: false, busyTimeoutMilliseconds: 0),
               let migrations = try? Migrator().migrations else { return [] }
@@ -64,13 +75,9 @@ extension Store {
     /// define: it could change or delete rows behind the writer's back (a
     /// checkpoint reported committed, then gone). Call inside the write transaction.
     func refusePlantedTriggers() throws {
-        var planted: [String] = []
-        try db.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' ORDER BY name").forEachRow { row in
-            let name = row.string(at: 0)
-            if !Store.schemaTriggers.contains(name) { planted.append(name) }
-        }
+        let planted = try db.triggerNames().filter { !Store.schemaTriggers.contains($0) }
         guard let first = planted.first else { return }
-        throw StoreError.invalidInput("The store has a trigger \(shownUntrusted(first)) that fcstore's schema does not define; it could change what is written, so nothing was. Run 'fcstore verify' and restore the store from a copy you trust.")
+        throw StoreError.plantedTrigger(name: shownUntrusted(first))
     }
 
     /// Marks `runID`'s head removed (`fcstore rm`); the row stays so that verify

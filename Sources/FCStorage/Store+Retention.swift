@@ -186,12 +186,13 @@ extension Store {
                     }
                     for id in ids {
                         // The copy records the run that wrote the row: digests of recipe v2 name it.
-                        try db.execute(Schema.copy(Schema.Checkpoints.columns(withOrigin: hasHeads), into: "checkpoints",
-                                                   from: "checkpoints",
-                                                   replacing: ["run_id": "?", "origin_run_id": "coalesce(origin_run_id, run_id)"],
-                                                   where: "id = ?"),
-                                       [.text(fork.id), .integer(id)])
-                        let newID = db.lastInsertRowID
+                        let copy = Schema.copy(Schema.Checkpoints.columns(withOrigin: hasHeads), into: "checkpoints",
+                                               from: "checkpoints",
+                                               replacing: ["run_id": "?", "origin_run_id": "coalesce(origin_run_id, run_id)"],
+                                               where: "id = ?")
+                        guard let newID = try db.scalar(copy + " RETURNING id", [.text(fork.id), .integer(id)])?.int64 else {
+                            throw StoreError.noSuchCheckpoint(runID: runID, epoch: -1)
+                        }
                         try db.execute("""
                             INSERT INTO tensors (checkpoint_id, layer, role, shape, dtype, hash)
                             SELECT ?, layer, role, shape, dtype, hash FROM tensors WHERE checkpoint_id = ?
@@ -220,13 +221,16 @@ extension Store {
     // MARK: Garbage collection
 
     /// Deletes the blobs no complete (unpruned) checkpoint uses, then
-    /// `VACUUM` and `PRAGMA wal_checkpoint(TRUNCATE)` so the file shrinks.
+    /// `VACUUM` and `PRAGMA wal_checkpoint(TRUNCATE)` so the file shrinks
+    /// (PostgreSQL: `VACUUM blobs`, which makes the space reusable; sizes are
+    /// `pg_database_size`).
     /// Readers may keep working; a long reader can keep the WAL from being
     /// truncated (`walCheckpointComplete` is then false).
     /// - Throws: `.sqlite` (e.g. busy while another process writes).
     public func gc() throws -> GCResult {
         func bytesOnDisk() -> Int64 {
-            Int64((FileSystem.size(path: path) ?? 0) + (FileSystem.size(path: path + "-wal") ?? 0))
+            if db.isPostgres { return (try? db.scalar("SELECT pg_database_size(current_database())")?.int64) ?? 0 }
+            return Int64((FileSystem.size(path: path) ?? 0) + (FileSystem.size(path: path + "-wal") ?? 0))
         }
         let before = bytesOnDisk()
         return try storeErrors {
@@ -240,6 +244,11 @@ extension Store {
                 let result = (statement.int64(at: 0), statement.int64(at: 1))
                 try db.execute("DELETE FROM blobs WHERE \(unused)")
                 return result
+            }
+            if db.isPostgres {
+                try db.execute("VACUUM blobs")
+                return GCResult(blobsRemoved: Int(count), blobBytesRemoved: bytes, bytesBefore: before, bytesAfter: bytesOnDisk(),
+                                walCheckpointComplete: true)
             }
             try db.execute("VACUUM")
             let checkpoint = try db.prepare("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -31,7 +31,7 @@ struct BundleRunMeta {
             notes[runID] = Stamped(value: note, updatedAt: row.string(at: row.column("updated_at")))
         }
         try bundle.prepare("SELECT run_id, changed_at, host, user_name, field, old_value, new_value FROM events ORDER BY id").forEachRow { row in
-            let event = Store.event(row)
+            let event = Store.event(Statement(.sqlite(row)))
             if RunField(text: event.field) == nil {
                 problem = problem ?? "its run \(event.runID.prefix(8)) has an event of an unknown field \(RunName.quoted(event.field))"
             }

@@ -1,9 +1,11 @@
 import FCSQLite
+import FCPostgres
 import CSQLite
 import Foundation
 
 /// A persistent store of training runs and their per-epoch checkpoints, in one
-/// SQLite file (see `migrations/0001_initial.sql` for the schema).
+/// SQLite file (see `migrations/0001_initial.sql` for the schema) or in one
+/// PostgreSQL database (a `postgresql://` URI; `migrations-postgres/`).
 ///
 /// One `Store` is one connection: use it from one thread at a time, and open
 /// another `Store` on the same path for another thread or process. WAL mode
@@ -16,29 +18,30 @@ public final class Store {
     /// The SQLite library in use, e.g. "3.40.1".
     public static var sqliteVersion: String { String(cString: sqlite3_libversion()) }
 
+    /// The SQLite file's path, or the PostgreSQL URI without its password.
     public let path: String
     public let readOnly: Bool
     /// The backend seam: every SQL statement of the store goes through this
-    /// connection (FCSQLite). A second SQL backend (PostgreSQL, the team store)
-    /// would implement:
-    /// - a connection with the same surface: `prepare`/`bind`/`step`, columns
-    ///   read by name, `execute`, `scalar`, read and write transactions,
-    ///   `changes`, `lastInsertRowID`, a statement cache, typed errors that
-    ///   `StoreError.sentence` can word (today keyed on `ResultCode`);
-    /// - blob I/O in place of `Blob` (`zeroblob` + `sqlite3_blob_write` in
-    ///   `appendCheckpoint` and bundle import; streaming reads in `verify`);
-    /// - its own migrations (`migrations/`, `Migrator`: `PRAGMA user_version`,
-    ///   `application_id`, `journal_mode`, `page_size` are SQLite's);
-    /// - its dialect's SQL where it differs, which today sits in: `?` parameters,
-    ///   `PRAGMA` checks (`quick_check`, `integrity_check`, `foreign_key_check`,
-    ///   `wal_checkpoint`), `sqlite_schema` reads (verify's schema check, the
-    ///   trigger guard in Store+Heads), `typeof()`/`json_each` in the verifier,
-    ///   and `INSERT ... SELECT` copies built by `Schema.copy`.
-    /// Bundles stay SQLite files (export uses `ATTACH`). Reused unchanged:
-    /// `Lineage`, `BestEpoch`, `Schema`'s column lists and mappers, digests
-    /// (`RunDigest`, `CheckpointDigest`), signing, the verifier's checks over a
-    /// `StoreSnapshot`, retention's keep rules, a bundle's merge checks.
-    let db: Database
+    /// connection (`Connection`: FCSQLite or FCPostgres behind FCSQLite's
+    /// surface). Store SQL is written once, with `?` parameters (rewritten to
+    /// `$n` for PostgreSQL) and columns read by name; what differs between the
+    /// dialects (transaction begin, blob I/O, JSON checks, schema introspection)
+    /// sits in `Connection` and `Dialect.swift`; each backend has its migrations
+    /// (`Migrator`, `PostgresMigrator`). SQLite-only: bundles (SQLite files,
+    /// export uses `ATTACH`), `PRAGMA` file checks in verify, `VACUUM` in gc.
+    let db: Connection
+
+    /// Whether the store is a PostgreSQL database (else a SQLite file).
+    public var isPostgres: Bool { db.isPostgres }
+
+    /// Whether `location` names a PostgreSQL store (`postgresql://` or `postgres://`);
+    /// anything else is a SQLite file's path.
+    public static func isPostgresURI(_ location: String) -> Bool { ConnectionURI.isPostgres(location) }
+
+    /// `location` as it may be shown: a URI without its password, a path as it is.
+    public static func displayLocation(_ location: String) -> String {
+        ConnectionURI.isPostgres(location) ? ConnectionURI.redacted(location) : location
+    }
 
     /// Called while a checkpoint is being written, after half its tensor rows;
     /// tests throw from it to prove a failed checkpoint leaves no trace.
@@ -68,6 +71,15 @@ public final class Store {
 
     /// As `init(path:readOnly:busyTimeout:)`, choosing the page size of a new file (benchmarks).
     public init(path: String, readOnly: Bool = false, busyTimeout: Duration = .milliseconds(5000), pageSize: Int) throws {
+        if ConnectionURI.isPostgres(path) {
+            self.path = ConnectionURI.redacted(path)
+            let connection = try storeErrors { try PostgresConnection(uri: path) }
+            let postgres = Connection(postgres: connection)
+            db = postgres
+            self.readOnly = readOnly
+            schemaVersion = try storeErrors { try PostgresMigrator().prepare(postgres, path: ConnectionURI.redacted(path), readOnly: readOnly) }
+            return
+        }
         self.path = path
         let (seconds, attoseconds) = busyTimeout.components
         let milliseconds = Int32(max(0, min(Int64(Int32.max), seconds * 1000 + attoseconds / 1_000_000_000_000_000)))
@@ -91,7 +103,7 @@ public final class Store {
             try storeErrors { try Migrator().prepare(database, path: path, readOnly: true, pageSize: pageSize) }
             openedReadOnly = true
         }
-        db = database
+        db = Connection(sqlite: database)
         self.readOnly = openedReadOnly
         schemaVersion = Int(try storeErrors { try database.scalar("PRAGMA user_version")?.int64 ?? 0 })
     }
@@ -186,7 +198,7 @@ public final class Store {
         if let name { try RunName.validate(name) }
         return try storeErrors {
             try db.writeTransaction {
-                guard try db.scalar("SELECT json_valid(?)", [.text(config)])?.int64 == 1 else {
+                guard try db.isValidJSON(config) else {
                     throw StoreError.invalidInput("The run configuration is not valid JSON.")
                 }
                 if let name, try db.scalar("SELECT 1 FROM runs WHERE name = ?", [.text(name)]) != nil {

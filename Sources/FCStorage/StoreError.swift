@@ -1,4 +1,5 @@
 import FCSQLite
+import FCPostgres
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -56,11 +57,25 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case leaseLost(runID: String, owner: String, current: String?)
     /// SQLite failed.
     case sqlite(SQLiteError)
+    /// PostgreSQL failed (or could not be reached); the error names the store by its URI without the password.
+    case postgres(PostgresError)
+    /// The operation exists only for SQLite files (bundles, VACUUM); `operation` names it.
+    case sqliteOnly(operation: String, store: String)
+    /// The store has a trigger fcstore's schema does not define (`name` escaped for a terminal); nothing was written.
+    case plantedTrigger(name: String)
+    /// Bundle export found problems in the runs to export (`first` is the first finding).
+    case exportFailsVerification(count: Int, first: String)
+    /// Line `line` (1-based) of the trusted-keys file `path` is not a public key.
+    case invalidPublicKey(path: String, line: Int)
+    /// The signing key file cannot be read (`reason`: the system's words).
+    case unreadableSigningKey(path: String, reason: String)
+    /// A file to be created exists already.
+    case fileExists(path: String)
 
     public var description: String {
         switch self {
         case let .notAStore(path, reason):
-            return "\(path) is not an fcstore store: \(reason). Choose another file with --store or FCSTORE_DB."
+            return "\(path) is not an fcstore store: \(reason)."
         case let .newerStore(path, version, supported):
             return "The store \(path) has schema version \(version), but this fcstore understands versions up to \(supported). Upgrade fcstore to open it; the file was not changed."
         case let .modifiedMigration(name):
@@ -70,7 +85,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         case let .needsMigration(path, version, latest):
             return "The store \(path) has schema version \(version) and needs migrating to \(latest); open it once without read-only access."
         case let .noSuchRun(text):
-            return "No run matches \"\(text)\". Run 'fcstore runs' to list runs."
+            return "No run matches \"\(text)\"."
         case let .ambiguousRun(text, candidates):
             let list = candidates.map { run in
                 run.name.map { "\(run.shortID) (\($0))" } ?? run.shortID
@@ -80,7 +95,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             let list = others.map { run in run.name.map { "\(run.shortID) (\(RunName.quoted($0)))" } ?? run.shortID }
             return "\(RunName.quoted(text)) is both the name of run \(named.shortID) and the start of the id of run\(others.count > 1 ? "s" : "") \(list.joined(separator: ", ")); nothing was chosen. Give the full id of the run you mean."
         case let .noSuchCheckpoint(runID, epoch):
-            return "Run \(runID.prefix(8)) has no checkpoint at epoch \(epoch). Run 'fcstore show \(runID.prefix(8))' to list its epochs."
+            return "Run \(runID.prefix(8)) has no checkpoint at epoch \(epoch)."
         case let .noCheckpoints(runID):
             return "Run \(runID.prefix(8)) has no checkpoints yet."
         case let .noSuchMetric(runID, metric):
@@ -95,7 +110,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             return "Checkpoint \(runID.prefix(8))@\(epoch) is corrupt: \(detail)."
         case let .digestMismatch(runID, epoch, what):
             let subject = epoch.map { "Checkpoint \(runID.prefix(8))@\($0)" } ?? "Run \(runID.prefix(8))"
-            return "\(subject) was changed after it was written: \(what). Nothing was used; run 'fcstore verify' for details."
+            return "\(subject) was changed after it was written: \(what). Nothing was used."
         case let .pruned(runID, epoch, kept):
             let list = kept.isEmpty ? "none" : kept.map(String.init).joined(separator: ", ")
             return "Epoch \(epoch) of run \(runID.prefix(8)) was pruned; kept epochs: \(list)."
@@ -108,11 +123,43 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         case let .invalidRetentionCount(count, value, minimum):
             return "The \(count.rawValue) must be \(minimum) or more, not \(value)."
         case let .outOfRange(field, value, range):
-            return "The store holds \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound): fcstore did not write it. Run 'fcstore verify' to list what else was changed."
+            return "The store holds \(field) = \(value), outside \(range.lowerBound)...\(range.upperBound): fcstore did not write it."
         case let .leaseLost(runID, _, current):
             return "Run \(runID.prefix(8)) is no longer held by this trainer: its lease expired and \(current.map { "another trainer (\($0))" } ?? "no trainer") holds it now."
         case let .sqlite(error):
             return Self.sentence(for: error)
+        case let .postgres(error):
+            return Self.sentence(for: error, store: error.store ?? "")
+        case let .plantedTrigger(name):
+            return "The store has a trigger \(name) that fcstore's schema does not define; it could change what is written, so nothing was. Restore the store from a copy you trust."
+        case let .exportFailsVerification(count, first):
+            return "The runs cannot be exported: verification found \(count) problem(s), first \(first)."
+        case let .invalidPublicKey(path, line):
+            return "Line \(line) of \(path) is not a public key (expected ed25519: and 64 hex digits)."
+        case let .unreadableSigningKey(path, reason):
+            return "The signing key \(path) cannot be read (\(reason))."
+        case let .fileExists(path):
+            return "\(path) already exists."
+        case let .sqliteOnly(operation, store):
+            return "\(operation.prefix(1).uppercased() + operation.dropFirst()) works on SQLite store files only; \(store) is a PostgreSQL store."
+        }
+    }
+
+    /// What kind of SQLite failure an error is, for wording it (the CLI names the command that helps).
+    public enum SQLiteFailure: Sendable { case damaged, notADatabase, foreignSchema, other, specific }
+
+    /// The kind of `error`, as `sentence(for:)` words it.
+    public static func failure(of error: SQLiteError) -> SQLiteFailure {
+        switch error.code {
+        case ResultCode.corrupt: return .damaged
+        case ResultCode.notADatabase: return .notADatabase
+        case ResultCode.error where ["already exists", "no such table", "no such column", "no such index", "no such view", "no such trigger"]
+            .contains(where: error.message.contains):
+            return .foreignSchema
+        case ResultCode.busy, ResultCode.locked, ResultCode.readOnly, ResultCode.full, ResultCode.ioError, ResultCode.cantOpen,
+             ResultCode.permission, ResultCode.authorization:
+            return .specific
+        default: return .other
         }
     }
 
@@ -146,14 +193,40 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         case ResultCode.permission, ResultCode.authorization:
             return "Access to \(store) was refused; check the permissions of the file and its folder. \(detail)"
         case ResultCode.corrupt:
-            return "\(store.prefix(1).uppercased() + store.dropFirst()) is damaged (SQLite found a malformed page); run 'fcstore verify' and restore the file from a copy or a bundle. \(detail)"
+            return "\(store.prefix(1).uppercased() + store.dropFirst()) is damaged (SQLite found a malformed page); restore the file from a copy or a bundle. \(detail)"
         case ResultCode.notADatabase:
-            return "\(error.path ?? "The file") is not an SQLite database (or is encrypted); choose another file with --store or FCSTORE_DB. \(detail)"
+            return "\(error.path ?? "The file") is not an SQLite database (or is encrypted). \(detail)"
         case ResultCode.error where ["already exists", "no such table", "no such column", "no such index", "no such view", "no such trigger"]
             .contains(where: error.message.contains):
-            return "\(store.prefix(1).uppercased() + store.dropFirst()) has a schema fcstore did not create (\(error.message)); run 'fcstore verify', or use another store. \(detail)"
+            return "\(store.prefix(1).uppercased() + store.dropFirst()) has a schema fcstore did not create (\(error.message)); use another store. \(detail)"
         default:
-            return "SQLite failed on \(store); run 'fcstore verify' to check it, then try again. \(detail)"
+            return "SQLite failed on \(store); check it, then try again. \(detail)"
+        }
+    }
+}
+
+extension StoreError {
+    /// A PostgreSQL failure as a sentence naming the store (its URI without the
+    /// password) and saying what to do, with the server's SQLSTATE and message.
+    static func sentence(for error: PostgresError, store: String) -> String {
+        let detail = "(\(error))"
+        switch error.sqlState.class {
+        case "08" where error.sql == nil:
+            return "Could not connect to the PostgreSQL store \(store): \(error.message)"
+        case "08", "57":
+            return "The connection to the PostgreSQL store \(store) was lost; try again. \(detail)"
+        case "28":
+            return "The PostgreSQL store \(store) refused the login; check the user and password. \(detail)"
+        case "3D":
+            return "The PostgreSQL database of \(store) does not exist; create it first (createdb). \(detail)"
+        case "42" where error.sqlState == .insufficientPrivilege:
+            return "The PostgreSQL store \(store) refused access (insufficient privilege for this command). \(detail)"
+        case "42":
+            return "The PostgreSQL store \(store) has a schema fcstore did not create (\(error.message)); use another database. \(detail)"
+        case "53":
+            return "The PostgreSQL server of \(store) is out of resources (disk, memory or connections); try again later. \(detail)"
+        default:
+            return "PostgreSQL failed on the store \(store); try again. \(detail)"
         }
     }
 }
@@ -185,11 +258,14 @@ extension StoreError {
     #endif
 }
 
-/// Runs `body`, turning SQLite errors into `StoreError.sqlite`.
+/// Runs `body`, turning SQLite and PostgreSQL errors into `StoreError.sqlite` and `.postgres`.
 func storeErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as SQLiteError {
         throw StoreError.sqlite(error)
+    } catch let error as PostgresError {
+        throw StoreError.postgres(error)
     }
 }
+

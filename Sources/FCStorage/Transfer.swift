@@ -146,10 +146,6 @@ public struct Transfer {
     }
 }
 
-extension StoreSnapshot {
-    /// An empty snapshot, filled by a transfer's reader.
-    init() {}
-}
 
 extension Store {
     /// The runs and checkpoint headers (no tensors) a transfer of `runIDs` moves:

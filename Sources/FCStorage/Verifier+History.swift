@@ -1,4 +1,5 @@
 import FCSQLite
+import Foundation
 // The checks of schema version 4: schema objects against the migrations, run
 // heads (truncation, removal, signatures), pruning records and invariants,
 // and copies of rows bound to the run that wrote them.
@@ -7,6 +8,7 @@ extension Verifier {
     /// Every table, index, view and trigger equal to what the embedded migrations
     /// 1...user_version create (derived by applying them to a scratch database).
     func checkSchemaObjects(into findings: inout [Finding]) throws {
+        guard let db = db.sqlite else { return }
         let version = Int(try db.scalar("PRAGMA user_version")?.int64 ?? 0)
         let reference = try Database(path: ":memory:", readOnly: false, busyTimeoutMilliseconds: 0)
         try reference.execute(Migrator.schemaMigrationsSQL)
@@ -159,4 +161,18 @@ func shownUntrusted(_ text: String) -> String {
         }
     }
     return result
+}
+
+/// The epochs of a `prunes.epochs` JSON array read without SQLite's json_each:
+/// its integer elements (as `json_each ... WHERE type = 'integer'` gives them).
+enum PruneEpochs {
+    static func integers(in text: String) -> [Int] {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.hasPrefix("["), trimmed.hasSuffix("]") else { return [] }
+        return trimmed.dropFirst().dropLast().split(separator: ",").compactMap { element in
+            let item = element.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !item.isEmpty, item.drop(while: { $0 == "-" }).allSatisfy(\.isASCII), item.dropFirst(item.hasPrefix("-") ? 1 : 0).allSatisfy(\.isNumber) else { return nil }
+            return Int(item)
+        }
+    }
 }

@@ -89,94 +89,6 @@ struct StoreSnapshot {
     struct PruneKey: Hashable { var runID: String; var prunedAt: String }
     var prunesByRunAndTime: [PruneKey: Set<Int>]?
 
-    /// Reads the rows of `db` (call inside a read transaction for a consistent view).
-    init(_ db: Database) throws {
-        /// The column as a number in `range`, else nil and a finding.
-        func number(_ row: Statement, _ index: Int32, _ range: ClosedRange<Int>, _ field: String, runID: String?) -> Int? {
-            do { return try row.int(at: index, in: range, field: field) } catch let StoreError.outOfRange(_, value, _) {
-                outOfRange.append(Finding(runID: runID, message: "\(field) is \(value), outside \(range.lowerBound)...\(range.upperBound)"))
-                return nil
-            } catch {
-                return nil
-            }
-        }
-        let runRows = try db.prepare("""
-            SELECT id, name, created_at, status, config, seed, parent_run_id, parent_epoch, digest FROM runs ORDER BY created_at, id
-            """)
-        try runRows.forEachRow { row in
-            let parentID = row.optionalString(at: 6)
-            let parentEpoch = row.isNull(at: 7) ? nil : number(row, 7, StoreLimits.epochs, "runs.parent_epoch", runID: row.string(at: 0))
-            if !row.isNull(at: 7), parentEpoch == nil { return }
-            let run = Run(id: row.string(at: 0), name: row.optionalString(at: 1), createdAt: row.string(at: 2),
-                          status: row.string(at: 3), config: row.string(at: 4), seed: UInt64(bitPattern: row.int64(at: 5)),
-                          parent: parentID.flatMap { id in parentEpoch.map { CheckpointLocation(runID: id, epoch: $0) } },
-                          digest: row.bytes(at: 8))
-            if runs[run.id] == nil { runOrder.append(run.id) }
-            runs[run.id] = run
-        }
-        var byID: [Int64: Checkpoint] = [:]
-        let version4 = try db.scalar("SELECT count(*) FROM pragma_table_info('checkpoints') WHERE name = 'origin_run_id'")?.int64 == 1
-        let checkpointRows = try db.prepare("""
-            SELECT id, run_id, epoch, created_at, digest, parent_digest, optimizer_state, rng_state, pruned_at,
-                   \(version4 ? "origin_run_id" : "NULL") FROM checkpoints
-            """)
-        try checkpointRows.forEachRow { row in
-            guard let epoch = number(row, 2, StoreLimits.epochs, "checkpoints.epoch", runID: row.string(at: 1)) else { return }
-            let checkpoint = Checkpoint(id: row.int64(at: 0), runID: row.string(at: 1), epoch: epoch,
-                                        createdAt: row.string(at: 3), digest: row.bytes(at: 4), parentDigest: row.optionalBytes(at: 5),
-                                        optimizerState: row.string(at: 6), rngState: row.bytes(at: 7),
-                                        prunedAt: row.optionalString(at: 8), originRunID: row.optionalString(at: 9))
-            byID[checkpoint.id] = checkpoint
-        }
-        let tensorRows = try db.prepare("SELECT checkpoint_id, layer, role, shape, dtype, hash FROM tensors ORDER BY checkpoint_id, layer, role")
-        try tensorRows.forEachRow { row in
-            guard let checkpoint = byID[row.int64(at: 0)],
-                  let layer = number(row, 1, StoreLimits.layers, "tensors.layer", runID: checkpoint.runID) else { return }
-            byID[row.int64(at: 0)]?.tensors.append(Tensor(layer: layer, role: row.string(at: 2), shapeText: row.string(at: 3),
-                                                          dtype: row.string(at: 4), hash: row.bytes(at: 5)))
-        }
-        let metricRows = try db.prepare("SELECT checkpoint_id, name, value FROM metrics ORDER BY checkpoint_id, name")
-        try metricRows.forEachRow { row in
-            byID[row.int64(at: 0)]?.metrics.append((row.string(at: 1), row.value(at: 2)))
-        }
-        for checkpoint in byID.values {
-            checkpoints[checkpoint.runID, default: [:]][checkpoint.epoch] = checkpoint
-        }
-        if try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('run_heads', 'prunes')")?.int64 == 2 {
-            var heads: [Head] = []
-            try db.prepare("""
-                SELECT seq, run_id, run_digest, epoch, digest, removed_at, public_key, signature FROM run_heads ORDER BY seq
-                """).forEachRow { row in
-                heads.append(Head(seq: row.int64(at: 0), runID: row.string(at: 1), runDigest: row.bytes(at: 2),
-                                  epoch: row.optionalInt(at: 3), digest: row.optionalBytes(at: 4), removedAt: row.optionalString(at: 5),
-                                  publicKey: row.optionalBytes(at: 6), signature: row.optionalBytes(at: 7)))
-            }
-            var prunes: [Prune] = []
-            try db.prepare("SELECT p.run_id, p.pruned_at, e.value FROM prunes AS p, json_each(p.epochs) AS e WHERE e.type = 'integer'")
-                .forEachRow { row in
-                    let runID = row.string(at: 0), prunedAt = row.string(at: 1)
-                    if let last = prunes.last, last.runID == runID, last.prunedAt == prunedAt {
-                        prunes[prunes.count - 1].epochs.insert(row.int(at: 2))
-                    } else {
-                        prunes.append(Prune(runID: runID, prunedAt: prunedAt, epochs: [row.int(at: 2)]))
-                    }
-                }
-            self.heads = heads
-            self.prunes = prunes
-            headsByRun = Dictionary(heads.map { ($0.runID, $0) }, uniquingKeysWith: { first, _ in first })
-            var index: [PruneKey: Set<Int>] = [:]
-            for prune in prunes { index[PruneKey(runID: prune.runID, prunedAt: prune.prunedAt), default: []].formUnion(prune.epochs) }
-            prunesByRunAndTime = index
-        }
-        // length() of a BLOB reads the record header only, not the bytes.
-        let blobRows = try db.prepare("SELECT id, hash, size, length(data) FROM blobs")
-        try blobRows.forEachRow { row in
-            let blob = Blob(id: row.int64(at: 0), hash: row.bytes(at: 1), size: row.int64(at: 2),
-                            length: row.isNull(at: 3) ? nil : row.int64(at: 3))
-            blobs[blob.hash] = blob
-        }
-    }
-
     /// The checkpoints `runID` sees, in epoch order.
     func visibleCheckpoints(of segments: [LineageSegment]) -> [Checkpoint] {
         var result: [Checkpoint] = []
@@ -217,7 +129,7 @@ struct Verifier {
 
     /// One finding per table that holds values of the wrong storage class.
     func checkStorageClasses(into findings: inout [Finding]) throws {
-        let version4 = try db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('run_heads', 'prunes')")?.int64 == 2
+        let version4 = try db.hasTable("run_heads") && db.hasTable("prunes")
         for (table, condition) in Self.storageClasses + (version4 ? Self.storageClassesVersion4 : []) {
             let count = try db.scalar("SELECT count(*) FROM \(table) WHERE \(condition)")?.int64 ?? 0
             if count > 0 {
@@ -226,7 +138,7 @@ struct Verifier {
         }
     }
 
-    let db: Database
+    let db: Connection
     /// Chunk size for hashing blobs.
     var chunkSize = 1 << 22
 
@@ -237,6 +149,10 @@ struct Verifier {
     ///   - trustedKeys: when given, each run head's signature is checked against these keys.
     func verify(runID: String?, sqliteChecks: Bool, trustedKeys: Set<PublicKey>? = nil) throws -> [Finding] {
         var findings: [Finding] = []
+        // PostgreSQL enforces column types and foreign keys itself and has no file to
+        // check: SQLite's file checks (integrity_check, foreign_key_check, storage
+        // classes, schema objects) are SQLite's only.
+        let sqliteChecks = sqliteChecks && !db.isPostgres
         if sqliteChecks {
             let integrity = try db.prepare("PRAGMA integrity_check")
             try integrity.forEachRow { row in
@@ -353,7 +269,7 @@ struct Verifier {
                     problem = "records \(blob.size) bytes but holds \(length)"
                 } else {
                     var hasher = SHA256Hasher()
-                    try db.streamBlob(table: "blobs", column: "data", rowid: blob.id, chunkSize: chunkSize) { hasher.update($0) }
+                    try db.streamBlob(id: blob.id, chunkSize: chunkSize) { hasher.update($0) }
                     if hasher.finalize() != blob.hash { problem = "does not match its SHA-256" }
                 }
             } else {

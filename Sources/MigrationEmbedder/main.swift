@@ -1,12 +1,12 @@
 import Foundation
 
-// Usage: MigrationEmbedder OUTPUT.swift MIGRATION.sql...
-// Writes `enum EmbeddedMigrations { static let files: [(name: String, sql: String)] }`
+// Usage: MigrationEmbedder OUTPUT.swift SQLITE.sql... [--postgres POSTGRES.sql...]
+// Writes `enum EmbeddedMigrations { static let files, postgresFiles: [(name: String, sql: String)] }`
 // with each file's text as a raw string literal, in the order given.
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let outputPath = arguments.first else {
-    FileHandle.standardError.write(Data("usage: MigrationEmbedder OUTPUT.swift MIGRATION.sql...\n".utf8))
+    FileHandle.standardError.write(Data("usage: MigrationEmbedder OUTPUT.swift SQLITE.sql... [--postgres POSTGRES.sql...]\n".utf8))
     exit(2)
 }
 
@@ -30,6 +30,10 @@ enum EmbeddedMigrations {
 
 """
 for path in arguments.dropFirst() {
+    if path == "--postgres" {
+        source += "    ]\n\n    static let postgresFiles: [(name: String, sql: String)] = [\n"
+        continue
+    }
     let url = URL(fileURLWithPath: path)
     let text: String
     do {
@@ -39,6 +43,9 @@ for path in arguments.dropFirst() {
         exit(1)
     }
     source += "        (name: \(String(reflecting: url.lastPathComponent)), sql: \(rawLiteral(text))),\n"
+}
+if !arguments.contains("--postgres") {
+    source += "    ]\n\n    static let postgresFiles: [(name: String, sql: String)] = [\n"
 }
 source += "    ]\n}\n"
 

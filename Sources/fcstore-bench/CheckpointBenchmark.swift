@@ -18,10 +18,13 @@ struct CheckpointBenchmark: ParsableCommand {
     @Option(help: "Timed repeats (the median is reported).") var repeats = 3
     @Option(help: "Folder for the temporary stores (default: the current folder, the disk you train on).")
     var directory = "."
+    @Option(help: "A postgresql:// URI: commit to that PostgreSQL store instead of a SQLite file in --directory.")
+    var store: String?
     @Flag(help: "Print one JSON document on stdout.") var json = false
 
     func validate() throws {
         guard epochs >= 1, repeats >= 1 else { throw ValidationError("--epochs and --repeats must be at least 1.") }
+        if let store, !Store.isPostgresURI(store) { throw ValidationError("--store takes a postgresql:// URI.") }
     }
 
     func run() throws {
@@ -54,7 +57,7 @@ struct CheckpointBenchmark: ParsableCommand {
                 let folder = URL(fileURLWithPath: directory).appendingPathComponent(".fcstore-bench-\(UUID().uuidString)")
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
                 previous = folder
-                let store = try Store(path: folder.appendingPathComponent("bench.db").path)
+                let store = try Store(path: self.store ?? folder.appendingPathComponent("bench.db").path)
                 let run = try store.createRun(name: nil, config: "{}", seed: 1)
                 let checkpointed = try Trainer(config: config, train: data)
                 let startStored = Date()

@@ -23,7 +23,9 @@ struct ScaleBenchmark: ParsableCommand {
 
     func run() throws {
         let sizes = [4, 16, 3]
-        if !FileManager.default.fileExists(atPath: store) {
+        // A postgresql:// URI is built when its database holds no runs yet.
+        let isPostgres = Store.isPostgresURI(store)
+        if isPostgres ? try Store(path: store).runs().isEmpty : !FileManager.default.fileExists(atPath: store) {
             try build(sizes: sizes)
         }
         let binary = fcstore ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fcstore").path
@@ -34,7 +36,7 @@ struct ScaleBenchmark: ParsableCommand {
         let checkpoints = all.reduce(0) { $0 + $1.ownCheckpointCount }
         let parameters = zip(sizes, sizes.dropFirst()).reduce(0) { $0 + $1.0 * $1.1 + $1.1 }
         print(String(format: "store %@: %d runs, %d own checkpoints, %.1f MB: %.0f bytes per checkpoint for %d parameters (%d bytes of float32) and 11 metrics",
-                     store, all.count, checkpoints, Double(fileSize) / 1e6, Double(fileSize) / Double(max(checkpoints, 1)), parameters, parameters * 4))
+                     Store.displayLocation(store), all.count, checkpoints, Double(fileSize) / 1e6, Double(fileSize) / Double(max(checkpoints, 1)), parameters, parameters * 4))
         for arguments in [["runs"], ["runs", "--json"], ["show", last.run.shortID], ["show", "\(last.run.shortID)@50", "--json"]] {
             var times: [Double] = []
             for _ in 0..<repeats {

@@ -133,7 +133,7 @@ struct Train: ParsableCommand {
         if let push, StoreLocation.sameFile(self.store.path, push) {
             throw CLIError("--push \(StoreLocation.redacted(push)) is the store itself; push to another store.")
         }
-        let created = !FileManager.default.fileExists(atPath: self.store.path)
+        let created = !self.store.isPostgres && !FileManager.default.fileExists(atPath: self.store.path)
         let trainer: RunTrainer
         do {
             let store = try self.store.open()

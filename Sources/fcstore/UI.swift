@@ -32,10 +32,10 @@ struct UI: ParsableCommand {
     }
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: store.path) else {
-            throw CLIError("No store at \(store.path); train a run first, or pass --store PATH (or set FCSTORE_DB).")
+        guard store.isPostgres || FileManager.default.fileExists(atPath: store.path) else {
+            throw CLIError("No store at \(store.displayPath); train a run first, or pass --store PATH (or set FCSTORE_DB).")
         }
-        let dashboard = try Dashboard(path: store.path)
+        let dashboard = try Dashboard(path: store.path, errorText: { StoreMessages.text(for: $0) })
         if !["127.0.0.1", "localhost", "::1"].contains(host) {
             Console.err("note: listening on \(host), not 127.0.0.1: anyone who can reach this address can read the store.")
         }

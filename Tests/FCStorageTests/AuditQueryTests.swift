@@ -7,23 +7,27 @@ import FCSQLite
 /// under "These queries are run against a real store by `AuditQueryTests`"), read
 /// from the README itself and run against a store file with a root run and a
 /// fork, their example run prefixes replaced by the real ones.
-final class AuditQueryTests: StoreTestCase {
-    /// The README's queries, in order.
-    static func readmeQueries() throws -> [String] {
+class AuditQueryTests: StoreTestCase {
+    /// The README's queries, in order: the `sqlite3` block, or the `psql` block after it.
+    static func readmeQueries(postgres: Bool = false) throws -> [String] {
         let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("README.md")
         let text = try String(contentsOf: readme, encoding: .utf8)
         let marker = try XCTUnwrap(text.range(of: "These queries are run against a real store by `AuditQueryTests`"))
-        let block = try XCTUnwrap(text[marker.upperBound...].range(of: "```sh\n"))
-        let end = try XCTUnwrap(text[block.upperBound...].range(of: "```"))
-        let prefix = "sqlite3 fcstore.db \""
+        var block = try XCTUnwrap(text[marker.upperBound...].range(of: "```sh\n"))
+        var end = try XCTUnwrap(text[block.upperBound...].range(of: "```"))
+        if postgres {
+            block = try XCTUnwrap(text[end.upperBound...].range(of: "```sh\n"))
+            end = try XCTUnwrap(text[block.upperBound...].range(of: "```"))
+        }
+        let prefix = postgres ? "psql \"$FCSTORE_DB\" -Atc \"" : "sqlite3 fcstore.db \""
         return text[block.upperBound..<end.lowerBound].split(separator: "\n")
             .filter { $0.hasPrefix(prefix) && $0.hasSuffix("\"") }
             .map { String($0.dropFirst(prefix.count).dropLast()) }
     }
 
     /// Runs every statement of `sql` (separated by "; "), returning the last one's rows as text.
-    private func rows(_ db: Database, _ sql: String) throws -> [[String]] {
+    private func rows(_ db: Connection, _ sql: String) throws -> [[String]] {
         var result: [[String]] = []
         for part in sql.components(separatedBy: "; ") {
             result = []
@@ -44,7 +48,7 @@ final class AuditQueryTests: StoreTestCase {
     }
 
     func testEveryReadmeAuditQueryRunsAndAnswers() throws {
-        let path = path()
+        let path = try location()
         let store = try Store(path: path)
         var generator = SplitMix64(seed: 7)
         let root = try store.createRun(name: "digits", config: "{}", seed: 1)
@@ -62,9 +66,9 @@ final class AuditQueryTests: StoreTestCase {
         try store.setStatus(runID: root.id, .completed)
         try store.rename(runID: root.id, to: "digits-2")
         try store.setTags(runID: root.id, set: ["team": "vision"])
-        let db = try raw(path)
+        let db = try connection()
         var answers: [String: [[String]]] = [:]
-        let queries = try Self.readmeQueries()
+        let queries = try Self.readmeQueries(postgres: Self.backend == .postgres)
         XCTAssertGreaterThanOrEqual(queries.count, 9)
         for query in queries {
             let sql = query.replacingOccurrences(of: "'584f%'", with: "'\(root.id.prefix(8))%'")
@@ -87,7 +91,7 @@ final class AuditQueryTests: StoreTestCase {
                        [["1", "bias", "12"], ["1", "weight", "48"], ["2", "bias", "8"], ["2", "weight", "24"]])
         XCTAssertTrue(joined.allSatisfy { $0[2].count == 64 })
         // The fork shares no bytes with another run (its epochs have their own random tensors).
-        XCTAssertEqual(try answer("HAVING runs > 1"), [])
+        XCTAssertEqual(try answer("count(DISTINCT c.run_id)"), [])
         // The lineage walk goes from the fork to the root.
         XCTAssertEqual(try answer("WITH RECURSIVE chain"),
                        [["0", String(fork.id.prefix(8)), "2"], ["1", String(root.id.prefix(8)), "NULL"]])
@@ -104,6 +108,7 @@ final class AuditQueryTests: StoreTestCase {
 
     /// The README states the naming rule; every hash column of every view follows it.
     func testViewHashColumnsAreBlobsWithAHexTwin() throws {
+        try requireSQLite("typeof() is SQLite's; PostgreSQL's columns have declared types")
         let path = path()
         _ = try Lineage(path: path)
         let db = try raw(path)
@@ -115,4 +120,11 @@ final class AuditQueryTests: StoreTestCase {
             XCTAssertGreaterThan(try int(db, "SELECT count(*) FROM \(view) WHERE typeof(\(column)) = 'blob'"), 0, view)
         }
     }
+}
+
+/// The README's psql block on a PostgreSQL store (see PostgresStoreTests).
+final class PostgresAuditQueryTests: AuditQueryTests {
+    override class var backend: TestBackend { .postgres }
+    override func testEveryReadmeAuditQueryRunsAndAnswers() throws { try super.testEveryReadmeAuditQueryRunsAndAnswers() }
+    override func testViewHashColumnsAreBlobsWithAHexTwin() throws { try super.testViewHashColumnsAreBlobsWithAHexTwin() }
 }

@@ -5,7 +5,8 @@ import FCSQLite
 /// The one best-epoch rule and the places that use it: `Store.bestEpoch`,
 /// `prune --keep-best`, the best column of `runs`, and the `run_summary` view
 /// that mirrors it in SQL.
-final class BestEpochTests: StoreTestCase {
+/// `PostgresBestEpochTests` runs these again on PostgreSQL.
+class BestEpochTests: StoreTestCase {
     func testLowestValueEarliestEpochOnTiesNaNIgnored() {
         let values: [(epoch: Int, value: Double)] = [(0, 3), (1, .nan), (2, 1), (3, 2), (4, 1), (5, -.infinity)]
         XCTAssertEqual(BestEpoch.pick(values.prefix(5))?.epoch, 2)
@@ -18,7 +19,7 @@ final class BestEpochTests: StoreTestCase {
     }
 
     func testEveryUserOfTheRuleAgreesOnARealStore() throws {
-        let path = path()
+        let path = try location()
         let store = try Store(path: path)
         var generator = SplitMix64(seed: 5)
         let run = try store.createRun(name: "r", config: #"{"layers":[3,2]}"#, seed: 1)
@@ -46,8 +47,15 @@ final class BestEpochTests: StoreTestCase {
         XCTAssertNotEqual(prune.reasons[4]?.contains(.best), true)
 
         // The SQL view mirrors the rule's value.
-        let db = try raw(path)
+        let db = try connection()
         XCTAssertEqual(try db.scalar("SELECT best_val_loss FROM run_summary WHERE run_id = ?", [.text(run.id)]), .real(0.5))
         XCTAssertEqual(try db.scalar("SELECT best_val_loss FROM run_summary WHERE run_id = ?", [.text(fork.id)]), .real(0.8))
     }
+}
+
+/// BestEpochTests on PostgreSQL (see PostgresStoreTests).
+final class PostgresBestEpochTests: BestEpochTests {
+    override class var backend: TestBackend { .postgres }
+    override func testLowestValueEarliestEpochOnTiesNaNIgnored() { super.testLowestValueEarliestEpochOnTiesNaNIgnored() }
+    override func testEveryUserOfTheRuleAgreesOnARealStore() throws { try super.testEveryUserOfTheRuleAgreesOnARealStore() }
 }

@@ -2,10 +2,12 @@ import Foundation
 import XCTest
 @testable import FCStorage
 import FCSQLite
+import FCPostgres
 
 /// Every row of the store's tables as text, for "nothing changed" comparisons.
 func contentDump(_ path: String) throws -> String {
-    let db = try Database(path: path, readOnly: true, busyTimeoutMilliseconds: 5000)
+    let db = Store.isPostgresURI(path) ? Connection(postgres: try PostgresConnection(uri: path))
+        : Connection(sqlite: try Database(path: path, readOnly: true, busyTimeoutMilliseconds: 5000))
     var lines: [String] = []
     for (table, order) in [("runs", "id"), ("checkpoints", "run_id, epoch"), ("tensors", "checkpoint_id, layer, role"),
                            ("metrics", "checkpoint_id, name"), ("blobs", "hash")] {

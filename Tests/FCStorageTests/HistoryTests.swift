@@ -109,11 +109,11 @@ final class HistoryTests: StoreTestCase {
                        [.text(lineage.base.id)])
         // The fork inherits epoch 1: the row's owner is named.
         let error = storeError { try lineage.store.loadCheckpoint(runID: lineage.fork.id, epoch: 1) }
-        XCTAssertEqual(error?.description, "Checkpoint \(lineage.base.shortID)@1 was changed after it was written: its optimizer state, rng state, metrics, tensor manifest or run no longer match the checkpoint digest. Nothing was used; run 'fcstore verify' for details.")
+        XCTAssertEqual(error?.description, "Checkpoint \(lineage.base.shortID)@1 was changed after it was written: its optimizer state, rng state, metrics, tensor manifest or run no longer match the checkpoint digest. Nothing was used.")
         XCTAssertNoThrow(try lineage.store.loadCheckpoint(runID: lineage.fork.id, epoch: 2))
         try db.execute("UPDATE runs SET seed = 13 WHERE id = ?", [.text(lineage.fork.id)])
         XCTAssertEqual(storeError { try lineage.store.loadCheckpoint(runID: lineage.fork.id, epoch: 2) }?.description,
-                       "Run \(lineage.fork.shortID) was changed after it was written: its configuration, seed, creation time or parent no longer match the run digest. Nothing was used; run 'fcstore verify' for details.")
+                       "Run \(lineage.fork.shortID) was changed after it was written: its configuration, seed, creation time or parent no longer match the run digest. Nothing was used.")
         // A v1 row (written before schema version 4) still loads.
         try db.execute("UPDATE runs SET seed = 12 WHERE id = ?", [.text(lineage.fork.id)])
         let snapshot = try StoreSnapshot(db)

@@ -4,7 +4,8 @@ import FCSQLite
 
 /// The one walk up the parent chain (`FCStorage.Lineage`) and its one cycle rule,
 /// seen by the store and by the verifier alike.
-final class LineageTests: StoreTestCase {
+/// `PostgresLineageTests` runs these again on PostgreSQL.
+class LineageTests: StoreTestCase {
     private typealias Walk = FCStorage.Lineage
 
     private func walk(_ runID: String, _ parents: [String: CheckpointLocation?]) -> Walk {
@@ -52,11 +53,11 @@ final class LineageTests: StoreTestCase {
     }
 
     func testStoreAndVerifierRefuseACycleInARealStore() throws {
-        let path = path()
+        let path = try location()
         let fixture = try Lineage(path: path)
         // The base run made a fork of its own fork, in the file.
-        let db = try raw(path)
-        try db.execute("DROP TRIGGER IF EXISTS runs_immutable")
+        let db = try connection()
+        try db.execute(Self.backend == .postgres ? "DROP TRIGGER IF EXISTS runs_immutable ON runs" : "DROP TRIGGER IF EXISTS runs_immutable")
         try db.execute("UPDATE runs SET parent_run_id = ?, parent_epoch = 0 WHERE id = ?", [.text(fixture.fork.id), .text(fixture.base.id)])
         XCTAssertEqual(db.changes, 1)
 
@@ -66,4 +67,13 @@ final class LineageTests: StoreTestCase {
         let findings = try store.verify(runID: fixture.fork.id).map(\.description)
         XCTAssertTrue(findings.contains("\(fixture.fork.shortID): its chain of parent runs forms a cycle"), "\(findings)")
     }
+}
+
+/// LineageTests on PostgreSQL (see PostgresStoreTests).
+final class PostgresLineageTests: LineageTests {
+    override class var backend: TestBackend { .postgres }
+    override func testSegmentsOfAChainOfForks() { super.testSegmentsOfAChainOfForks() }
+    override func testACycleStopsAtTheFirstRunSeenTwice() { super.testACycleStopsAtTheFirstRunSeenTwice() }
+    override func testAMissingParentIsNamedWithTheRunThatNeedsIt() { super.testAMissingParentIsNamedWithTheRunThatNeedsIt() }
+    override func testStoreAndVerifierRefuseACycleInARealStore() throws { try super.testStoreAndVerifierRefuseACycleInARealStore() }
 }

@@ -4,7 +4,8 @@ import XCTest
 
 /// `Store.runs()`, the listing, against a reference computed run by run from
 /// `checkpoints(runID:)` (the epochs `show` lists).
-final class ListingTests: StoreTestCase {
+/// `PostgresListingTests` runs these again on PostgreSQL.
+class ListingTests: StoreTestCase {
     /// A summary as text, values by bit pattern (so NaN and -0.0 compare).
     static func describe(_ summary: RunSummary) -> String {
         let metrics = summary.latestMetrics.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.bitPattern)" }
@@ -50,7 +51,7 @@ final class ListingTests: StoreTestCase {
     /// losses with ties, -0.0, NaN and gaps, a pruned run and a removed parent
     /// whose forks were detached.
     func testListingAgreesWithEachRunsCheckpoints() throws {
-        let path = path()
+        let path = try location()
         let store = try Store(path: path)
         var generator = SplitMix64(seed: 42)
         let losses: [Double?] = [0.5, 0.25, 0.25, 1, 0, -0.0, .nan, nil]
@@ -84,7 +85,7 @@ final class ListingTests: StoreTestCase {
 
         // Without the index (a store whose planner chose otherwise) the answer is the same.
         let before = try store.runs().map(Self.describe)
-        try raw(path).execute("DROP INDEX metrics_val_loss")
+        try connection().execute("DROP INDEX metrics_val_loss")
         XCTAssertEqual(try store.runs().map(Self.describe), before)
     }
 }
@@ -96,4 +97,10 @@ extension Store {
         try db.prepare("SELECT id FROM runs ORDER BY created_at, id").forEachRow { ids.append($0.string(at: 0)) }
         return ids
     }
+}
+
+/// ListingTests on PostgreSQL (see PostgresStoreTests).
+final class PostgresListingTests: ListingTests {
+    override class var backend: TestBackend { .postgres }
+    override func testListingAgreesWithEachRunsCheckpoints() throws { try super.testListingAgreesWithEachRunsCheckpoints() }
 }

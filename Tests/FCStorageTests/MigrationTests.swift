@@ -101,7 +101,7 @@ final class MigrationTests: StoreTestCase {
         _ = FileManager.default.createFile(atPath: path, contents: text)
         let error = storeError { try Store(path: path) }
         XCTAssertEqual(error?.description,
-                       "\(path) is not an fcstore store: it is not an SQLite database. Choose another file with --store or FCSTORE_DB.")
+                       "\(path) is not an fcstore store: it is not an SQLite database.")
         XCTAssertEqual(try bytes(of: path), text)
     }
 
@@ -114,7 +114,7 @@ final class MigrationTests: StoreTestCase {
         let before = try bytes(of: path)
         let error = storeError { try Store(path: path) }
         XCTAssertEqual(error?.description,
-                       "\(path) is not an fcstore store: it is an SQLite database of another application (application_id 0x12345678, not fcstore's 0x46435354). Choose another file with --store or FCSTORE_DB.")
+                       "\(path) is not an fcstore store: it is an SQLite database of another application (application_id 0x12345678, not fcstore's 0x46435354).")
         XCTAssertEqual(try bytes(of: path), before)
 
         // No application_id at all, but tables: also someone else's.

@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 @testable import FCStorage
 
-final class RetentionTests: StoreTestCase {
+/// `PostgresRetentionTests` runs these again on PostgreSQL.
+class RetentionTests: StoreTestCase {
     /// Every epoch a run sees, loaded: epoch → tensors.
     private func allTensors(_ store: Store, _ runID: String) throws -> [Int: [CheckpointTensor]] {
         var result: [Int: [CheckpointTensor]] = [:]
@@ -13,7 +14,7 @@ final class RetentionTests: StoreTestCase {
     }
 
     func testPruneKeepsWhatItPromisesAndVerifyStillPasses() throws {
-        let path = path()
+        let path = try location()
         let store = try Store(path: path)
         let run = try store.createRun(name: "long", config: "{}", seed: 1)
         var generator = SplitMix64(seed: 21)
@@ -70,7 +71,8 @@ final class RetentionTests: StoreTestCase {
     }
 
     func testGCReclaimsTheBytesOfPrunedEpochs() throws {
-        let path = path()
+        try requireSQLite("the file shrinks after VACUUM")
+        let path = try location()
         let store = try Store(path: path)
         let run = try store.createRun(name: nil, config: "{}", seed: 1)
         var generator = SplitMix64(seed: 22)
@@ -96,7 +98,7 @@ final class RetentionTests: StoreTestCase {
     }
 
     func testRemoveRefusesWithForksAndForceDetachesThem() throws {
-        let lineage = try Lineage(path: path())
+        let lineage = try Lineage(path: try location())
         let store = lineage.store
         var generator = SplitMix64(seed: 23)
         let grandchild = try store.forkRun(from: lineage.fork.id, atEpoch: 2, name: "grandchild", config: "{}", seed: 4)
@@ -144,4 +146,12 @@ final class RetentionTests: StoreTestCase {
         XCTAssertEqual(try allTensors(store, grandchild.id), before[1])
         _ = before[0]
     }
+}
+
+/// RetentionTests on PostgreSQL (see PostgresStoreTests).
+final class PostgresRetentionTests: RetentionTests {
+    override class var backend: TestBackend { .postgres }
+    override func testPruneKeepsWhatItPromisesAndVerifyStillPasses() throws { try super.testPruneKeepsWhatItPromisesAndVerifyStillPasses() }
+    override func testGCReclaimsTheBytesOfPrunedEpochs() throws { try super.testGCReclaimsTheBytesOfPrunedEpochs() }
+    override func testRemoveRefusesWithForksAndForceDetachesThem() throws { try super.testRemoveRefusesWithForksAndForceDetachesThem() }
 }

@@ -10,13 +10,21 @@ import FCSQLite
 class StoreTestCase: XCTestCase {
     /// XCTest makes a new instance for every test, so every test has its own folder.
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fcstore-tests-\(UUID().uuidString)")
+    /// The backend `openStore`, `location` and `connection` use (BackendFixture.swift);
+    /// a PostgreSQL twin of a suite overrides it.
+    class var backend: TestBackend { .sqlite }
+    /// PostgreSQL: the URI of each store name, and the databases to drop afterwards.
+    var databases: [String: String] = [:]
+    var createdDatabases: [String] = []
 
     override func setUpWithError() throws {
+        try requireBackend()
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     }
 
     override func tearDownWithError() throws {
         try? FileManager.default.removeItem(at: folder)
+        dropDatabases()
     }
 
     func path(_ name: String = "store.db") -> String {

@@ -38,7 +38,7 @@ final class SetupTests: XCTestCase {
         XCTAssertTrue(blocks[0].hasPrefix("scripts/setup && swift run -c release fcstore train --data examples/digits.csv"), blocks[0])
         XCTAssertTrue(blocks[0].hasSuffix("&& .build/release/fcstore show digits"), blocks[0])
         // The second runs the whole suite.
-        XCTAssertEqual(blocks[1], "scripts/setup --test && swift test")
+        XCTAssertEqual(blocks[1], "scripts/setup --test && scripts/with-postgres swift test")
     }
 
     /// .ci/run runs the README's test command and installs nothing itself.

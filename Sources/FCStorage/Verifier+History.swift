@@ -142,7 +142,7 @@ extension Verifier {
             }
             expected = head.seq &+ 1
             if head.removedAt == nil, snapshot.runs[head.runID] == nil {
-                findings.append(Finding(runID: head.runID, message: "the run is missing: it was deleted without 'fcstore rm' (its head record #\(head.seq) remains)"))
+                findings.append(Finding(runID: head.runID, message: "the run is missing: it was deleted outside fcstore (its head record #\(head.seq) remains)"))
             }
         }
     }

@@ -164,9 +164,10 @@ final class MessagesCLITests: XCTestCase {
     static let rootHelp = """
         OVERVIEW: A persistent model store for fully-connected neural networks.
 
-        Every epoch of every run is committed to one SQLite file (--store PATH, else
-        $FCSTORE_DB, else ./fcstore.db). A checkpoint reference REF is RUN (its latest
-        epoch), RUN@EPOCH or RUN@best; RUN is an id prefix or a unique run name.
+        Every epoch of every run is committed to one store: a SQLite file or a
+        PostgreSQL database (--store PATH or postgresql://URI, else $FCSTORE_DB, else
+        ./fcstore.db). A checkpoint reference REF is RUN (its latest epoch), RUN@EPOCH
+        or RUN@best; RUN is an id prefix or a unique run name.
 
         USAGE: fcstore [--store <path>] <subcommand> [<arguments>]
 

@@ -84,7 +84,7 @@ final class TamperCampaignTests: XCTestCase {
 
     func testDeletingAWholeRunIsReported() throws {
         let store = try tampered("deleted", "PRAGMA foreign_keys = ON; DELETE FROM runs WHERE id = '\(second)';")
-        try assertReported(store, ["\(short(second)): the run is missing: it was deleted without 'fcstore rm'"])
+        try assertReported(store, ["\(short(second)): the run is missing: it was deleted outside fcstore"])
         // Deleting its ledger row too leaves a gap in the ledger.
         try SQLite.execute("DELETE FROM run_heads WHERE run_id = '\(second)';", on: store)
         try assertReported(store, ["the run ledger (run_heads) record 2 is missing"])

@@ -1,3 +1,4 @@
+import FCCore
 import FCStorage
 import Foundation
 
@@ -153,7 +154,7 @@ public struct RunFields {
                 if let known = paths[joined] {
                     child = known
                 } else {
-                    child = path.isEmpty ? snakeCase(key) : path + "." + snakeCase(key)
+                    child = path.isEmpty ? KeyCase.snakeCase(key) : path + "." + KeyCase.snakeCase(key)
                     paths[joined] = child
                 }
                 flatten(member, path: child, into: &result, paths: &paths)
@@ -172,17 +173,4 @@ public struct RunFields {
         return nil
     }
 
-    /// `learningRate` → `learning_rate`; snake_case stays.
-    static func snakeCase(_ key: String) -> String {
-        var result = ""
-        for character in key {
-            if character.isUppercase {
-                if !result.isEmpty, result.last != "_" { result.append("_") }
-                result += character.lowercased()
-            } else {
-                result.append(character)
-            }
-        }
-        return result
-    }
 }

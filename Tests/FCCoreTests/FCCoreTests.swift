@@ -83,3 +83,15 @@ final class AtomicFileTests: XCTestCase {
         XCTAssertEqual(try contents(), ["bundle.db"])
     }
 }
+
+final class KeyCaseTests: XCTestCase {
+    func testCamelCaseKeysBecomeSnakeCaseAndSnakeCaseStays() {
+        XCTAssertEqual(KeyCase.snakeCase("learningRate"), "learning_rate")
+        XCTAssertEqual(KeyCase.snakeCase("blasCore"), "blas_core")
+        XCTAssertEqual(KeyCase.snakeCase("kernelsISA"), "kernels_i_s_a")
+        XCTAssertEqual(KeyCase.snakeCase("batch_size"), "batch_size")
+        XCTAssertEqual(KeyCase.snakeCase("already_Snake"), "already_snake")
+        XCTAssertEqual(KeyCase.snakeCase("Leading"), "leading")
+        XCTAssertEqual(KeyCase.snakeCase(""), "")
+    }
+}

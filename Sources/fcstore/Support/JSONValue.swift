@@ -1,3 +1,4 @@
+import FCCore
 import Foundation
 
 /// Any JSON document, to re-emit a stored one with its keys renamed: `show
@@ -63,7 +64,7 @@ enum JSONValue: Codable, Equatable {
         case .object(let members):
             var result: [String: JSONValue] = [:]
             for (key, value) in members {
-                result[JSONValue.snakeCase(key)] = verbatim.contains(key) ? value : value.snakeCased(keepingKeysUnder: verbatim)
+                result[KeyCase.snakeCase(key)] = verbatim.contains(key) ? value : value.snakeCased(keepingKeysUnder: verbatim)
             }
             return .object(result)
         default:
@@ -71,19 +72,6 @@ enum JSONValue: Codable, Equatable {
         }
     }
 
-    /// `learningRate` → `learning_rate`, `blasCore` → `blas_core`; snake_case keys are unchanged.
-    static func snakeCase(_ key: String) -> String {
-        var result = ""
-        for character in key {
-            if character.isUppercase {
-                if !result.isEmpty, result.last != "_" { result.append("_") }
-                result += character.lowercased()
-            } else {
-                result.append(character)
-            }
-        }
-        return result
-    }
 
     /// The member `key` of an object, nil otherwise.
     subscript(key: String) -> JSONValue? {

@@ -102,7 +102,7 @@ struct PushBenchmark: ParsableCommand {
 
     /// The source's blobs (hash, bytes), as the push reads them.
     private func readBlobs(_ path: String) throws -> [(hash: [UInt8], bytes: [UInt8])] {
-        let db = try Database(path: path, readOnly: true)
+        let db = try Database(path: path, readOnly: true, busyTimeoutMilliseconds: 5000)
         var blobs: [(hash: [UInt8], bytes: [UInt8])] = []
         try db.prepare("SELECT hash, data FROM blobs ORDER BY id").forEachRow { row in
             blobs.append((row.bytes(at: row.column("hash")), row.bytes(at: row.column("data"))))

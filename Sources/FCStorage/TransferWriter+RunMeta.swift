@@ -28,7 +28,10 @@ extension TransferWriter {
     func copyRunMeta(ofNewRun runID: String) throws {
         guard destination.hasRunMeta else { return }
         let meta = try sourceRunMeta([runID])
-        try destination.mergeRunMeta(meta, added: [runID], others: [],
+        // Another transfer may have added the run (and its tags) meanwhile: then it merges as a run the destination had.
+        let fresh = try destination.db.scalar("SELECT 1 FROM run_tags WHERE run_id = ?", [.text(runID)]) == nil
+            && destination.db.scalar("SELECT 1 FROM run_notes WHERE run_id = ?", [.text(runID)]) == nil
+        try destination.mergeRunMeta(meta, added: fresh ? [runID] : [], others: fresh ? [] : [runID],
                                      renamed: plan.summary.renamed.filter { $0.runID == runID })
     }
 

@@ -99,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "fcstore-bench",
             dependencies: [
-                "FCCore", "FCNet", "FCFormats", "FCStorage", "FCTraining", "FCDashboard",
+                "FCCore", "FCNet", "FCFormats", "FCStorage", "FCTraining", "FCDashboard", "FCPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

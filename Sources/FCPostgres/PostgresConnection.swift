@@ -129,6 +129,61 @@ public final class PostgresConnection {
         return name
     }
 
+    /// Runs `sql`, a `COPY ... FROM STDIN (FORMAT binary)`, sending `rows` in
+    /// PostgreSQL's binary copy format with `PQputCopyData` (in chunks of about
+    /// 1 MiB), then `PQputCopyEnd`; returns the rows the server copied. Each row
+    /// holds the values of the COPY's columns in order (`.int8`, `.float8`, `.text`,
+    /// `.bytea`, `.byteaBuffer`, `.null`). A failure leaves the connection ready
+    /// (inside a transaction, that transaction failed).
+    /// - Throws: `PostgresError`.
+    @discardableResult
+    public func copyBinary(_ sql: String, rows: [[PostgresValue]]) throws -> Int64 {
+        let start = PQexec(handle, sql)
+        guard let start, PQresultStatus(start) == PGRES_COPY_IN else { throw error(start, sql: sql) }
+        PQclear(start)
+        var buffer = PostgresCopyEncoder()
+        var failure: PostgresError?
+        func flush() {
+            guard failure == nil, !buffer.bytes.isEmpty else { return }
+            let sent = buffer.bytes.withUnsafeBufferPointer { pointer in
+                pointer.baseAddress.map { $0.withMemoryRebound(to: CChar.self, capacity: pointer.count) {
+                    PQputCopyData(handle, $0, Int32(pointer.count))
+                } } ?? 1
+            }
+            if sent != 1 { failure = error(nil, sql: sql) }
+            buffer.bytes.removeAll(keepingCapacity: true)
+        }
+        buffer.header()
+        for row in rows {
+            do {
+                try buffer.append(row)
+            } catch let problem as PostgresError {
+                failure = problem
+                break
+            }
+            if buffer.bytes.count >= 1 << 20 { flush() }
+            if failure != nil { break }
+        }
+        buffer.trailer()
+        flush()
+        // Ending with an error message makes the server abort the COPY.
+        _ = PQputCopyEnd(handle, failure == nil ? nil : "fcstore: the copy was abandoned")
+        var firstError: PostgresError?
+        var copied: Int64 = 0
+        while let result = PQgetResult(handle) {
+            if PQresultStatus(result) == PGRES_COMMAND_OK {
+                copied = PQcmdTuples(result).map { Int64(String(cString: $0)) ?? 0 } ?? 0
+                PQclear(result)
+            } else {
+                let problem = error(result, sql: sql)
+                firstError = firstError ?? problem
+            }
+        }
+        if let failure { throw failure }
+        if let firstError { throw firstError }
+        return copied
+    }
+
     /// Forgets the prepared statements (after the server lost them, e.g. a reconnect).
     public func forgetPreparedStatements() { prepared.removeAll() }
 

@@ -129,6 +129,27 @@ extension Connection {
         }
     }
 
+    /// Stores blobs (hash and checked bytes) the store may lack; call inside a write
+    /// transaction. SQLite: `insertBlob` each. PostgreSQL: one binary `COPY` of all of
+    /// them (the batch the push planned as missing); when one arrived meanwhile (a
+    /// unique violation), the copy is rolled back to a savepoint and each is inserted
+    /// with `ON CONFLICT DO NOTHING` instead.
+    func insertBlobs(_ blobs: [(hash: [UInt8], bytes: [UInt8])]) throws {
+        guard case let .postgres(connection) = backend, blobs.count > 1 else {
+            for blob in blobs { try blob.bytes.withUnsafeBytes { _ = try insertBlob(hash: blob.hash, bytes: $0) } }
+            return
+        }
+        try connection.execute("SAVEPOINT fcstore_blobs")
+        do {
+            try connection.copyBinary("COPY blobs (hash, size, data) FROM STDIN (FORMAT binary)",
+                                      rows: blobs.map { [.bytea($0.hash), .int8(Int64($0.bytes.count)), .bytea($0.bytes)] })
+            try connection.execute("RELEASE SAVEPOINT fcstore_blobs")
+        } catch let error as PostgresError where error.sqlState == .uniqueViolation {
+            try connection.execute("ROLLBACK TO SAVEPOINT fcstore_blobs")
+            for blob in blobs { try blob.bytes.withUnsafeBytes { _ = try insertBlob(hash: blob.hash, bytes: $0) } }
+        }
+    }
+
     /// Reads the whole blob of row `id` into `destination`, which must be exactly as large.
     /// - Returns: false when the stored blob has a different size (nothing is read).
     func readBlob(id: Int64, into destination: UnsafeMutableRawBufferPointer) throws -> Bool {

@@ -203,7 +203,11 @@ enum StoreTimestamp {
 
     static func now() -> String { string(Date()) }
 
-    static func string(_ date: Date) -> String { style.format(date) }
+    /// To the nearest millisecond. The format truncates, and a time parsed from its own
+    /// text can sit a hair below it (x.129 as x.12899994), so without the half
+    /// millisecond a time read and written again (a segment merged by a push, pull or
+    /// import) would lose one.
+    static func string(_ date: Date) -> String { style.format(Date(timeIntervalSince1970: date.timeIntervalSince1970 + 0.0005)) }
 
     static func isValid(_ text: String) -> Bool {
         (try? style.parse(text)) != nil

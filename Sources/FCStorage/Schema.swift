@@ -82,20 +82,4 @@ enum Schema {
         /// The columns of `metrics` a copy of a checkpoint's metric row carries (all but `checkpoint_id`).
         static let columns = ["name", "value"]
     }
-
-    /// A table whose rows belong to one run (a `run_id`-like column), copied with
-    /// the run by push and pull. Its rows must have a unique key, so that a copy
-    /// that is already there is skipped (`INSERT ... ON CONFLICT DO NOTHING`).
-    struct RunTable {
-        var name: String
-        /// Every column a copy carries.
-        var columns: [String]
-        /// The column holding the run's id.
-        var runColumn = "run_id"
-    }
-
-    /// The tables push and pull copy for each run they add or extend, besides
-    /// runs, checkpoints, tensors, metrics, blobs, heads and prune records
-    /// (none yet; a migration that adds one lists it here).
-    static let runTables: [RunTable] = []
 }

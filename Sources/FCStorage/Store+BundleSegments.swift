@@ -26,14 +26,31 @@ extension Store {
     /// Call in the import's write transaction. A bundle older than version 5 has none.
     func mergeSegments(from bundle: Database, bundleVersion: Int, runIDs: [String]) throws {
         guard hasLeases, bundleVersion >= 5, !runIDs.isEmpty else { return }
-        let select = try bundle.prepare("SELECT \(Store.segmentColumns) FROM segments WHERE run_id = ? ORDER BY first_epoch")
-        for id in runIDs {
-            try select.bind([.text(id)])
-            var records: [SegmentRecord] = []
-            try select.forEachRow { records.append(try Store.segmentRecord(Statement(.sqlite($0)))) }
-            for record in records {
-                try upsertSegment(runID: id, record.input, lastEpoch: record.lastEpoch)
-            }
+        let select = Statement(.sqlite(try bundle.prepare(Store.segmentsOfRun)))
+        for id in runIDs { try mergeSegments(try Store.segmentRecords(select, runID: id), runID: id) }
+    }
+
+    /// Reads a run's segments, in epoch order.
+    static let segmentsOfRun = "SELECT \(Store.segmentColumns) FROM segments WHERE run_id = ? ORDER BY first_epoch"
+
+    /// The segments of `runID` that `select` (`segmentsOfRun`, in a bundle or another
+    /// store) reads, those starting after `upper` left out and the others cut at it.
+    static func segmentRecords(_ select: Statement, runID: String, upper: Int = Int.max) throws -> [SegmentRecord] {
+        try select.bind([.text(runID)])
+        var records: [SegmentRecord] = []
+        try select.forEachRow { row in
+            var record = try Store.segmentRecord(row)
+            guard record.firstEpoch <= upper else { return }
+            record.lastEpoch = min(record.lastEpoch, upper)
+            records.append(record)
         }
+        return records
+    }
+
+    /// Merges segments from elsewhere (a bundle, or the source of a push or pull) into
+    /// `runID`'s: the rule bundles and transfers share.
+    func mergeSegments(_ records: [SegmentRecord], runID: String) throws {
+        guard hasLeases else { return }
+        for record in records { try upsertSegment(runID: runID, record.input, lastEpoch: record.lastEpoch) }
     }
 }

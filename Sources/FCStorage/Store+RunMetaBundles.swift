@@ -10,12 +10,40 @@ struct BundleRunMeta {
     /// By run, in the bundle's order.
     var events: [String: [RunEvent]] = [:]
 
+    init() {}
+
     /// Reads them from a bundle of schema version 6 or later (empty for older ones).
     /// - Parameter refuse: makes the error for a row that breaks the rules.
     init(_ bundle: Database, version: Int, refuse: (String) -> StoreError) throws {
-        guard version >= 6 else { return }
+        guard version >= 6 else {
+            self.init()
+            return
+        }
+        try self.init(reading: { Statement(.sqlite(try bundle.prepare($0))) }, runIDs: nil, refuse: refuse)
+    }
+
+    /// Reads them from another store (a push's or pull's source), for `runIDs`.
+    init(store: Store, runIDs: [String], refuse: (String) -> StoreError) throws {
+        guard store.hasRunMeta else {
+            self.init()
+            return
+        }
+        try self.init(reading: { try store.db.prepare($0) }, runIDs: runIDs, refuse: refuse)
+    }
+
+    /// Reads them with statements from `prepare`, for `runIDs` (every run when nil), checked.
+    private init(reading prepare: (String) throws -> Statement, runIDs: [String]?, refuse: (String) -> StoreError) throws {
         var problem: String?
-        try bundle.prepare("SELECT run_id, key, value, updated_at FROM run_tags ORDER BY run_id, key").forEachRow { row in
+        /// Runs `columns FROM table` for each run of `runIDs` (or once for all), in `order`.
+        func rows(_ select: String, order: String, _ body: (Statement) throws -> Void) throws {
+            guard let runIDs else { return try prepare("\(select) ORDER BY \(order)").forEachRow(body) }
+            let statement = try prepare("\(select) WHERE run_id = ? ORDER BY \(order)")
+            for id in runIDs {
+                try statement.bind([.text(id)])
+                try statement.forEachRow(body)
+            }
+        }
+        try rows("SELECT run_id, key, value, updated_at FROM run_tags", order: "run_id, key") { row in
             let runID = row.string(at: row.column("run_id")), key = row.string(at: row.column("key"))
             let value = row.string(at: row.column("value"))
             if let flaw = RunMetadata.keyFlaw(key) {
@@ -25,13 +53,13 @@ struct BundleRunMeta {
             }
             tags[runID, default: [:]][key] = Stamped(value: value, updatedAt: row.string(at: row.column("updated_at")))
         }
-        try bundle.prepare("SELECT run_id, note, updated_at FROM run_notes").forEachRow { row in
+        try rows("SELECT run_id, note, updated_at FROM run_notes", order: "run_id") { row in
             let runID = row.string(at: row.column("run_id")), note = row.string(at: row.column("note"))
             if let flaw = RunMetadata.noteFlaw(note) { problem = problem ?? "its run \(runID.prefix(8)) has a note that \(flaw)" }
             notes[runID] = Stamped(value: note, updatedAt: row.string(at: row.column("updated_at")))
         }
-        try bundle.prepare("SELECT run_id, changed_at, host, user_name, field, old_value, new_value FROM events ORDER BY id").forEachRow { row in
-            let event = Store.event(Statement(.sqlite(row)))
+        try rows("SELECT run_id, changed_at, host, user_name, field, old_value, new_value FROM events", order: "id") { row in
+            let event = Store.event(row)
             if RunField(text: event.field) == nil {
                 problem = problem ?? "its run \(event.runID.prefix(8)) has an event of an unknown field \(RunName.quoted(event.field))"
             }
@@ -65,9 +93,18 @@ extension Store {
     ///   through `change`, so it gets an event; removals do not travel. Events of
     ///   the bundle that this store does not have are appended.
     func mergeRunMeta(_ meta: BundleRunMeta, summary: ImportSummary) throws {
+        try mergeRunMeta(meta, added: summary.runsAdded, others: summary.runsExtended + summary.runsSkipped,
+                         renamed: summary.renamed)
+    }
+
+    /// The merge of `mergeRunMeta(_:summary:)` (bundles) and of push and pull:
+    /// `added` are runs new here (no tags, note or events of theirs yet), `others` runs
+    /// this store had, `renamed` the added runs given another name here.
+    func mergeRunMeta(_ meta: BundleRunMeta, added addedRuns: [String], others: [String],
+                      renamed: [ImportSummary.Renamed]) throws {
         guard hasRunMeta else { return }
-        let added = Set(summary.runsAdded)
-        for runID in summary.runsAdded + summary.runsExtended + summary.runsSkipped {
+        let added = Set(addedRuns)
+        for runID in addedRuns + others {
             var known = Set(try events(inTransaction: runID))
             for event in meta.events[runID] ?? [] where !known.contains(event) {
                 try appendEvent(event)
@@ -93,7 +130,7 @@ extension Store {
                 if local.map({ note.updatedAt > $0 }) ?? true { try change(.note, of: runID, to: note.value, updatedAt: note.updatedAt) }
             }
         }
-        for renamed in summary.renamed {
+        for renamed in renamed {
             try appendEvent(RunEvent(runID: renamed.runID, changedAt: StoreTimestamp.now(), host: EventActor.current.host,
                                      user: EventActor.current.user, field: RunField.name.text, oldValue: renamed.bundleName,
                                      newValue: renamed.newName))

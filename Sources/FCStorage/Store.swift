@@ -43,6 +43,12 @@ public final class Store {
         ConnectionURI.isPostgres(location) ? ConnectionURI.redacted(location) : location
     }
 
+    /// `text` with `location` (and a PostgreSQL URI's password wherever it appears)
+    /// in the form `displayLocation` shows.
+    public static func hidingPassword(of location: String, in text: String) -> String {
+        ConnectionURI.isPostgres(location) ? ConnectionURI.scrub(text, uri: location) : text
+    }
+
     /// Called while a checkpoint is being written, after half its tensor rows;
     /// tests throw from it to prove a failed checkpoint leaves no trace.
     var faultInjection: (() throws -> Void)?

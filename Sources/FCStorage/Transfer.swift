@@ -126,6 +126,7 @@ public struct Transfer {
                 progress?(report)
             }
             try writer.updateStatuses()
+            try writer.mergeMovedRunsMeta()
         }
         return summary
     }

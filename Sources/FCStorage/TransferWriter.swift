@@ -5,8 +5,8 @@ import Foundation
 /// transactions, then each commit group (an epoch, with the pruned epochs
 /// before it) in one transaction that re-checks every digest and the chain.
 /// Rows are copied column by column from `Schema`'s lists, so a column added
-/// there travels without an edit here; tables hanging off a run travel by
-/// `Schema.runTables`.
+/// there travels without an edit here; segments, tags, notes and events travel
+/// by the rules bundles use (TransferWriter+RunMeta.swift).
 struct TransferWriter {
     let source: Store
     let destination: Store
@@ -74,11 +74,9 @@ struct TransferWriter {
 
     /// Sends the blobs `hashes` (checked) in one transaction; returns their bytes.
     func sendBlobs(_ hashes: [[UInt8]]) throws -> Int64 {
-        let blobs = try hashes.map { ($0, try sourceBytes($0)) }
-        try destination.db.writeTransaction {
-            for (hash, bytes) in blobs { try insertBlob(hash, bytes) }
-        }
-        return blobs.reduce(0) { $0 + Int64($1.1.count) }
+        let blobs = try hashes.map { (hash: $0, bytes: try sourceBytes($0)) }
+        try destination.db.writeTransaction { try destination.db.insertBlobs(blobs) }
+        return blobs.reduce(0) { $0 + Int64($1.bytes.count) }
     }
 
     // MARK: Rows
@@ -99,7 +97,8 @@ struct TransferWriter {
                 }
             }
             for checkpoint in group.checkpoints { try copyCheckpoint(checkpoint) }
-            if group.isLast { try copyRunTables(group.runID) }
+            try copySegments(group)
+            if group.isNewRun && group.isFirst { try copyRunMeta(ofNewRun: group.runID) }
             try destination.writeHead(runID: group.runID, provided: try sourceSignature(group.runID))
             if group.isNewRun && group.isFirst && destination.hasHeads {
                 try destination.db.execute("UPDATE run_heads SET imported_at = ? WHERE run_id = ?",
@@ -256,20 +255,6 @@ struct TransferWriter {
             if try destination.db.scalar("SELECT 1 FROM prunes WHERE run_id = ? AND pruned_at = ? AND epochs = ?", arguments) == nil {
                 let insert = Schema.insert(into: "prunes", record)
                 try destination.db.execute(insert.sql, insert.arguments)
-            }
-        }
-    }
-
-    /// Copies the rows of `Schema.runTables` for `runID` that the destination lacks.
-    private func copyRunTables(_ runID: String) throws {
-        for table in Schema.runTables {
-            let statement = try source.db.prepare("SELECT \(table.columns.joined(separator: ", ")) FROM \(table.name) WHERE \(table.runColumn) = ?")
-            try statement.bind([.text(runID)])
-            var rows: [[Schema.Field]] = []
-            try statement.forEachRow { rows.append(Self.fields($0, table.columns)) }
-            for row in rows {
-                let insert = Schema.insert(into: table.name, row)
-                try destination.db.execute(insert.sql + " ON CONFLICT DO NOTHING", insert.arguments)
             }
         }
     }

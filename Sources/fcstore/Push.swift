@@ -32,7 +32,7 @@ struct Push: ParsableCommand {
     private func push() throws {
         let local = try store.openExisting()
         if StoreLocation.sameFile(store.path, destination) {
-            throw CLIError("\(StoreLocation.redacted(destination)) is this store itself; push to another store.")
+            throw CLIError("\(Store.displayLocation(destination)) is this store itself; push to another store.")
         }
         let remote = try StoreLocation.open(destination)
         try TransferCommand.run(.push, local: local, remote: remote, remoteLocation: destination, runs: runs, json: output.json)
@@ -66,7 +66,7 @@ struct Pull: ParsableCommand {
 
     private func pull() throws {
         if StoreLocation.sameFile(store.path, source) {
-            throw CLIError("\(StoreLocation.redacted(source)) is this store itself; pull from another store.")
+            throw CLIError("\(Store.displayLocation(source)) is this store itself; pull from another store.")
         }
         let remote = try StoreLocation.open(source, mustExist: true)
         let local = try store.open()

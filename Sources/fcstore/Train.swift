@@ -131,7 +131,7 @@ struct Train: ParsableCommand {
         let signingKey = try SigningKeys.load()
         let lease = try LeaseSetting.settings(storePath: self.store.path)
         if let push, StoreLocation.sameFile(self.store.path, push) {
-            throw CLIError("--push \(StoreLocation.redacted(push)) is the store itself; push to another store.")
+            throw CLIError("--push \(Store.displayLocation(push)) is the store itself; push to another store.")
         }
         let created = !self.store.isPostgres && !FileManager.default.fileExists(atPath: self.store.path)
         let trainer: RunTrainer

@@ -48,6 +48,45 @@ final class PostgresTests: XCTestCase {
         XCTAssertEqual(result.name(of: 3), "b")
     }
 
+    /// Binary COPY: every value kind arrives as sent, a row larger than one chunk
+    /// included; a failing COPY (a unique violation) throws its SQLSTATE and leaves the
+    /// connection usable, its table as before.
+    func testBinaryCopyRoundTripsAndAFailureLeavesTheConnectionUsable() throws {
+        let connection = try connect()
+        try connection.execute("CREATE TEMP TABLE copy_probe (i int8 PRIMARY KEY, f float8, t text, b bytea)")
+        let large: [UInt8] = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let bytes = [UInt8]([1, 0, 0xFF, 0x5C, 0x27])
+        let copied = try bytes.withUnsafeBytes { buffer in
+            try connection.copyBinary("COPY copy_probe (i, f, t, b) FROM STDIN (FORMAT binary)", rows: [
+                [.int8(Int64.min), .float8(-0.0), .text("é\u{1}'"), .bytea(large)],
+                [.int8(2), .null, .null, .byteaBuffer(buffer)],
+                [.int8(3), .float8(.infinity), .text(""), .bytea([])],
+            ])
+        }
+        XCTAssertEqual(copied, 3)
+        let rows = try connection.execute("SELECT i, f, t, b FROM copy_probe ORDER BY i", [])
+        XCTAssertEqual(rows.rowCount, 3)
+        XCTAssertEqual(rows.int64(0, 0), Int64.min)
+        XCTAssertEqual(rows.double(0, 1).bitPattern, (-0.0).bitPattern)
+        XCTAssertEqual(rows.string(0, 2), "é\u{1}'")
+        XCTAssertEqual(Array(rows.bytes(0, 3)), large)
+        XCTAssertTrue(rows.isNull(1, 1))
+        XCTAssertTrue(rows.isNull(1, 2))
+        XCTAssertEqual(Array(rows.bytes(1, 3)), bytes)
+        XCTAssertEqual(rows.double(2, 1), .infinity)
+        XCTAssertFalse(rows.isNull(2, 3))
+        XCTAssertEqual(rows.bytes(2, 3).count, 0)
+
+        do {
+            try connection.copyBinary("COPY copy_probe (i) FROM STDIN (FORMAT binary)", rows: [[.int8(9)], [.int8(2)]])
+            XCTFail("no error")
+        } catch let error as PostgresError {
+            XCTAssertEqual(error.sqlState, .uniqueViolation)
+        }
+        XCTAssertFalse(connection.isInTransaction)
+        XCTAssertEqual(try connection.execute("SELECT count(*) FROM copy_probe", []).int64(0, 0), 3)
+    }
+
     func testErrorsCarryTheSQLStateAndTheStatement() throws {
         let connection = try connect()
         do {

@@ -39,14 +39,16 @@ final class PushCrashTests: XCTestCase {
 
     func count(_ path: String, _ sql: String) throws -> Int {
         guard FileManager.default.fileExists(atPath: path) else { return 0 }
-        let db = try Database(path: path, readOnly: true, busyTimeoutMilliseconds: 5000)
+        // Writable: after a kill, opening the file may need to recover its WAL, which a read-only connection cannot.
+        let db = try Database(path: path, readOnly: false, busyTimeoutMilliseconds: 5000)
         guard try db.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'blobs'")?.int64 == 1 else { return 0 }
         return Int(try XCTUnwrap(try db.scalar(sql)?.int64))
     }
 
     func digests(_ path: String, _ run: String) throws -> [Int: [UInt8]] {
         guard FileManager.default.fileExists(atPath: path) else { return [:] }
-        let db = try Database(path: path, readOnly: true, busyTimeoutMilliseconds: 5000)
+        // Writable: after a kill, opening the file may need to recover its WAL, which a read-only connection cannot.
+        let db = try Database(path: path, readOnly: false, busyTimeoutMilliseconds: 5000)
         guard try db.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'checkpoints'")?.int64 == 1 else { return [:] }
         var result: [Int: [UInt8]] = [:]
         let statement = try db.prepare("SELECT epoch, digest FROM checkpoints WHERE run_id = ?")

@@ -23,7 +23,7 @@ final class BackgroundPush: @unchecked Sendable {
     private var failure: String?
     private var failuresShown = 0
 
-    var shown: String { StoreLocation.redacted(location) }
+    var shown: String { Store.displayLocation(location) }
 
     init(location: String, localOptions: StoreOptions, runID: String) {
         self.location = location

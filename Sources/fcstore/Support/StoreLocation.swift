@@ -3,7 +3,8 @@ import FCStorage
 import Foundation
 
 /// Another store named on the command line (push's DEST, pull's SOURCE, --push):
-/// opened by the same code as --store, and shown without a password.
+/// opened by the same code as --store, and shown without a password (`Store.displayLocation`,
+/// that is FCPostgres's `ConnectionURI.redacted`: the one redaction helper).
 enum StoreLocation {
     /// The options `--store LOCATION` would give, so the store opens exactly as --store opens it.
     static func options(_ location: String) throws -> StoreOptions {
@@ -16,21 +17,10 @@ enum StoreLocation {
     static func open(_ location: String, mustExist: Bool = false) throws -> Store {
         var isDirectory: ObjCBool = false
         let exists = !location.contains("://") && FileManager.default.fileExists(atPath: location, isDirectory: &isDirectory)
-        if exists, isDirectory.boolValue { throw CLIError("\(redacted(location)) is a folder; a store is a file.") }
-        if mustExist, !location.contains("://"), !exists { throw CLIError("No store at \(redacted(location)).") }
+        if exists, isDirectory.boolValue { throw CLIError("\(Store.displayLocation(location)) is a folder; a store is a file.") }
+        if mustExist, !location.contains("://"), !exists { throw CLIError("No store at \(Store.displayLocation(location)).") }
         let options = try options(location)
         return try mustExist ? options.openExisting() : options.open()
-    }
-
-    /// `location` with the password of a URI's `user:password@` replaced by `***`
-    /// (a local stand-in until the PostgreSQL seam's own helper lands).
-    static func redacted(_ location: String) -> String {
-        guard let scheme = location.range(of: "://") else { return location }
-        let rest = location[scheme.upperBound...]
-        let authorityEnd = rest.firstIndex(where: { "/?#".contains($0) }) ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return location }
-        return String(location[..<rest.startIndex]) + authority[..<colon] + ":***" + location[at...]
     }
 
     /// Runs `body`; an error's message is reworded with `location`'s password hidden.
@@ -50,8 +40,7 @@ enum StoreLocation {
 
     /// `text` with every occurrence of `location` in its redacted form.
     static func hidingPassword(of location: String, in text: String) -> String {
-        let shown = redacted(location)
-        return shown == location ? text : text.replacingOccurrences(of: location, with: shown)
+        Store.hidingPassword(of: location, in: text)
     }
 
     /// True when both name the same existing file (a push to itself).

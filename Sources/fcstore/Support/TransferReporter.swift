@@ -11,7 +11,7 @@ enum TransferCommand {
 
     static func run(_ direction: Direction, local: Store, remote: Store, remoteLocation: String, runs: [String], json: Bool) throws {
         let (source, destination) = direction == .push ? (local, remote) : (remote, local)
-        let shown = StoreLocation.redacted(remoteLocation)
+        let shown = Store.displayLocation(remoteLocation)
         let runIDs = runs.isEmpty ? nil : try runs.map { try source.resolveRun($0).id }
         let clock = ContinuousClock.now
         let bar = TransferProgressBar(verb: direction == .push ? "pushing" : "pulling")

@@ -1,3 +1,4 @@
+import FCSQLite
 import FCTestSupport
 import Foundation
 import XCTest
@@ -66,7 +67,9 @@ final class LeaseCLITests: XCTestCase {
     func testAnOwnerThatLostItsLeaseStopsWithOneLine() throws {
         let lease = 2.0
         let (training, runID) = try startTraining(lease: lease)
-        kill(training.process.processIdentifier, SIGSTOP)
+        // Whatever happens below, the paused owner must not outlive the test.
+        defer { kill(training.process.processIdentifier, SIGKILL) }
+        try stopOutsideATransaction(training.process.processIdentifier)
         let stoppedAt = Date()
         let committed = Reliability.committedEpochs(training.stderrSoFar).last ?? 0
         Thread.sleep(until: stoppedAt.addingTimeInterval(lease + 0.5))
@@ -88,6 +91,21 @@ final class LeaseCLITests: XCTestCase {
         XCTAssertEqual(try Reliability.run(["--store", store, "verify"], in: directory).status, 0)
         let epochs = try XCTUnwrap(try Reliability.listedEpochs(store, run: runID, in: directory))
         XCTAssertEqual(epochs, Array(0...(epochs.last ?? 0)), "one history, no epoch written twice")
+    }
+
+    /// SIGSTOPs `pid` at a moment it holds no write lock on the store: a SQLite writer
+    /// paused inside its epoch's transaction keeps every other writer out (a taker would
+    /// fail with "locked", not test the lease), so a stop that lands there is undone and
+    /// tried again a moment later.
+    private func stopOutsideATransaction(_ pid: pid_t) throws {
+        for _ in 0..<200 {
+            kill(pid, SIGSTOP)
+            let probe = try Database(path: store, readOnly: false, busyTimeoutMilliseconds: 0)
+            if (try? probe.execute("BEGIN IMMEDIATE; ROLLBACK")) != nil { return }
+            kill(pid, SIGCONT)
+            Thread.sleep(forTimeInterval: 0.003)
+        }
+        XCTFail("the trainer held the store's write lock at every one of 200 stops")
     }
 
     func testALeaseLengthThatIsNoNumberIsRefused() throws {

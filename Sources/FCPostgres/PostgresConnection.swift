@@ -54,6 +54,17 @@ public final class PostgresConnection {
 
     deinit { PQfinish(handle) }
 
+    /// A new connection to the same database, with the same URI (password included):
+    /// for a client that lost this one (`isConnected` false, `PostgresError.isConnectionLoss`).
+    /// - Throws: as `init(uri:)`.
+    public func reopened() throws -> PostgresConnection {
+        try PostgresConnection(uri: uri)
+    }
+
+    /// Whether the connection is still up (`PQstatus` is `CONNECTION_OK`): false once the
+    /// server closed it (a terminated backend, a restart) or the network dropped it.
+    public var isConnected: Bool { PQstatus(handle) == CONNECTION_OK }
+
     /// The server's version number, e.g. 150018 (`PQserverVersion`).
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
 

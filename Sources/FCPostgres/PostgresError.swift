@@ -20,6 +20,14 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         self.sql = sql
     }
 
+    /// Whether the error means the connection is gone, not that the statement was
+    /// refused: class 08 (connection exceptions, also a failed reconnect), 57P01-57P03
+    /// (the backend was terminated, the server crashed, or is not accepting connections
+    /// yet). A transaction open when it came may or may not have committed.
+    public var isConnectionLoss: Bool {
+        sqlState.class == "08" || [SQLState.adminShutdown, .crashShutdown, .cannotConnectNow].contains(sqlState)
+    }
+
     public var description: String {
         var text = "PostgreSQL error \(sqlState.rawValue): \(message)"
         if let sql { text += " (while running: \(PostgresError.firstLine(sql)))" }
@@ -74,6 +82,8 @@ public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let outOfMemory = SQLState("53200")
     public static let tooManyConnections = SQLState("53300")
     public static let adminShutdown = SQLState("57P01")
+    public static let crashShutdown = SQLState("57P02")
+    public static let cannotConnectNow = SQLState("57P03")
     public static let queryCanceled = SQLState("57014")
     /// Not a server code: a value this client could not decode, or a misuse of the API.
     public static let clientError = SQLState("XX000")

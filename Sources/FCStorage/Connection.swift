@@ -14,7 +14,8 @@ final class Connection {
         case postgres(PostgresConnection)
     }
 
-    let backend: Backend
+    /// Replaced only by `reconnect()` (PostgreSQL).
+    private(set) var backend: Backend
     /// The SQLite file's path, or the PostgreSQL URI without its password.
     let path: String
     /// Rows changed by the last statement on PostgreSQL (`PQcmdTuples`).
@@ -45,6 +46,32 @@ final class Connection {
     }
 
     var isPostgres: Bool { postgres != nil }
+
+    /// PostgreSQL: replaces a lost connection by a new one to the same database (the
+    /// statements cached for the old one are dropped; the server prepares them again).
+    /// Call outside any transaction. SQLite: nothing to do.
+    /// - Throws: `PostgresError` when the server cannot be reached.
+    func reconnect() throws {
+        guard case let .postgres(connection) = backend else { return }
+        let fresh = try connection.reopened()
+        postgresCache.removeAll()
+        postgresChanges = 0
+        backend = .postgres(fresh)
+    }
+
+    /// Whether `error` (a `PostgresError`, or a `StoreError.postgres`) says this
+    /// connection is gone. Always false on SQLite.
+    func isConnectionLoss(_ error: Error) -> Bool {
+        guard let connection = postgres else { return false }
+        let postgresError: PostgresError?
+        switch error {
+        case let error as PostgresError: postgresError = error
+        case StoreError.postgres(let error): postgresError = error
+        default: postgresError = nil
+        }
+        guard let postgresError else { return false }
+        return postgresError.isConnectionLoss || !connection.isConnected
+    }
 
     /// Compiles one statement (SQLite), or rewrites its `?` parameters to `$n` (PostgreSQL,
     /// where the server prepares it on first use, once per connection).

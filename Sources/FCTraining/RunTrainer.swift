@@ -43,6 +43,10 @@ public final class RunTrainer {
     private let lease: LeaseSettings?
     /// What this process records about its stretch of epochs (`segments`).
     public let segment: SegmentInput?
+    /// How long a commit keeps reconnecting after the store's connection was lost
+    /// (PostgreSQL: a terminated backend, a server restart) before `train` throws
+    /// `TrainingError.connectionLost`. Retries back off from 0.1 s to 2 s apart.
+    public var reconnectWindow: TimeInterval = 30
 
     /// The epoch in progress: samples trained so far and their mean train loss
     /// (nil before its first batch). Read it from `train`'s `shouldStop`.
@@ -99,13 +103,18 @@ public final class RunTrainer {
                 let context = owner.map { owner in
                     CommitContext(owner: owner, leaseUntil: lease.map { Date().addingTimeInterval($0.duration) }, segment: segment)
                 }
-                let record = try store.appendCheckpoint(runID: run.id, CheckpointCoding.input(state, normalizer: normalizer),
-                                                        context: context)
+                let input = try CheckpointCoding.input(state, normalizer: normalizer)
+                let record = try reconnecting(
+                    { try store.appendCheckpoint(runID: run.id, input, context: context) },
+                    // After a reconnect: the commit in flight may have landed; write it only if not.
+                    landed: { try store.committedCheckpoint(runID: run.id, matching: input) })
                 lastCommittedEpoch = state.epoch
                 committed(record, state)
             }
         } catch StoreError.leaseLost(let runID, let owner, let current) {
             throw StoreError.leaseLost(runID: runID, owner: owner, current: current)
+        } catch let error as TrainingError {
+            throw error
         } catch {
             try? finish(.interrupted)
             throw error
@@ -123,16 +132,55 @@ public final class RunTrainer {
             try finish(.diverged)
             return .diverged(lastEpoch: last)
         case let .stoppedEarly(bestEpoch):
-            try store.setStatus(runID: run.id, .completed)
+            try reconnecting({ try store.setStatus(runID: run.id, .completed) }, landed: { nil })
             return .stoppedEarly(lastEpoch: last, bestEpoch: bestEpoch)
         }
     }
 
     /// Ends the claim with `status`; with an owner, only while it still holds the run.
     private func finish(_ status: RunStatus) throws {
-        guard let owner else { return try store.setStatus(runID: run.id, status) }
-        guard try store.release(runID: run.id, owner: owner, status: status) else {
+        guard let owner else {
+            return try reconnecting({ try store.setStatus(runID: run.id, status) }, landed: { nil })
+        }
+        // A release whose connection dropped may have landed: the claim is then gone with the status set.
+        let released = try reconnecting({ try store.release(runID: run.id, owner: owner, status: status) }, landed: {
+            let claim = try store.claim(runID: run.id)
+            let current = try store.run(id: run.id).status
+            return claim.owner == nil && current == status ? true : nil
+        })
+        guard released else {
             throw StoreError.leaseLost(runID: run.id, owner: owner, current: try store.claim(runID: run.id).owner)
         }
+    }
+
+    /// Runs `write`; when the store's connection is lost (PostgreSQL), reconnects with a
+    /// short backoff (0.1 s doubling to 2 s, for `reconnectWindow` in all), asks `landed`
+    /// whether the write in flight committed after all (nil: it did not), and writes again
+    /// only if not.
+    /// - Throws: `TrainingError.connectionLost` naming the last committed epoch when the
+    ///   store stays out of reach; other errors as `write` and `landed` throw them.
+    private func reconnecting<T>(_ write: () throws -> T, landed: () throws -> T?) throws -> T {
+        var lastError: Error
+        do {
+            return try write()
+        } catch where store.isConnectionLoss(error) {
+            lastError = error
+        }
+        let deadline = Date().addingTimeInterval(reconnectWindow)
+        var delay = 0.1
+        while Date().addingTimeInterval(delay) < deadline {
+            Thread.sleep(forTimeInterval: delay)
+            delay = min(delay * 2, 2)
+            do {
+                try store.reconnect()
+                if let result = try landed() { return result }
+                return try write()
+            } catch where store.isConnectionLoss(error) {
+                lastError = error
+            }
+        }
+        let reason: String
+        if case let StoreError.postgres(postgresError) = lastError { reason = postgresError.message } else { reason = "\(lastError)" }
+        throw TrainingError.connectionLost(run: run.shortID, store: store.path, lastEpoch: lastCommittedEpoch, reason: reason)
     }
 }

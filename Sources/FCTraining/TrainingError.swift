@@ -78,6 +78,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     /// The run's latest checkpoint is an early stop (at `epoch`, best at `bestEpoch`); it
     /// continues only towards an epoch target given explicitly.
     case stoppedEarly(run: String, epoch: Int, bestEpoch: Int)
+    /// The connection to the store (`store`: its location without a password) was lost
+    /// while training and could not be made again within the retry window (`reason`: the
+    /// last failure). `lastEpoch`: the run's last epoch known committed (nil: none).
+    case connectionLost(run: String, store: String, lastEpoch: Int?, reason: String)
     case invalid(String)
     case incompatible(String)
 
@@ -138,6 +142,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             return "Early stopping needs a patience."
         case let .stoppedEarly(run, epoch, bestEpoch):
             return "Run \(run) stopped early at epoch \(epoch) (best epoch \(bestEpoch)); give an epoch target above \(epoch) to train further."
+        case let .connectionLost(run, store, lastEpoch, reason):
+            return "Lost the connection to the store (\(store)): \(reason); run \(run) has \(lastEpoch.map { "epochs up to \($0)" } ?? "no epoch") committed."
         case let .invalid(message), let .incompatible(message):
             return message
         }

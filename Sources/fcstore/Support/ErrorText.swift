@@ -40,6 +40,10 @@ enum ErrorText {
             return "\(path) is a folder; \(option(file)) takes \(file == .labels ? "an IDX label file" : "a CSV or IDX file")."
         case let .movedOn(run, from, now):
             return "Run \(run) moved on from epoch \(from) to \(now) while this resume was starting (another trainer continued it); nothing was written. Run 'fcstore resume \(run)' again to continue from epoch \(now)."
+        case let .connectionLost(run, store, lastEpoch?, reason):
+            return "Lost the connection to the store (\(store)): \(reason); run \(run) has epochs up to \(lastEpoch) committed; 'fcstore resume \(run)' continues from there."
+        case let .connectionLost(run, store, nil, reason):
+            return "Lost the connection to the store (\(store)): \(reason); run \(run) has no epoch committed."
         case let .noLabelsFile(run):
             return "Run \(run)'s training data is a CSV file, which has no separate label file; leave out --labels."
         case let .busy(run, owner, expiry?):

@@ -9,6 +9,11 @@ enum TrainingDriver {
     /// - Parameter push: `--push DEST`'s background pusher, started here; its line ends stderr.
     static func run(_ trainer: RunTrainer, verb: String, push: BackgroundPush? = nil) throws {
         Interruption.install()
+        // How long a commit keeps reconnecting to a PostgreSQL store that went away (tests shorten it).
+        if let text = ProcessInfo.processInfo.environment["FCSTORE_RECONNECT_SECONDS"], let seconds = Double(text),
+           seconds.isFinite, seconds >= 0 {
+            trainer.reconnectWindow = seconds
+        }
         let progress = ProgressReporter(totalEpochs: trainer.config.epochs, startEpoch: trainer.startEpoch,
                                         samplesPerEpoch: trainer.trainingSamples)
         let run = trainer.run
@@ -43,6 +48,8 @@ enum TrainingDriver {
         } catch {
             progress.finish()
             if let push { Console.err(push.finish(localEpoch: trainer.lastCommittedEpoch)) }
+            // A lost store names its last committed epoch itself.
+            if case TrainingError.connectionLost = error { throw CLIError(ErrorText.message(for: error)) }
             let committed = trainer.lastCommittedEpoch.map { "epochs up to \($0) are committed" } ?? "no epoch was committed"
             throw CLIError("\(ErrorText.message(for: error)) Training of run \(run.shortID) stopped; \(committed).")
         }

@@ -48,6 +48,20 @@ final class TeamStoreRolesCLITests: XCTestCase {
         let resumed = try workspace.ok(["--store", trainer, "resume", "first", "--epochs", "4"])
         outputs += [trained.stdout, trained.stderr, resumed.stdout, resumed.stderr]
         XCTAssertEqual(try workspace.json(["--store", trainer, "show", "first"])["status"] as? String, "completed")
+        // The trainer cannot rewrite what a run recorded, nor delete, prune or tag.
+        let beforeTrainer = try cluster.rowCounts(owner)
+        let listedBefore = try workspace.ok(["--store", owner, "runs", "--json"]).stdout
+        for arguments in [["rename", "first", "renamed"], ["tag", "first", "team=train"], ["note", "first", "trained"],
+                          ["prune", "first", "--keep-last", "1"], ["rm", "second"], ["gc"]] {
+            let refused = try workspace.run(["--store", trainer] + arguments)
+            outputs += [refused.stdout, refused.stderr]
+            XCTAssertEqual(refused.status, 1, "trainer \(arguments): \(refused.stderr)")
+            XCTAssertEqual(refused.stderr.split(separator: "\n").count, 1, "trainer \(arguments): \(refused.stderr)")
+            XCTAssertTrue(refused.stderr.contains("refused access (insufficient privilege for this command)"), "trainer \(arguments): \(refused.stderr)")
+        }
+        XCTAssertEqual(try cluster.rowCounts(owner), beforeTrainer)
+        XCTAssertEqual(try workspace.ok(["--store", owner, "runs", "--json"]).stdout, listedBefore)
+        XCTAssertThrowsError(try cluster.execute("UPDATE runs SET config = '{}'", on: trainer))
         // No DDL for the trainer.
         XCTAssertThrowsError(try cluster.execute("CREATE TABLE planted (id integer)", on: trainer))
         XCTAssertThrowsError(try cluster.execute("ALTER TABLE runs ADD COLUMN planted integer", on: trainer))

@@ -175,11 +175,41 @@ final class Connection {
     /// A write transaction: SQLite `BEGIN IMMEDIATE` (the write lock up front);
     /// PostgreSQL `BEGIN` (READ COMMITTED; rows are locked as they are written).
     /// Commits when `body` returns; rolls back and rethrows when it throws.
+    /// On PostgreSQL a transaction the server aborted as a serialization failure or a
+    /// deadlock (SQLSTATE 40001, 40P01) is rolled back and run again, up to
+    /// `Connection.retries` times (the outermost transaction only: `body` must touch
+    /// nothing but the store).
     func writeTransaction<T>(_ body: () throws -> T) throws -> T {
         switch backend {
         case let .sqlite(database): return try database.writeTransaction(body)
-        case .postgres: return try postgresTransaction(begin: "BEGIN", body)
+        case .postgres:
+            var attempt = 0
+            while true {
+                do {
+                    return try postgresTransaction(begin: "BEGIN", body)
+                } catch let error where Connection.isRetryable(error) && attempt < Connection.retries {
+                    attempt += 1
+                    // A short, growing, jittered pause lets the other transaction finish.
+                    usleep(UInt32.random(in: 1_000...20_000) * UInt32(attempt))
+                }
+            }
         }
+    }
+
+    /// How often a PostgreSQL write transaction aborted by a conflict is run again.
+    static let retries = 8
+
+    /// True for a PostgreSQL serialization failure or deadlock (SQLSTATE class 40),
+    /// raw or wrapped in `StoreError.postgres`.
+    static func isRetryable(_ error: Error) -> Bool {
+        let postgres: PostgresError?
+        switch error {
+        case let error as PostgresError: postgres = error
+        case let StoreError.postgres(error): postgres = error
+        default: postgres = nil
+        }
+        guard let postgres else { return false }
+        return postgres.sqlState == .serializationFailure || postgres.sqlState == .deadlockDetected
     }
 
     /// A read transaction whose reads all see one snapshot: SQLite `BEGIN DEFERRED`;

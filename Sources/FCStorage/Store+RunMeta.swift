@@ -109,7 +109,9 @@ extension Store {
                 if let holder = try db.scalar("SELECT id FROM runs WHERE name = ?", [.text(name)])?.string, holder != runID {
                     throw StoreError.nameTaken(name)
                 }
-                return try change(.name, of: runID, to: name)
+                var changed = false
+                try uniqueName(name) { changed = try change(.name, of: runID, to: name) }
+                return changed
             }
         }
     }

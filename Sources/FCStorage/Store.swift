@@ -223,11 +223,32 @@ public final class Store {
                 let insert = Schema.insert(into: "runs", Schema.Runs.row(
                     id: id, name: name, createdAt: createdAt, status: status.rawValue, config: config, seed: seed,
                     parent: parent, owner: status == .running ? owner : nil, digest: digest))
-                try db.execute(insert.sql, insert.arguments)
+                try uniqueName(name) { try db.execute(insert.sql, insert.arguments) }
                 try writeHead(runID: id)
                 try then?(id)
                 return try requireRun(id)
             }
+        }
+    }
+
+    /// Runs `write`, which gives a run the name `name`; on PostgreSQL another transaction
+    /// may have taken the name between the check and the write (READ COMMITTED): its
+    /// unique violation (SQLSTATE 23505) is `StoreError.nameTaken`, as on SQLite.
+    func uniqueName(_ name: String?, _ write: () throws -> Void) throws {
+        do {
+            try write()
+        } catch {
+            let postgres: PostgresError?
+            switch error {
+            case let error as PostgresError: postgres = error
+            case let StoreError.postgres(error): postgres = error
+            default: postgres = nil
+            }
+            if let name, let postgres, postgres.sqlState == .uniqueViolation,
+               postgres.message.contains("runs_name") || postgres.detail?.contains("(name)") == true {
+                throw StoreError.nameTaken(name)
+            }
+            throw error
         }
     }
 

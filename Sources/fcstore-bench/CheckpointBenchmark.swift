@@ -40,6 +40,9 @@ struct CheckpointBenchmark: ParsableCommand {
             let config = TrainingConfig(spec: spec, optimizer: .init(kind: .sgd, learningRate: 0.1), batchSize: w.batch, seed: 1)
             let normalizer = Normalizer.identity(width: w.width)
             var plain: [Double] = [], stored: [Double] = []
+            // Time inside the commit callback (encoding, hashing, the transaction), per checkpoint:
+            // on a loaded machine the difference of two epoch timings drowns in noise, this does not.
+            var commits: [Double] = []
             var bytesPerCheckpoint = 0
             // The previous round's store is deleted before the plain run, not before the stored
             // one: on a disk mounted with `discard` the freed blocks are trimmed in the next
@@ -61,22 +64,30 @@ struct CheckpointBenchmark: ParsableCommand {
                 let run = try store.createRun(name: nil, config: "{}", seed: 1)
                 let checkpointed = try Trainer(config: config, train: data)
                 let startStored = Date()
+                var committing = 0.0, checkpoints = 0
                 try checkpointed.train(epochs: epochs) { state in
+                    let startCommit = Date()
                     let input = try CheckpointCoding.input(state, normalizer: normalizer)
                     bytesPerCheckpoint = input.tensors.reduce(0) { $0 + $1.value.byteCount }
                     try store.appendCheckpoint(runID: run.id, input)
+                    committing += Date().timeIntervalSince(startCommit)
+                    checkpoints += 1
                 }
                 stored.append(Date().timeIntervalSince(startStored))
+                commits.append(committing / Double(max(checkpoints, 1)))
             }
             plain.removeFirst()
             stored.removeFirst()
-            let p = median(plain), s = median(stored)
+            commits.removeFirst()
+            let p = median(plain), s = median(stored), c = median(commits)
             results.append(["name": name, "median_s": p, "min_s": plain.min() ?? p, "samples": plain, "epochs": epochs])
             results.append(["name": "\(name)+ckpt", "median_s": s, "min_s": stored.min() ?? s, "samples": stored,
-                            "epochs": epochs, "bytes_per_checkpoint": bytesPerCheckpoint, "overhead": s / p - 1])
+                            "epochs": epochs, "bytes_per_checkpoint": bytesPerCheckpoint, "overhead": s / p - 1,
+                            "commit_s": c, "commit_samples": commits, "commit_share_of_epoch": c / (p / Double(epochs))])
             if !json {
-                print(String(format: "%@ x%d epochs: %.3f s plain, %.3f s with a committed checkpoint per epoch (%+.1f%%), %.1f MB per checkpoint",
-                             name, epochs, p, s, (s / p - 1) * 100, Double(bytesPerCheckpoint) / 1e6))
+                print(String(format: "%@ x%d epochs: %.3f s plain, %.3f s with a committed checkpoint per epoch (%+.1f%%), %.1f MB per checkpoint; one commit %.1f ms (min %.1f) = %.1f%% of a plain epoch",
+                             name, epochs, p, s, (s / p - 1) * 100, Double(bytesPerCheckpoint) / 1e6,
+                             c * 1000, (commits.min() ?? c) * 1000, c / (p / Double(epochs)) * 100))
             }
         }
         if json {

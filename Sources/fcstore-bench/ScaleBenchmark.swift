@@ -37,7 +37,7 @@ struct ScaleBenchmark: ParsableCommand {
         let parameters = zip(sizes, sizes.dropFirst()).reduce(0) { $0 + $1.0 * $1.1 + $1.1 }
         print(String(format: "store %@: %d runs, %d own checkpoints, %.1f MB: %.0f bytes per checkpoint for %d parameters (%d bytes of float32) and 11 metrics",
                      Store.displayLocation(store), all.count, checkpoints, Double(fileSize) / 1e6, Double(fileSize) / Double(max(checkpoints, 1)), parameters, parameters * 4))
-        for arguments in [["runs"], ["runs", "--json"], ["show", last.run.shortID], ["show", "\(last.run.shortID)@50", "--json"]] {
+        for arguments in [["runs"], ["runs", "--json"], ["show", last.run.shortID], ["show", "\(last.run.shortID)@\(min(50, epochs))", "--json"]] {
             var times: [Double] = []
             for _ in 0..<repeats {
                 // posix_spawn + waitpid: Foundation's Process.waitUntilExit polls in 50 ms steps.

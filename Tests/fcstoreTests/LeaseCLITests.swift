@@ -14,52 +14,18 @@ final class LeaseCLITests: XCTestCase {
     override func setUpWithError() throws { directory = try CLI.temporaryDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
+    private var scenarios: LeaseScenarios { LeaseScenarios(store: store, directory: directory) }
+
     private func start(_ arguments: [String], host: String? = nil, lease: Double) throws -> RunningProcess {
-        var environment = ["FCSTORE_LEASE_SECONDS": "\(lease)"]
-        if let host { environment["FCSTORE_HOST"] = host }
-        return try CLI.start(["--store", store] + arguments, in: directory, environment: environment)
+        try scenarios.start(arguments, host: host, lease: lease)
     }
 
-    private func runCLI(_ arguments: [String], host: String? = nil, lease: Double) throws -> ProcessResult {
-        try start(arguments, host: host, lease: lease).wait()
-    }
-
-    /// Starts a long training and waits for its second committed epoch.
     private func startTraining(lease: Double) throws -> (process: RunningProcess, run: String) {
-        let data = try Reliability.digits(rows: 300, in: directory)
-        let training = try start(["train", "--data", data, "--layers", "64,10", "--batch-size", "1", "--epochs", "100000"], lease: lease)
-        XCTAssertTrue(waitFor(60, every: 0.005) { Reliability.committedEpochs(training.process.isRunning ? training.stderrSoFar : "").count >= 2 })
-        let line = try XCTUnwrap(training.stderrSoFar.split(separator: "\n").first { $0.hasPrefix("training run ") })
-        return (training, String(line.split(separator: " ")[2]))
+        try scenarios.startTraining(lease: lease)
     }
 
     func testAKilledOwnerOnAnotherHostIsRefusedUntilItsLeaseExpires() throws {
-        let lease = 8.0
-        let (training, runID) = try startTraining(lease: lease)
-        kill(training.process.processIdentifier, SIGKILL)
-        let killedAt = Date()
-        _ = training.wait()
-        let epochs = try XCTUnwrap(try Reliability.listedEpochs(store, run: runID, in: directory))
-        let target = String((epochs.last ?? 0) + 2)
-
-        let refused = try runCLI(["resume", runID, "--epochs", target], host: "elsewhere", lease: lease)
-        XCTAssertLessThan(Date().timeIntervalSince(killedAt), lease - 2, "the refusal came while the lease was still valid")
-        Reliability.assertRefused(refused, "resume on another host while the lease is valid")
-        XCTAssertTrue(refused.stderr.contains("is being trained on another host ("), refused.stderr)
-        XCTAssertTrue(refused.stderr.contains("its lease runs until "), refused.stderr)
-        XCTAssertEqual(try Reliability.listedEpochs(store, run: runID, in: directory), epochs, "a refused resume adds no epoch")
-
-        Thread.sleep(until: killedAt.addingTimeInterval(lease + 0.5))
-        let taken = try runCLI(["resume", runID, "--epochs", target], host: "elsewhere", lease: lease)
-        XCTAssertEqual(taken.status, 0, taken.stderr)
-        XCTAssertTrue(taken.stderr.contains("resuming \(runID)@\(epochs.last ?? 0)"), taken.stderr)
-        XCTAssertEqual(try Reliability.listedEpochs(store, run: runID, in: directory), Array(0...((epochs.last ?? 0) + 2)))
-        XCTAssertEqual(try Reliability.run(["--store", store, "verify"], in: directory).status, 0)
-        let shown = try Reliability.run(["--store", store, "show", runID, "--json"], in: directory)
-        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
-        XCTAssertEqual(object["status"] as? String, "completed")
-        let hosts = try XCTUnwrap(object["segments"] as? [[String: Any]]).map { $0["host"] as? String }
-        XCTAssertEqual(hosts.last, "elsewhere")
+        try scenarios.killedOwnerIsRefusedUntilItsLeaseExpires(lease: 8)
     }
 
     /// An owner that was paused past its lease and taken over does not write again: its
@@ -117,25 +83,6 @@ final class LeaseCLITests: XCTestCase {
 
     /// Two resumes on two other hosts once the lease expired: exactly one takes the run.
     func testTwoResumesRacingForAnExpiredLeaseOneWins() throws {
-        let lease = 2.0
-        let (training, runID) = try startTraining(lease: lease)
-        kill(training.process.processIdentifier, SIGKILL)
-        let killedAt = Date()
-        _ = training.wait()
-        let last = try XCTUnwrap(try Reliability.listedEpochs(store, run: runID, in: directory)?.last)
-        Thread.sleep(until: killedAt.addingTimeInterval(lease + 0.5))
-        let target = String(last + 40)
-        let a = try start(["resume", runID, "--epochs", target], host: "host-a", lease: 30)
-        let b = try start(["resume", runID, "--epochs", target], host: "host-b", lease: 30)
-        let results = [a.wait(), b.wait()]
-        let winners = results.filter { $0.status == 0 }, losers = results.filter { $0.status != 0 }
-        XCTAssertEqual(winners.count, 1, results.map(\.stderr).joined(separator: "\n---\n"))
-        XCTAssertEqual(losers.count, 1)
-        if let loser = losers.first {
-            Reliability.assertRefused(loser, "the second resume")
-            XCTAssertTrue(loser.stderr.contains("is being trained on another host (host-"), loser.stderr)
-        }
-        XCTAssertEqual(try Reliability.listedEpochs(store, run: runID, in: directory), Array(0...(last + 40)))
-        XCTAssertEqual(try Reliability.run(["--store", store, "verify"], in: directory).status, 0)
+        try scenarios.twoResumesRacingForAnExpiredLeaseOneWins(lease: 2)
     }
 }

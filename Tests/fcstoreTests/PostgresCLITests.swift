@@ -49,7 +49,7 @@ final class PostgresCLITests: XCTestCase {
         if let object = json as? [String: Any] {
             var result: [String: Any] = [:]
             for (key, value) in object where !["id", "short_id", "created_at", "digest", "parent_digest", "run", "run_id",
-                                               "wall_time_s", "samples_per_s", "owner", "time", "started_at"].contains(key) {
+                                               "wall_time_s", "samples_per_s", "owner", "time", "started_at", "ended_at"].contains(key) {
                 result[key] = comparable(value)
             }
             return result

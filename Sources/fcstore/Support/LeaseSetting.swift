@@ -9,7 +9,7 @@ enum LeaseSetting {
     static let variable = "FCSTORE_LEASE_SECONDS"
     static let defaultSeconds: TimeInterval = 60
 
-    /// The lease for trainers writing to the store at `path`.
+    /// The lease for trainers writing to the store at `path` (--store's value: a file or a URI).
     /// - Throws: `CLIError` for a value that is not a positive number of seconds.
     static func settings(storePath path: String,
                          environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LeaseSettings {
@@ -20,6 +20,8 @@ enum LeaseSetting {
             }
             seconds = value
         }
-        return LeaseSettings(duration: seconds, openStore: { try Store(path: path) })
+        // The heartbeat's own connection opens exactly as --store opened the trainer's
+        // (a file path or a postgresql:// URI, password included, never shown).
+        return LeaseSettings(duration: seconds, openStore: { try StoreLocation.open(path, mustExist: true) })
     }
 }

@@ -73,7 +73,7 @@ final class TeamStoreCLITests: XCTestCase {
         let trainers = try (0..<8).map { try CLI.start(["--store", uri] + arguments($0), in: workspace.directory) }
         let readers = try errors.map { try startReader(uri: uri, names: names, done: done, errors: $0, in: workspace.directory) }
         let trained = trainers.map { $0.wait() }
-        FileManager.default.createFile(atPath: done, contents: nil)
+        _ = FileManager.default.createFile(atPath: done, contents: nil)
         let read = readers.map { $0.wait() }
         for (index, result) in trained.enumerated() {
             XCTAssertEqual(result.status, 0, "trainer \(index): \(result.stderr)")

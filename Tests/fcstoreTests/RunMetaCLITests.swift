@@ -121,21 +121,23 @@ final class RunMetaCLITests: XCTestCase {
     }
 
     func testBadKeysValuesNotesAndNamesGetOneLine() throws {
+        // Names with letters that are not hex digits: "a" and "b" were also a prefix of
+        // the other run's random id one time in sixteen, and ambiguous.
         let workspace = try Workspace()
-        _ = try workspace.train(["--name", "a"], data: CLI.iris, layers: "4,3", epochs: 0)
-        _ = try workspace.train(["--name", "b"], data: CLI.iris, layers: "4,3", epochs: 0)
-        let before = try workspace.show("a")["history"] as? [[String: Any]]
-        assertError(try workspace.run(["tag", "a", "bad key=1"]),
+        _ = try workspace.train(["--name", "owl"], data: CLI.iris, layers: "4,3", epochs: 0)
+        _ = try workspace.train(["--name", "yak"], data: CLI.iris, layers: "4,3", epochs: 0)
+        let before = try workspace.show("owl")["history"] as? [[String: Any]]
+        assertError(try workspace.run(["tag", "owl", "bad key=1"]),
                     "The tag key \"bad key\" may hold only ASCII letters, digits, '_', '-', '.', '/' and ':'. Run 'fcstore tag --help' for usage.", status: 64)
-        assertError(try workspace.run(["tag", "a", "novalue"]),
+        assertError(try workspace.run(["tag", "owl", "novalue"]),
                     "\"novalue\" is not key=value; write a tag as KEY=VALUE (an empty value is KEY=). Run 'fcstore tag --help' for usage.", status: 64)
-        assertError(try workspace.run(["tag", "a", "k=red\u{1b}[31m"]),
+        assertError(try workspace.run(["tag", "owl", "k=red\u{1b}[31m"]),
                     "The value of tag k contains a control character or line break. Run 'fcstore tag --help' for usage.", status: 64)
-        assertError(try workspace.run(["tag", "a", "k=" + String(repeating: "x", count: 1001)]),
+        assertError(try workspace.run(["tag", "owl", "k=" + String(repeating: "x", count: 1001)]),
                     "The value of tag k is longer than 1000 characters. Run 'fcstore tag --help' for usage.", status: 64)
-        assertError(try workspace.run(["note", "a", ""]), "The note is empty. Run 'fcstore note --help' for usage.", status: 64)
-        assertError(try workspace.run(["rename", "a", "b"]), "A run named \"b\" already exists. Choose another name.", status: 1)
-        assertError(try workspace.run(["rename", "a", "deadbeef"]),
+        assertError(try workspace.run(["note", "owl", ""]), "The note is empty. Run 'fcstore note --help' for usage.", status: 64)
+        assertError(try workspace.run(["rename", "owl", "yak"]), "A run named \"yak\" already exists. Choose another name.", status: 1)
+        assertError(try workspace.run(["rename", "owl", "deadbeef"]),
                     "The run name \"deadbeef\" looks like a run id (8 or more hex digits); choose another name. Run 'fcstore rename --help' for usage.", status: 64)
         let unknown = try workspace.run(["runs", "--where", "lerning_rate<0.1"])
         XCTAssertEqual(unknown.status, 64)
@@ -144,8 +146,8 @@ final class RunMetaCLITests: XCTestCase {
         XCTAssertTrue(unknown.stderr.contains("learning_rate, "), unknown.stderr)
         assertError(try workspace.run(["runs", "--where", "learning_rate"]),
                     "--where \"learning_rate\" is not KEY OP VALUE with OP one of = != < <= > >= (e.g. --where 'learning_rate<0.05'). Run 'fcstore runs --help' for usage.", status: 64)
-        XCTAssertEqual(try workspace.show("a")["history"] as? [[String: Any]] as NSArray?, before as NSArray?, "nothing was written")
-        XCTAssertEqual(try workspace.show("a")["name"] as? String, "a")
+        XCTAssertEqual(try workspace.show("owl")["history"] as? [[String: Any]] as NSArray?, before as NSArray?, "nothing was written")
+        XCTAssertEqual(try workspace.show("owl")["name"] as? String, "owl")
     }
 
     func testHostileTagAndNoteTextIsEscapedOnTheTerminal() throws {

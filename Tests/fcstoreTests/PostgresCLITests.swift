@@ -7,34 +7,19 @@ import XCTest
 /// apart from ids and times, the password never shown; hostile URIs and databases
 /// get one line and change nothing. Needs FCSTORE_TEST_POSTGRES (scripts/with-postgres).
 final class PostgresCLITests: XCTestCase {
-    private var databases: [String] = []
-    private var admin: String = ""
+    private var cluster: TestCluster!
+    private var admin: String { cluster.admin }
 
     override func setUpWithError() throws {
-        guard let uri = ProcessInfo.processInfo.environment["FCSTORE_TEST_POSTGRES"], !uri.isEmpty else {
-            throw XCTSkip("FCSTORE_TEST_POSTGRES is not set: PostgreSQL tests skipped (run them with scripts/with-postgres swift test)")
-        }
-        admin = uri
+        cluster = try TestCluster()
     }
 
-    override func tearDownWithError() throws {
-        guard !databases.isEmpty, let connection = try? PostgresConnection(uri: admin) else { return }
-        for database in databases { _ = try? connection.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
-    }
+    override func tearDownWithError() throws { cluster?.dropAll() }
 
     /// A new, empty database on the test cluster; its URI (password included).
-    private func newDatabase() throws -> String {
-        let name = "fcstore_cli_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-        try PostgresConnection(uri: admin).execute("CREATE DATABASE \(name)")
-        databases.append(name)
-        var components = try XCTUnwrap(URLComponents(string: admin))
-        components.path = "/" + name
-        return try XCTUnwrap(components.string)
-    }
+    private func newDatabase() throws -> String { try cluster.newDatabase(prefix: "fcstore_cli_") }
 
-    private var password: String {
-        (URLComponents(string: admin)?.password).map { String($0) } ?? "unknown-password"
-    }
+    private var password: String { cluster.password }
 
     /// The tables of the database at `uri`, sorted.
     private func tables(_ uri: String) throws -> [String] {

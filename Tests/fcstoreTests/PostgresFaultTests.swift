@@ -11,36 +11,21 @@ import XCTest
 /// run's id and commit times, so two runs are compared by content.)
 /// Needs FCSTORE_TEST_POSTGRES (scripts/with-postgres).
 final class PostgresFaultTests: XCTestCase {
-    private var databases: [String] = []
-    private var admin = ""
+    private var cluster: TestCluster!
     private var workspace: Workspace?
+    private var admin: String { cluster.admin }
 
     override func setUpWithError() throws {
-        guard let uri = ProcessInfo.processInfo.environment["FCSTORE_TEST_POSTGRES"], !uri.isEmpty else {
-            throw XCTSkip("FCSTORE_TEST_POSTGRES is not set: PostgreSQL tests skipped (run them with scripts/with-postgres swift test)")
-        }
-        admin = uri
+        cluster = try TestCluster()
         workspace = try Workspace()
     }
 
-    override func tearDownWithError() throws {
-        guard !databases.isEmpty, let connection = try? PostgresConnection(uri: admin) else { return }
-        for database in databases { _ = try? connection.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
-    }
+    override func tearDownWithError() throws { cluster?.dropAll() }
 
     /// A new, empty database on the test cluster: its name and URI (password included).
-    private func newDatabase() throws -> (name: String, uri: String) {
-        let name = "fcstore_fault_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-        try PostgresConnection(uri: admin).execute("CREATE DATABASE \(name)")
-        databases.append(name)
-        var components = try XCTUnwrap(URLComponents(string: admin))
-        components.path = "/" + name
-        return (name, try XCTUnwrap(components.string))
-    }
+    private func newDatabase() throws -> (name: String, uri: String) { try cluster.newNamedDatabase(prefix: "fcstore_fault_") }
 
-    private var password: String {
-        (URLComponents(string: admin)?.password).map { String($0) } ?? "unknown-password"
-    }
+    private var password: String { cluster.password }
 
     /// Many small epochs: 128 digits rows, batches of 32, so commits are a large part of the time.
     private func train(_ data: String, epochs: Int, name: String) -> [String] {

@@ -8,30 +8,17 @@ import XCTest
 /// PostgreSQL store (DEST and SOURCE as `postgresql://` URIs, opened as --store
 /// opens them), through the real binary. Needs FCSTORE_TEST_POSTGRES (scripts/with-postgres).
 final class PushPostgresCLITests: XCTestCase {
-    private var admin = ""
-    private var databases: [String] = []
+    private var cluster: TestCluster!
+    private var admin: String { cluster.admin }
 
     override func setUpWithError() throws {
-        guard let uri = ProcessInfo.processInfo.environment["FCSTORE_TEST_POSTGRES"], !uri.isEmpty else {
-            throw XCTSkip("FCSTORE_TEST_POSTGRES is not set: PostgreSQL tests skipped (run them with scripts/with-postgres swift test)")
-        }
-        admin = uri
+        cluster = try TestCluster()
     }
 
-    override func tearDownWithError() throws {
-        guard !databases.isEmpty, let connection = try? PostgresConnection(uri: admin) else { return }
-        for database in databases { _ = try? connection.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)") }
-    }
+    override func tearDownWithError() throws { cluster?.dropAll() }
 
     /// A new, empty database on the test cluster; its URI (password included).
-    private func newDatabase() throws -> String {
-        let name = "fcstore_push_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-        try PostgresConnection(uri: admin).execute("CREATE DATABASE \(name)")
-        databases.append(name)
-        var components = try XCTUnwrap(URLComponents(string: admin))
-        components.path = "/" + name
-        return try XCTUnwrap(components.string)
-    }
+    private func newDatabase() throws -> String { try cluster.newDatabase(prefix: "fcstore_push_") }
 
     /// Epoch → digest of `run` in the store at `location` (a file or a URI).
     private func digests(_ location: String, _ run: String) throws -> [Int: [UInt8]] {

@@ -32,11 +32,16 @@ final class TestCluster {
     }
 
     /// A new, empty database; its URI as the admin (password included).
-    func newDatabase() throws -> String {
-        let name = Self.uniqueName("fcstore_team_")
+    func newDatabase(prefix: String = "fcstore_team_") throws -> String {
+        try newNamedDatabase(prefix: prefix).uri
+    }
+
+    /// A new, empty database: its name and its URI as the admin.
+    func newNamedDatabase(prefix: String = "fcstore_team_") throws -> (name: String, uri: String) {
+        let name = Self.uniqueName(prefix)
         try PostgresConnection(uri: admin).execute("CREATE DATABASE \(name)")
         databases.append(name)
-        return try uri(database: name)
+        return (name, try uri(database: name))
     }
 
     /// `admin` with another database and, when given, another user and password.
